@@ -1,0 +1,138 @@
+//! The one step every codec's output goes through: geometry check, YBR → RGB where
+//! the codec did not already convert, masking to Bits Stored, sign extension, and
+//! little-endian packing into 1, 2 or 4 bytes per sample.
+
+use super::{CodecOutput, Colour, PixelDescription, SampleBuf};
+use crate::error::DecodeError;
+
+pub(crate) fn canonicalise(
+    out: CodecOutput,
+    desc: &PixelDescription,
+    out_len: usize,
+) -> Result<Vec<u8>, DecodeError> {
+    if out.width != desc.columns
+        || out.height != desc.rows
+        || out.components != desc.samples_per_pixel
+    {
+        return Err(DecodeError::mismatch(
+            "decoder",
+            format!(
+                "decoded {}×{} with {} component(s); the description says Columns {} × Rows {} with Samples per Pixel {}",
+                out.width, out.height, out.components, desc.columns, desc.rows, desc.samples_per_pixel
+            ),
+        ));
+    }
+    let count = desc.rows as usize * desc.columns as usize * desc.samples_per_pixel as usize;
+    if out.samples.len() != count {
+        return Err(DecodeError::mismatch(
+            "decoder",
+            format!("decoded {} samples, expected {count}", out.samples.len()),
+        ));
+    }
+    let pi = desc.photometric();
+    let mut samples = out.samples;
+    if desc.samples_per_pixel == 3
+        && matches!(pi, "YBR_FULL" | "YBR_FULL_422")
+        && out.colour == Colour::AsStored
+    {
+        match &mut samples {
+            SampleBuf::U8(v) => ybr_full_to_rgb(v),
+            _ => {
+                return Err(DecodeError::InvalidPixelDescription(format!(
+                    "{pi} with Bits Allocated {}: only 8-bit YBR is defined for conversion to RGB",
+                    desc.bits_allocated
+                )))
+            }
+        }
+    }
+
+    let bits = desc.bits_stored as u32;
+    let mask: u32 = if bits >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << bits) - 1
+    };
+    let signed = desc.pixel_representation == 1;
+    let shift = 32 - bits;
+    let fix = |v: u32| -> u32 {
+        let m = v & mask;
+        if signed && bits < 32 {
+            (((m << shift) as i32) >> shift) as u32
+        } else {
+            m
+        }
+    };
+
+    let mut bytes = Vec::with_capacity(out_len);
+    match desc.canonical_sample_bytes() {
+        1 => match &samples {
+            SampleBuf::U8(v) => {
+                if bits == 8 {
+                    bytes.extend_from_slice(v)
+                } else {
+                    bytes.extend(v.iter().map(|&x| fix(x as u32) as u8))
+                }
+            }
+            SampleBuf::U16(v) => bytes.extend(v.iter().map(|&x| fix(x as u32) as u8)),
+            SampleBuf::U32(v) => bytes.extend(v.iter().map(|&x| fix(x) as u8)),
+        },
+        2 => {
+            let mut push = |x: u32| bytes.extend_from_slice(&(fix(x) as u16).to_le_bytes());
+            match &samples {
+                SampleBuf::U8(v) => v.iter().for_each(|&x| push(x as u32)),
+                SampleBuf::U16(v) => v.iter().for_each(|&x| push(x as u32)),
+                SampleBuf::U32(v) => v.iter().for_each(|&x| push(x)),
+            }
+        }
+        _ => {
+            let mut push = |x: u32| bytes.extend_from_slice(&fix(x).to_le_bytes());
+            match &samples {
+                SampleBuf::U8(v) => v.iter().for_each(|&x| push(x as u32)),
+                SampleBuf::U16(v) => v.iter().for_each(|&x| push(x as u32)),
+                SampleBuf::U32(v) => v.iter().for_each(|&x| push(x)),
+            }
+        }
+    }
+    debug_assert_eq!(bytes.len(), out_len);
+    Ok(bytes)
+}
+
+/// YBR_FULL → RGB for 8-bit interleaved samples, in place (PS3.3 C.7.6.3.1.2), with
+/// the same single-precision arithmetic and rounding as pydicom's reference
+/// (`convert_color_space`), so that uncompressed YBR matches it.
+pub fn ybr_full_to_rgb(v: &mut [u8]) {
+    let cb_g = (-0.114f64 * 1.772 / 0.587) as f32;
+    let cr_g = (-0.299f64 * 1.402 / 0.587) as f32;
+    for px in v.chunks_exact_mut(3) {
+        let y = px[0] as f32;
+        let cb = px[1] as f32 - 128.0;
+        let cr = px[2] as f32 - 128.0;
+        let r = y + 1.402f32 * cr;
+        let g = y + cb_g * cb + cr_g * cr;
+        let b = y + 1.772f32 * cb;
+        px[0] = (r + 0.5).floor().clamp(0.0, 255.0) as u8;
+        px[1] = (g + 0.5).floor().clamp(0.0, 255.0) as u8;
+        px[2] = (b + 0.5).floor().clamp(0.0, 255.0) as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ybr_grey_stays_grey() {
+        let mut v = [0u8, 128, 128, 200, 128, 128, 255, 128, 128];
+        ybr_full_to_rgb(&mut v);
+        assert_eq!(v, [0, 0, 0, 200, 200, 200, 255, 255, 255]);
+    }
+
+    #[test]
+    fn ybr_primaries_round_like_pydicom() {
+        // Pure red in BT.601 full range is Y=76, Cb=85, Cr=255 (PS3.3 C.7.6.3.1.2).
+        let mut v = [76u8, 85, 255];
+        ybr_full_to_rgb(&mut v);
+        assert_eq!(v[0], 254);
+        assert!(v[1] <= 1 && v[2] <= 1, "{v:?}");
+    }
+}

@@ -1,0 +1,177 @@
+//! RLE Lossless (PS3.5 Annex G): a 64-byte header of segment offsets, one PackBits
+//! segment per byte plane (most significant byte first) of each sample.
+
+use super::{CodecOutput, Colour, PixelDescription, SampleBuf};
+use crate::error::DecodeError;
+
+const CODEC: &str = "RLE Lossless";
+
+pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
+    if desc.bits_allocated % 8 != 0 {
+        return Err(DecodeError::codec(
+            CODEC,
+            format!(
+                "Bits Allocated {} is not a whole number of bytes",
+                desc.bits_allocated
+            ),
+        ));
+    }
+    if data.len() < 64 {
+        return Err(DecodeError::codec(
+            CODEC,
+            format!("header needs 64 bytes, frame has {}", data.len()),
+        ));
+    }
+    let word = |i: usize| {
+        u32::from_le_bytes([
+            data[4 * i],
+            data[4 * i + 1],
+            data[4 * i + 2],
+            data[4 * i + 3],
+        ]) as usize
+    };
+    let segments = word(0);
+    let bytes_per_sample = desc.bits_allocated as usize / 8;
+    let spp = desc.samples_per_pixel as usize;
+    let expected = bytes_per_sample * spp;
+    if segments != expected {
+        return Err(DecodeError::codec(
+            CODEC,
+            format!("header lists {segments} segment(s); Bits Allocated {} × Samples per Pixel {spp} needs {expected}", desc.bits_allocated),
+        ));
+    }
+    let pixels = desc.rows as usize * desc.columns as usize;
+    let offsets: Vec<usize> = (1..=segments).map(word).collect();
+    let mut planes = vec![0u8; pixels * segments];
+    for s in 0..segments {
+        let start = offsets[s];
+        let end = if s + 1 < segments {
+            offsets[s + 1]
+        } else {
+            data.len()
+        };
+        if start < 64 || start > end || end > data.len() {
+            return Err(DecodeError::codec(
+                CODEC,
+                format!(
+                    "segment {} has offsets {start}..{end} outside the {}-byte frame",
+                    s + 1,
+                    data.len()
+                ),
+            ));
+        }
+        let got = unpack_bits(&data[start..end], &mut planes[s * pixels..(s + 1) * pixels]);
+        if got < pixels {
+            return Err(DecodeError::codec(
+                CODEC,
+                format!(
+                    "segment {} decoded to {got} bytes, expected {pixels}",
+                    s + 1
+                ),
+            ));
+        }
+    }
+    let plane = |sample: usize, byte: usize| {
+        &planes[(sample * bytes_per_sample + byte) * pixels..][..pixels]
+    };
+    let samples = match bytes_per_sample {
+        1 => {
+            let mut v = vec![0u8; pixels * spp];
+            for s in 0..spp {
+                for (p, &b) in plane(s, 0).iter().enumerate() {
+                    v[p * spp + s] = b;
+                }
+            }
+            SampleBuf::U8(v)
+        }
+        2 => {
+            let mut v = vec![0u16; pixels * spp];
+            for s in 0..spp {
+                let (hi, lo) = (plane(s, 0), plane(s, 1));
+                for p in 0..pixels {
+                    v[p * spp + s] = u16::from_be_bytes([hi[p], lo[p]]);
+                }
+            }
+            SampleBuf::U16(v)
+        }
+        4 => {
+            let mut v = vec![0u32; pixels * spp];
+            for s in 0..spp {
+                let (b0, b1, b2, b3) = (plane(s, 0), plane(s, 1), plane(s, 2), plane(s, 3));
+                for p in 0..pixels {
+                    v[p * spp + s] = u32::from_be_bytes([b0[p], b1[p], b2[p], b3[p]]);
+                }
+            }
+            SampleBuf::U32(v)
+        }
+        n => return Err(DecodeError::codec(CODEC, format!("{n}-byte samples"))),
+    };
+    Ok(CodecOutput {
+        width: desc.columns,
+        height: desc.rows,
+        components: desc.samples_per_pixel,
+        samples,
+        colour: Colour::AsStored,
+    })
+}
+
+/// PackBits into `out`; returns how many bytes were written (stops when `out` is full,
+/// ignoring the padding encoders leave after the last run).
+fn unpack_bits(src: &[u8], out: &mut [u8]) -> usize {
+    let (mut i, mut o) = (0usize, 0usize);
+    while i < src.len() && o < out.len() {
+        let n = src[i] as i8;
+        i += 1;
+        if n >= 0 {
+            let len = (n as usize + 1).min(out.len() - o).min(src.len() - i);
+            out[o..o + len].copy_from_slice(&src[i..i + len]);
+            i += n as usize + 1;
+            o += len;
+        } else if n != -128 {
+            let Some(&b) = src.get(i) else { break };
+            i += 1;
+            let len = ((1 - n as isize) as usize).min(out.len() - o);
+            out[o..o + len].fill(b);
+            o += len;
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packbits_literal_and_run() {
+        let mut out = [0u8; 6];
+        // literal of 2 (1,2), run of 4 × 9
+        assert_eq!(unpack_bits(&[1, 1, 2, 0xfd, 9], &mut out), 6);
+        assert_eq!(out, [1, 2, 9, 9, 9, 9]);
+    }
+
+    #[test]
+    fn truncated_segment_is_an_error() {
+        let desc = PixelDescription {
+            rows: 2,
+            columns: 2,
+            samples_per_pixel: 1,
+            bits_allocated: 8,
+            bits_stored: 8,
+            high_bit: None,
+            pixel_representation: 0,
+            photometric_interpretation: "MONOCHROME2".into(),
+            planar_configuration: 0,
+            number_of_frames: 1,
+        };
+        let mut frame = vec![0u8; 64];
+        frame[0] = 1;
+        frame[4] = 64;
+        frame.extend_from_slice(&[1, 7, 7]); // only 2 of 4 bytes
+        let err = decode(&frame, &desc).err().unwrap();
+        assert!(
+            err.to_string().contains("segment 1 decoded to 2 bytes"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Lumen: a DICOMweb viewer core. This crate holds the parts that build and test
+//! natively and in wasm alike; see `DESIGN.md` in the shared notes for the data path
+//! (dicomweb → codec → pixel → volume → render).
+//!
+//! - [`codec`]: transfer syntax + codestream + pixel description → canonical frame.
+//! - [`part10`]: DICOM Part 10 files → pixel description, palette, frames.
+//! - `web` (wasm32 only): the wasm-bindgen API for the TypeScript shell and for
+//!   decoder-plugin hosts.
+
+pub mod codec;
+pub mod error;
+pub mod frame_json;
+pub mod part10;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm_libc;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use codec::{
+    decode_frame, DecodeLimits, DecodedFrame, FrameInfo, PixelDescription, TransferSyntax,
+};
+pub use error::DecodeError;
+pub use part10::DicomFile;
+
+/// The crate version, shown by the shell.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
