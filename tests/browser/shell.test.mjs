@@ -1,0 +1,55 @@
+// The shell in headless Debian Chromium: the page loads the wasm in a worker, shows
+// its version, lists the sample data, and decodes a sample to the native bytes.
+import test from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { startServer } from "../../scripts/serve.mjs";
+import { corpusDir, manifest, nativeRecords, root } from "../helpers.mjs";
+
+const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
+
+test("the shell decodes samples in Chromium like the native build", async (t) => {
+  const server = await startServer();
+  const { port } = server.address();
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  t.after(async () => {
+    await browser.close();
+    server.close();
+  });
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForSelector(`#version[data-version="${version}"]`, { timeout: 30000 });
+  assert.equal(await page.textContent("#version"), `Lumen ${version}`);
+  await page.waitForSelector("#samples button");
+
+  // One file per codec family, decoded in the page's worker, compared with native.
+  const { files } = manifest();
+  const picks = new Map();
+  for (const f of files) if (f.reference && !picks.has(f.transfer_syntax)) picks.set(f.transfer_syntax, f);
+  assert.ok(picks.size >= 15, `only ${picks.size} transfer syntaxes in the corpus`);
+  for (const f of picks.values()) {
+    const info = await page.evaluate(async (url) => (await window.lumen.showUrl(url)).info, `samples/${f.path}`);
+    const native = nativeRecords(path.join(corpusDir, f.path))[0];
+    assert.equal(info.sha256, native.sha256, `${f.path} (${f.transfer_syntax})`);
+  }
+  assert.equal(await page.getAttribute("#status", "data-state"), "ok");
+
+  // A bad file shows an error and the page keeps working.
+  const bad = path.join(os.tmpdir(), "lumen-not-dicom.dcm");
+  fs.writeFileSync(bad, "this is not DICOM");
+  await page.setInputFiles("#file", bad);
+  await page.waitForSelector('#status[data-state="error"]');
+  assert.match(await page.textContent("#status"), /DICOM/);
+  const again = [...picks.values()][0];
+  await page.evaluate(async (url) => (await window.lumen.showUrl(url)).info, `samples/${again.path}`);
+  assert.equal(await page.getAttribute("#status", "data-state"), "ok");
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,38 @@
+// Shared by the Node tests: where things are, the corpus manifest, the native CLI.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const cache = process.env.LUMEN_CACHE || path.join(os.homedir(), ".cache", "lumen");
+export const corpusDir = process.env.LUMEN_CORPUS || path.join(cache, "corpus");
+const targetDir = process.env.CARGO_TARGET_DIR || path.join(cache, "target");
+export const cli = process.env.LUMEN_CLI || path.join(targetDir, "debug", "lumen");
+
+export function manifest() {
+  const file = path.join(corpusDir, "manifest.json");
+  if (!fs.existsSync(file)) throw new Error(`no corpus manifest at ${file}: run scripts/setup-corpus.sh (npm test does)`);
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+/** The native CLI's JSON lines for a file (it exits non-zero on a decode error; the records still say why). */
+export function nativeRecords(file) {
+  if (!fs.existsSync(cli)) throw new Error(`native CLI not built at ${cli}`);
+  let out;
+  try {
+    out = execFileSync(cli, ["decode", file], { encoding: "utf8", maxBuffer: 64 << 20 });
+  } catch (e) {
+    out = e.stdout;
+  }
+  return out.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** The wasm module, instantiated synchronously in this process. */
+export async function loadWasm() {
+  const pkg = path.join(root, "www", "pkg");
+  const mod = await import(path.join(pkg, "lumen.js"));
+  mod.initSync({ module: fs.readFileSync(path.join(pkg, "lumen_bg.wasm")) });
+  return mod;
+}

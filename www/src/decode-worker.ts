@@ -1,0 +1,30 @@
+// The decode worker: stateless, one wasm instance per worker. Frames come back as
+// transferable buffers, so the main thread never copies or waits on pixels.
+import init, { decodeFile, decodeFrame, version } from "../pkg/lumen.js";
+import type { DecodeRequest, DecodeResponse } from "./protocol.js";
+
+const ready = init().then(() => {
+  const msg: DecodeResponse = { id: -1, ready: true, version: version() };
+  postMessage(msg);
+});
+
+onmessage = async (event: MessageEvent<DecodeRequest>) => {
+  await ready;
+  const req = event.data;
+  let reply: DecodeResponse;
+  try {
+    const frame =
+      req.kind === "file"
+        ? decodeFile(new Uint8Array(req.bytes), req.frame)
+        : decodeFrame(req.transferSyntax, new Uint8Array(req.bytes), req.description);
+    const info = JSON.parse(frame.info);
+    const data = frame.data;
+    frame.free();
+    reply = { id: req.id, ok: true, info, data: data.buffer as ArrayBuffer };
+    (postMessage as (m: unknown, t: Transferable[]) => void)(reply, [reply.data]);
+    return;
+  } catch (e) {
+    reply = { id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+  postMessage(reply);
+};

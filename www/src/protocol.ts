@@ -1,0 +1,24 @@
+// Messages between the page and the decode worker. Kept in one place so that an
+// embedding host (iframe, custom element, decoder plugin) can speak the same protocol.
+
+export interface FrameInfo {
+  frame: number;
+  rows: number;
+  columns: number;
+  samples_per_pixel: number;
+  bits_allocated: number;
+  bits_stored: number;
+  pixel_representation: number;
+  photometric_interpretation: string;
+  transfer_syntax: string;
+  sha256: string;
+}
+
+export type DecodeRequest =
+  | { id: number; kind: "file"; bytes: ArrayBuffer; frame: number }
+  | { id: number; kind: "frame"; transferSyntax: string; bytes: ArrayBuffer; description: string };
+
+export type DecodeResponse =
+  | { id: number; ok: true; info: FrameInfo; data: ArrayBuffer }
+  | { id: number; ok: false; error: string }
+  | { id: -1; ready: true; version: string };
