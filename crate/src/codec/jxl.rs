@@ -25,7 +25,14 @@ pub(crate) fn decode(
             "data is neither a JPEG XL codestream (FF0A) nor a JPEG XL container",
         ));
     }
-    let tracker = jxl_oxide::AllocTracker::with_limit(limits.max_frame_bytes as usize * 8);
+    // The decoder's working memory (float planes, group buffers) is a few times the
+    // frame; bound it so a lying header cannot exhaust memory. Saturating: on wasm32,
+    // usize is 32 bits.
+    let budget = limits
+        .max_frame_bytes
+        .saturating_mul(4)
+        .min(usize::MAX as u64) as usize;
+    let tracker = jxl_oxide::AllocTracker::with_limit(budget);
     let image = JxlImage::builder()
         .alloc_tracker(tracker)
         .read(data)

@@ -1,0 +1,296 @@
+//! Bad input gets a typed error naming what was wrong: never a panic, a hang, or an
+//! allocation sized by an unchecked element. Inputs are real corpus files, cut short,
+//! corrupted and lied about, one file for every transfer syntax.
+
+mod common;
+
+use common::{corpus_dir, manifest, Entry};
+use lumen::codec::{decode_frame, DecodeLimits, PixelDescription, TransferSyntax};
+use lumen::{DecodeError, DicomFile};
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+// Fields are read through Debug in the failure messages.
+#[allow(dead_code)]
+#[derive(Debug)]
+enum Outcome {
+    Decoded,
+    Failed(String),
+    Panicked(String),
+    Hung,
+}
+
+/// Runs `f` on its own thread: a panic or a run past 20 s is reported, not fatal.
+fn guarded(f: impl FnOnce() -> Result<(), DecodeError> + Send + 'static) -> Outcome {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(match r {
+            Ok(Ok(())) => Outcome::Decoded,
+            Ok(Err(e)) => Outcome::Failed(e.to_string()),
+            Err(p) => Outcome::Panicked(
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default(),
+            ),
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .unwrap_or(Outcome::Hung)
+}
+
+/// One decodable single-frame file per transfer syntax (the smallest).
+fn one_per_syntax() -> Vec<(Entry, Vec<u8>)> {
+    let mut picks: BTreeMap<String, Entry> = BTreeMap::new();
+    for e in manifest().files {
+        if e.reference.is_none() || e.frames != Some(1) {
+            continue;
+        }
+        let size = |x: &Entry| x.rows.unwrap_or(0) * x.columns.unwrap_or(0);
+        match picks.get(&e.transfer_syntax) {
+            Some(p) if size(p) <= size(&e) => {}
+            _ => {
+                picks.insert(e.transfer_syntax.clone(), e);
+            }
+        }
+    }
+    assert!(
+        picks.len() >= 18,
+        "the corpus covers only {} transfer syntaxes",
+        picks.len()
+    );
+    picks
+        .into_values()
+        .map(|e| {
+            let bytes = std::fs::read(corpus_dir().join(&e.path)).expect("corpus file");
+            (e, bytes)
+        })
+        .collect()
+}
+
+fn decode_all(bytes: Vec<u8>) -> Result<(), DecodeError> {
+    let file = DicomFile::from_bytes(&bytes)?;
+    for i in 0..file.number_of_frames() {
+        file.decode_frame(i, &DecodeLimits::default())?;
+    }
+    Ok(())
+}
+
+#[test]
+fn truncated_files_fail_cleanly() {
+    let mut bad = Vec::new();
+    for (entry, bytes) in one_per_syntax() {
+        for fraction in [0.05, 0.3, 0.6, 0.9] {
+            let cut = bytes[..(bytes.len() as f64 * fraction) as usize].to_vec();
+            match guarded(move || decode_all(cut)) {
+                Outcome::Failed(msg) => assert!(!msg.is_empty()),
+                other => bad.push(format!(
+                    "{} cut to {:.0}%: {other:?}",
+                    entry.path,
+                    fraction * 100.0
+                )),
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn truncated_codestreams_are_errors_not_pictures() {
+    let mut bad = Vec::new();
+    for (entry, bytes) in one_per_syntax() {
+        let ts = TransferSyntax::from_uid(&entry.transfer_syntax).unwrap();
+        if !ts.is_encapsulated() {
+            continue;
+        }
+        let file = DicomFile::from_bytes(&bytes).unwrap();
+        let frame = file.frame_bytes(0).unwrap().into_owned();
+        let desc = file.description.clone();
+        for keep in [0usize, 2, frame.len() / 3, frame.len() / 2] {
+            let cut = frame[..keep].to_vec();
+            let d = desc.clone();
+            match guarded(move || decode_frame(ts, &cut, &d, &DecodeLimits::default()).map(|_| ()))
+            {
+                Outcome::Failed(_) => {}
+                other => bad.push(format!(
+                    "{} ({}) frame cut to {keep} of {} bytes: {other:?}",
+                    entry.path,
+                    ts.name(),
+                    frame.len()
+                )),
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn corrupted_codestreams_never_panic_or_hang() {
+    let mut bad = Vec::new();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (entry, bytes) in one_per_syntax() {
+        let ts = TransferSyntax::from_uid(&entry.transfer_syntax).unwrap();
+        let file = DicomFile::from_bytes(&bytes).unwrap();
+        let frame = file.frame_bytes(0).unwrap().into_owned();
+        if frame.len() < 16 {
+            continue;
+        }
+        for round in 0..24 {
+            let mut data = frame.clone();
+            let flips = 1 + round % 8;
+            for _ in 0..flips {
+                let at = (next() as usize) % data.len();
+                data[at] ^= (next() as u8) | 1;
+            }
+            let d = file.description.clone();
+            match guarded(move || decode_frame(ts, &data, &d, &DecodeLimits::default()).map(|_| ()))
+            {
+                Outcome::Decoded | Outcome::Failed(_) => {}
+                other => bad.push(format!(
+                    "{} ({}) round {round}: {other:?}",
+                    entry.path,
+                    ts.name()
+                )),
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn lying_rows_and_columns_are_caught() {
+    let mut bad = Vec::new();
+    for (entry, bytes) in one_per_syntax() {
+        let ts = TransferSyntax::from_uid(&entry.transfer_syntax).unwrap();
+        let file = DicomFile::from_bytes(&bytes).unwrap();
+        let frame = file.frame_bytes(0).unwrap().into_owned();
+        for (rows, columns) in [
+            (file.description.rows + 1, file.description.columns),
+            (file.description.rows, file.description.columns * 2),
+        ] {
+            let d = PixelDescription {
+                rows,
+                columns,
+                ..file.description.clone()
+            };
+            let data = frame.clone();
+            match guarded(move || decode_frame(ts, &data, &d, &DecodeLimits::default()).map(|_| ()))
+            {
+                Outcome::Failed(msg) => {
+                    if !(msg.contains("Rows")
+                        || msg.contains("too short")
+                        || msg.contains("inflated")
+                        || msg.contains("decoded"))
+                    {
+                        bad.push(format!(
+                            "{} ({}) {rows}×{columns}: unclear error {msg:?}",
+                            entry.path,
+                            ts.name()
+                        ));
+                    }
+                }
+                other => bad.push(format!(
+                    "{} ({}) {rows}×{columns}: {other:?}",
+                    entry.path,
+                    ts.name()
+                )),
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn huge_dimensions_are_refused_before_allocating() {
+    let desc = PixelDescription {
+        rows: 65535,
+        columns: 65535,
+        samples_per_pixel: 4,
+        bits_allocated: 32,
+        bits_stored: 32,
+        high_bit: None,
+        pixel_representation: 0,
+        photometric_interpretation: "ARGB".into(),
+        planar_configuration: 0,
+        number_of_frames: 1,
+    };
+    for ts in TransferSyntax::ALL {
+        let err = decode_frame(ts, &[0u8; 64], &desc, &DecodeLimits::default()).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::TooLarge { .. }),
+            "{}: {err}",
+            ts.name()
+        );
+    }
+    let small = DecodeLimits {
+        max_frame_bytes: 1000,
+    };
+    let desc = PixelDescription {
+        rows: 512,
+        columns: 512,
+        samples_per_pixel: 1,
+        bits_allocated: 16,
+        bits_stored: 12,
+        photometric_interpretation: "MONOCHROME2".into(),
+        ..desc
+    };
+    let err = decode_frame(
+        TransferSyntax::ExplicitVrLittleEndian,
+        &vec![0u8; 512 * 512 * 2],
+        &desc,
+        &small,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "frame of 524288 bytes exceeds the limit of 1000 bytes"
+    );
+}
+
+#[test]
+fn unknown_transfer_syntax_is_named() {
+    let err = TransferSyntax::from_uid("1.2.840.10008.1.2.4.999\0").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unsupported transfer syntax \"1.2.840.10008.1.2.4.999\""
+    );
+    // A real file whose meta group names a transfer syntax nobody knows.
+    let (_, bytes) = one_per_syntax()
+        .into_iter()
+        .find(|(e, _)| e.transfer_syntax == "1.2.840.10008.1.2.1")
+        .unwrap();
+    let uid = b"1.2.840.10008.1.2.1\0";
+    let at = bytes
+        .windows(uid.len())
+        .position(|w| w == uid)
+        .expect("transfer syntax in meta");
+    let mut patched = bytes.clone();
+    patched[at..at + uid.len()].copy_from_slice(b"1.2.840.10008.9.9.9\0");
+    let err = DicomFile::from_bytes(&patched).err().expect("must fail");
+    assert!(
+        matches!(err, DecodeError::UnsupportedTransferSyntax { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("1.2.840.10008.9.9.9"), "{err}");
+}
+
+#[test]
+fn not_dicom_at_all_is_a_parse_error() {
+    for bytes in [
+        Vec::new(),
+        b"hello".to_vec(),
+        vec![0u8; 4096],
+        vec![0xFFu8; 300],
+    ] {
+        let err = DicomFile::from_bytes(&bytes).err().expect("must fail");
+        assert!(matches!(err, DecodeError::Parse(_)), "{err}");
+    }
+}
