@@ -8,14 +8,12 @@ cd "$LUMEN_ROOT"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# Debian packages: build tools, reference codecs for the corpus, Chromium for the
-# browser tests, Mesa for headless GPU work.
+# Debian packages: build tools and Chromium for the browser tests. The corpus script
+# installs its own (dcmtk, gdcm, invesalius-examples).
 APT_PACKAGES=(
-  ca-certificates curl build-essential pkg-config python3 python3-venv python3-pip unzip
+  ca-certificates build-essential pkg-config python3 python3-venv unzip
   nodejs npm
-  dcmtk libgdcm-tools invesalius-examples libjxl-tools
   chromium
-  libegl1 libegl-mesa0 libgl1-mesa-dri libvulkan1 mesa-vulkan-drivers
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -28,7 +26,8 @@ if ((${#missing[@]})); then
     case "$p" in
       nodejs) command -v node >/dev/null || filtered+=("$p") ;;
       npm) command -v npm >/dev/null || filtered+=("$p") ;;
-      python3|python3-pip) command -v python3 >/dev/null || filtered+=("$p") ;;
+      python3) command -v python3 >/dev/null || filtered+=("$p") ;;
+      python3-venv) python3 -m venv --help >/dev/null 2>&1 || filtered+=("$p") ;;
       *) filtered+=("$p") ;;
     esac
   done

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! lumen decode FILE.dcm [--out DIR]   one JSON record per frame; --out writes frame-000001.raw …
+//! lumen bench FILE.dcm…              median decode time of frame 1 per file, JSON lines
 //! lumen version
 //! ```
 
@@ -11,12 +12,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:\n  lumen decode FILE.dcm [--out DIR]\n  lumen version";
+const USAGE: &str = "usage:\n  lumen decode FILE.dcm [--out DIR]\n  lumen bench FILE.dcm...\n  lumen version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("decode") => decode(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("version") | Some("--version") => {
             println!("lumen {}", lumen::VERSION);
             ExitCode::SUCCESS
@@ -90,4 +92,59 @@ fn decode(args: &[String]) -> ExitCode {
 fn usage_error(msg: &str) -> ExitCode {
     eprintln!("{msg}\n{USAGE}");
     ExitCode::from(2)
+}
+
+/// Median wall time of decoding frame 1 (Part 10 parse included, as in the wasm
+/// harness): 2 warm-up runs, then at least 5 runs and 0.3 s.
+fn bench(files: &[String]) -> ExitCode {
+    if files.is_empty() {
+        return usage_error("bench needs at least one FILE");
+    }
+    let limits = DecodeLimits::default();
+    let mut status = ExitCode::SUCCESS;
+    for file in files {
+        let bytes = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("{}", error_record(file, None, &e));
+                status = ExitCode::FAILURE;
+                continue;
+            }
+        };
+        let run = || -> Result<lumen::DecodedFrame, lumen::DecodeError> {
+            DicomFile::from_bytes(&bytes)?.decode_frame(0, &limits)
+        };
+        let first = match run() {
+            Ok(f) => f,
+            Err(e) => {
+                println!("{}", error_record(file, Some(1), &e));
+                status = ExitCode::FAILURE;
+                continue;
+            }
+        };
+        let _ = run();
+        let mut times = Vec::new();
+        let start = std::time::Instant::now();
+        while times.len() < 5 || start.elapsed().as_secs_f64() < 0.3 {
+            let t = std::time::Instant::now();
+            let _ = std::hint::black_box(run());
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let pixels = first.info.rows as f64 * first.info.columns as f64;
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "decode",
+                "case": Path::new(file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                "env": "native",
+                "ms": (median * 1000.0).round() / 1000.0,
+                "mpix_per_s": ((pixels / median / 1e3) * 10.0).round() / 10.0,
+                "runs": times.len(),
+                "sha256": lumen::frame_json::sha256_hex(&first.data),
+            })
+        );
+    }
+    status
 }
