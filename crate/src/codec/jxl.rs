@@ -38,6 +38,10 @@ pub(crate) fn decode(
         .read(data)
         .map_err(|e| DecodeError::codec(CODEC, e.to_string()))?;
     let (width, height) = (image.width(), image.height());
+    if width != desc.columns || height != desc.rows {
+        // Before rendering, so that a lying header allocates nothing.
+        check_geometry(CODEC, width, height, desc.samples_per_pixel, desc)?;
+    }
     let bits = match image.image_header().metadata.bit_depth {
         BitDepth::IntegerSample { bits_per_sample } => bits_per_sample,
         BitDepth::FloatSample { .. } => {
