@@ -11,7 +11,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # Debian packages: build tools and Chromium for the browser tests. The corpus script
 # installs its own (dcmtk, gdcm, invesalius-examples).
 APT_PACKAGES=(
-  ca-certificates build-essential pkg-config python3 python3-venv unzip
+  ca-certificates curl build-essential pkg-config python3 python3-venv unzip
   nodejs npm
   chromium
 )
