@@ -81,8 +81,12 @@ UID_SEED = "lumen-test-corpus-v1"
 
 
 def det_uid(*parts: object) -> str:
-    """Deterministic 2.25 UID derived from `parts` (idempotent regeneration)."""
-    return generate_uid(prefix=None, entropy_srcs=[UID_SEED, *map(str, parts)])
+    """Deterministic 2.25 UID derived from `parts` (idempotent regeneration).
+
+    Not pydicom's generate_uid(prefix=None, ...): with no prefix it ignores the
+    entropy sources and returns a random UUID-based UID."""
+    digest = hashlib.sha256("|".join([UID_SEED, *map(str, parts)]).encode()).digest()
+    return "2.25." + str(int.from_bytes(digest[:16], "big"))
 
 
 def sha256_bytes(b: bytes) -> str:
