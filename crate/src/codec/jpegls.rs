@@ -1,12 +1,55 @@
-//! TEMPORARY placeholder until the JPEG-LS decoder lands.
-#[derive(Debug)]
-pub struct JpegLsError(pub String);
-impl std::fmt::Display for JpegLsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+//! Pure-Rust JPEG-LS decoder (ITU-T T.87 / ISO/IEC 14495-1), as used by the
+//! DICOM transfer syntaxes 1.2.840.10008.1.2.4.80 (lossless) and
+//! 1.2.840.10008.1.2.4.81 (near-lossless).
+//!
+//! Supported:
+//! * precision 2..=16 bits, 1..=4 components;
+//! * interleave modes none (ILV=0, one scan per component), line (ILV=1) and
+//!   sample (ILV=2);
+//! * lossless and near-lossless (NEAR > 0, may differ per scan);
+//! * default and custom preset coding parameters (LSE id 1: MAXVAL, T1, T2,
+//!   T3, RESET), also between scans;
+//! * oversize image dimensions (LSE id 4);
+//! * restart intervals (DRI with 2, 3 or 4 byte Ri; RSTn markers);
+//! * fill bytes before markers, a trailing `FF FF D9` (dcmtk padding),
+//!   APPn / COM segments (skipped), SPIFF headers (skipped).
+//!
+//! Rejected with a typed [`JpegLsError`]:
+//! * HP colour transforms (APP8 "mrfx" with a non-zero transform id);
+//! * mapping tables (LSE id 2/3, or a scan with a non-zero table selector);
+//! * sampling factors that differ between components (subsampling);
+//! * point transform (Al != 0), more than 4 components, precision outside 2..=16.
+//!
+//! Output: [`JpegLsImage::samples`] is always `Vec<u16>` (also for precision
+//! <= 8), samples interleaved per pixel (component order of the frame header),
+//! rows top to bottom. Values are in `0..=MAXVAL`.
+//!
+//! Bit-exactness: the decoding follows CharLS 2.4 (the reference most DICOM
+//! toolkits use), including its behaviour for sample-interleaved run
+//! interruption (all components use run context 0) and its 8-bit storage of
+//! the run-interruption RESET/N counters (matters only for RESET > 255).
+//! For a custom MAXVAL (LSE id 1 with MAXVAL < 2^P - 1) this decoder follows
+//! T.87 (RANGE, qbpp and LIMIT derived from MAXVAL); CharLS differs there.
+
+use std::fmt;
+
+/// A decoded JPEG-LS image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JpegLsImage {
+    pub width: u32,
+    pub height: u32,
+    pub components: u8,
+    pub bits_per_sample: u8,
+    /// Largest NEAR of all scans (0 = lossless).
+    pub near: u8,
+    /// Interleave mode of the first scan (0 none, 1 line, 2 sample).
+    pub interleave: u8,
+    /// Samples interleaved per pixel, row-major; always u16, also for P <= 8.
+    pub samples: Vec<u16>,
 }
-impl std::error::Error for JpegLsError {}
+
+/// Frame and first-scan parameters, as returned by [`read_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JpegLsHeader {
     pub width: u32,
     pub height: u32,
@@ -15,18 +58,1763 @@ pub struct JpegLsHeader {
     pub near: u8,
     pub interleave: u8,
 }
-pub struct JpegLsImage {
-    pub width: u32,
-    pub height: u32,
-    pub components: u8,
-    pub bits_per_sample: u8,
-    pub near: u8,
-    pub interleave: u8,
-    pub samples: Vec<u16>,
+
+/// Everything that can go wrong while decoding. Never panics on any input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JpegLsError {
+    /// The data does not start with an SOI marker.
+    NotJpeg,
+    /// The stream ended inside a marker segment or before all scans.
+    Truncated {
+        what: &'static str,
+    },
+    /// The entropy-coded data of a scan ran out (component id from the frame header).
+    TruncatedScanData {
+        component: u8,
+    },
+    /// The entropy-coded data of a scan is inconsistent.
+    InvalidScanData {
+        component: u8,
+    },
+    /// A marker was expected at this byte offset.
+    MarkerExpected {
+        offset: usize,
+    },
+    /// A marker that is not allowed here.
+    UnexpectedMarker {
+        marker: u8,
+        context: &'static str,
+    },
+    /// A JPEG frame of another process (e.g. SOF0 baseline) - not JPEG-LS.
+    NotJpegLs {
+        marker: u8,
+    },
+    /// A marker segment with a bad length or layout.
+    InvalidSegment {
+        marker: u8,
+        reason: &'static str,
+    },
+    /// A header parameter outside its legal range.
+    InvalidParameter {
+        name: &'static str,
+        value: u32,
+    },
+    UnsupportedBitsPerSample(u8),
+    UnsupportedComponentCount(u8),
+    UnsupportedSubsampling {
+        component: u8,
+        h: u8,
+        v: u8,
+    },
+    /// Mapping table definitions (LSE id 2 or 3).
+    UnsupportedMappingTable {
+        lse_id: u8,
+    },
+    /// A scan that uses a mapping table.
+    MappingTableReference {
+        component: u8,
+        table: u8,
+    },
+    /// HP colour transform announced by an APP8 "mrfx" segment.
+    UnsupportedColorTransform(u8),
+    UnsupportedPointTransform(u8),
+    UnsupportedLse {
+        id: u8,
+    },
+    ImageTooLarge {
+        width: u32,
+        height: u32,
+        components: u8,
+    },
+    EmptyImage {
+        width: u32,
+        height: u32,
+    },
+    OutOfMemory {
+        bytes: u64,
+    },
+    MissingFrameHeader,
+    DuplicateFrameHeader,
+    UnknownComponent {
+        id: u8,
+    },
+    DuplicateScan {
+        component: u8,
+    },
+    MissingScan {
+        component: u8,
+    },
+    RestartMarkerExpected {
+        offset: usize,
+    },
 }
-pub fn read_header(_d: &[u8]) -> Result<JpegLsHeader, JpegLsError> {
-    Err(JpegLsError("not yet".into()))
+
+impl fmt::Display for JpegLsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use JpegLsError::*;
+        f.write_str("JPEG-LS: ")?;
+        match self {
+            NotJpeg => f.write_str("missing SOI marker, not a JPEG stream"),
+            Truncated { what } => write!(f, "truncated data ({what})"),
+            TruncatedScanData { component } => {
+                write!(f, "truncated scan data in component {component}")
+            }
+            InvalidScanData { component } => {
+                write!(f, "invalid entropy-coded data in component {component}")
+            }
+            MarkerExpected { offset } => write!(f, "marker expected at byte offset {offset}"),
+            UnexpectedMarker { marker, context } => {
+                write!(f, "unexpected marker 0xFF{marker:02X} {context}")
+            }
+            NotJpegLs { marker } => write!(
+                f,
+                "frame marker 0xFF{marker:02X} is not JPEG-LS (SOF55, 0xFFF7 expected)"
+            ),
+            InvalidSegment { marker, reason } => {
+                write!(f, "invalid marker segment 0xFF{marker:02X}: {reason}")
+            }
+            InvalidParameter { name, value } => write!(f, "invalid {name} ({value})"),
+            UnsupportedBitsPerSample(p) => {
+                write!(f, "unsupported precision {p} bits (2..16 supported)")
+            }
+            UnsupportedComponentCount(n) => {
+                write!(f, "unsupported component count {n} (1..4 supported)")
+            }
+            UnsupportedSubsampling { component, h, v } => write!(
+                f,
+                "unsupported subsampling (component {component} has sampling factors {h}x{v})"
+            ),
+            UnsupportedMappingTable { lse_id } => {
+                write!(f, "unsupported mapping table (LSE id {lse_id})")
+            }
+            MappingTableReference { component, table } => write!(
+                f,
+                "unsupported mapping table {table} referenced by component {component}"
+            ),
+            UnsupportedColorTransform(t) => {
+                write!(f, "unsupported HP colour transform {t} (APP8 mrfx)")
+            }
+            UnsupportedPointTransform(t) => write!(f, "unsupported point transform {t}"),
+            UnsupportedLse { id } => write!(f, "unsupported LSE marker segment id {id}"),
+            ImageTooLarge {
+                width,
+                height,
+                components,
+            } => write!(f, "image too large ({width}x{height}x{components} samples)"),
+            EmptyImage { width, height } => write!(f, "image has zero size ({width}x{height})"),
+            OutOfMemory { bytes } => write!(f, "cannot allocate {bytes} bytes for the image"),
+            MissingFrameHeader => f.write_str("scan before frame header (SOF55)"),
+            DuplicateFrameHeader => f.write_str("more than one frame header (SOF55)"),
+            UnknownComponent { id } => write!(f, "scan references unknown component {id}"),
+            DuplicateScan { component } => {
+                write!(f, "component {component} appears in more than one scan")
+            }
+            MissingScan { component } => write!(f, "no scan data for component {component}"),
+            RestartMarkerExpected { offset } => {
+                write!(f, "restart marker expected at byte offset {offset}")
+            }
+        }
+    }
 }
-pub fn decode(_d: &[u8]) -> Result<JpegLsImage, JpegLsError> {
-    Err(JpegLsError("not yet".into()))
+
+impl std::error::Error for JpegLsError {}
+
+/// Decoded sample count ceiling (checked before allocating).
+const MAX_SAMPLES: u64 = 1 << 31;
+/// Zero bits that may be consumed past the end of a scan segment before the
+/// data counts as truncated.
+const SLACK_BITS: u32 = 32;
+const QSIZE: usize = 1 << 17;
+const QOFF: i32 = 1 << 16;
+
+/// Sample reconstruction variants (const generic of the line decoders).
+const MODE_MASK: u8 = 0;
+const MODE_LOSSLESS: u8 = 1;
+const MODE_NEAR: u8 = 2;
+
+const J: [u8; 32] = [
+    0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
+    14, 15,
+];
+
+/// Read the frame header and the first scan header.
+pub fn read_header(data: &[u8]) -> Result<JpegLsHeader, JpegLsError> {
+    run(data, false).map(|(h, _)| h)
+}
+
+/// Decode a complete JPEG-LS codestream.
+pub fn decode(data: &[u8]) -> Result<JpegLsImage, JpegLsError> {
+    let (h, samples) = run(data, true)?;
+    Ok(JpegLsImage {
+        width: h.width,
+        height: h.height,
+        components: h.components,
+        bits_per_sample: h.bits_per_sample,
+        near: h.near,
+        interleave: h.interleave,
+        samples,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Marker level
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+struct Frame {
+    width: u32,
+    height: u32,
+    bits: u8,
+    nf: usize,
+    ids: [u8; 4],
+}
+
+#[derive(Clone, Copy, Default)]
+struct Preset {
+    maxval: i32,
+    t1: i32,
+    t2: i32,
+    t3: i32,
+    reset: i32,
+}
+
+struct ScanHeader {
+    ns: usize,
+    /// Frame component indices of the scan components.
+    comps: [usize; 4],
+    near: i32,
+    ilv: u8,
+}
+
+/// Derived coding parameters of one scan.
+#[derive(Clone, Copy)]
+struct Params {
+    maxval: i32,
+    near: i32,
+    t1: i32,
+    t2: i32,
+    t3: i32,
+    reset: i32,
+    range: i32,
+    qbpp: u32,
+    limit: i32,
+}
+
+fn be16(d: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from(*d.get(i)?) << 8 | u32::from(*d.get(i + 1)?))
+}
+
+/// Reads a marker at `pos` (skipping fill bytes). Returns (code, position after it).
+fn read_marker(data: &[u8], pos: usize) -> Result<(u8, usize), JpegLsError> {
+    match data.get(pos) {
+        None => {
+            return Err(JpegLsError::Truncated {
+                what: "marker expected",
+            })
+        }
+        Some(0xFF) => {}
+        Some(_) => return Err(JpegLsError::MarkerExpected { offset: pos }),
+    }
+    let mut q = pos + 1;
+    while q < data.len() && data[q] == 0xFF {
+        q += 1;
+    }
+    match data.get(q) {
+        None => Err(JpegLsError::Truncated {
+            what: "marker code",
+        }),
+        Some(0) => Err(JpegLsError::MarkerExpected { offset: pos }),
+        Some(&m) => Ok((m, q + 1)),
+    }
+}
+
+/// Returns the payload of the segment whose length field is at `pos`, and the
+/// position after it.
+fn read_segment(data: &[u8], pos: usize, marker: u8) -> Result<(&[u8], usize), JpegLsError> {
+    let len = be16(data, pos).ok_or(JpegLsError::Truncated {
+        what: "segment length",
+    })? as usize;
+    if len < 2 {
+        return Err(JpegLsError::InvalidSegment {
+            marker,
+            reason: "length below 2",
+        });
+    }
+    let end = pos + len;
+    if end > data.len() {
+        return Err(JpegLsError::Truncated {
+            what: "marker segment",
+        });
+    }
+    Ok((&data[pos + 2..end], end))
+}
+
+/// Position of the first marker (0xFF followed by a byte >= 0x80) at or after
+/// `from`, or `data.len()`.
+fn find_marker(data: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 1 < data.len() {
+        if data[i] == 0xFF && data[i + 1] >= 0x80 {
+            return i;
+        }
+        i += 1;
+    }
+    data.len()
+}
+
+fn compute_default(maxval: i32, near: i32) -> (i32, i32, i32) {
+    fn clamp(i: i32, j: i32, maxval: i32) -> i32 {
+        if i > maxval || i < j {
+            j
+        } else {
+            i
+        }
+    }
+    const BASIC_T1: i32 = 3;
+    const BASIC_T2: i32 = 7;
+    const BASIC_T3: i32 = 21;
+    if maxval >= 128 {
+        let factor = (maxval.min(4095) + 128) / 256;
+        let t1 = clamp(factor * (BASIC_T1 - 2) + 2 + 3 * near, near + 1, maxval);
+        let t2 = clamp(factor * (BASIC_T2 - 3) + 3 + 5 * near, t1, maxval);
+        let t3 = clamp(factor * (BASIC_T3 - 4) + 4 + 7 * near, t2, maxval);
+        (t1, t2, t3)
+    } else {
+        let factor = 256 / (maxval + 1);
+        let t1 = clamp((BASIC_T1 / factor + 3 * near).max(2), near + 1, maxval);
+        let t2 = clamp((BASIC_T2 / factor + 5 * near).max(3), t1, maxval);
+        let t3 = clamp((BASIC_T3 / factor + 7 * near).max(4), t2, maxval);
+        (t1, t2, t3)
+    }
+}
+
+fn log2_ceil(x: i32) -> u32 {
+    if x <= 1 {
+        0
+    } else {
+        32 - ((x - 1) as u32).leading_zeros()
+    }
+}
+
+fn coding_params(bits: u8, preset: &Preset, near: i32) -> Result<Params, JpegLsError> {
+    let inv = |name, value: i32| JpegLsError::InvalidParameter {
+        name,
+        value: value as u32,
+    };
+    let full = (1i32 << bits) - 1;
+    let maxval = if preset.maxval != 0 {
+        preset.maxval
+    } else {
+        full
+    };
+    if maxval < 1 || maxval > full {
+        return Err(inv("MAXVAL", maxval));
+    }
+    if near > (maxval / 2).min(255) {
+        return Err(inv("NEAR", near));
+    }
+    let (d1, d2, d3) = compute_default(maxval, near);
+    let t1 = if preset.t1 != 0 { preset.t1 } else { d1 };
+    if t1 < near + 1 || t1 > maxval {
+        return Err(inv("T1", t1));
+    }
+    let t2 = if preset.t2 != 0 { preset.t2 } else { d2 };
+    if t2 < t1 || t2 > maxval {
+        return Err(inv("T2", t2));
+    }
+    let t3 = if preset.t3 != 0 { preset.t3 } else { d3 };
+    if t3 < t2 || t3 > maxval {
+        return Err(inv("T3", t3));
+    }
+    let reset = if preset.reset != 0 { preset.reset } else { 64 };
+    if reset < 3 || reset > maxval.max(255) {
+        return Err(inv("RESET", reset));
+    }
+    let range = (maxval + 2 * near) / (2 * near + 1) + 1;
+    let qbpp = log2_ceil(range);
+    // CharLS: bits_per_pixel = log2_ceil(MAXVAL); LIMIT = 2 * (bpp + max(8, bpp)).
+    let bpp = log2_ceil(maxval) as i32;
+    let limit = 2 * (bpp + bpp.max(8));
+    Ok(Params {
+        maxval,
+        near,
+        t1,
+        t2,
+        t3,
+        reset,
+        range,
+        qbpp,
+        limit,
+    })
+}
+
+fn run(data: &[u8], decode: bool) -> Result<(JpegLsHeader, Vec<u16>), JpegLsError> {
+    if data.len() < 2 || data[0] != 0xFF || data[1] != 0xD8 {
+        return Err(JpegLsError::NotJpeg);
+    }
+    let mut pos = 2usize;
+    let mut frame: Option<Frame> = None;
+    let mut preset = Preset::default();
+    let mut restart = 0u32;
+    let mut oversize: Option<(u32, u32)> = None;
+    let mut out: Vec<u16> = Vec::new();
+    let mut done = [false; 4];
+    let mut header: Option<JpegLsHeader> = None;
+    let mut quant: Option<Box<[i8; QSIZE]>> = None;
+
+    loop {
+        if pos >= data.len() {
+            // Missing EOI: accepted when every component has been decoded.
+            break;
+        }
+        let (m, after) = read_marker(data, pos)?;
+        match m {
+            0xD9 => break,
+            0xF7 => {
+                let (p, next) = read_segment(data, after, m)?;
+                if frame.is_some() {
+                    return Err(JpegLsError::DuplicateFrameHeader);
+                }
+                frame = Some(parse_sof(p)?);
+                pos = next;
+            }
+            0xC0..=0xCF if m != 0xC4 && m != 0xC8 && m != 0xCC => {
+                return Err(JpegLsError::NotJpegLs { marker: m })
+            }
+            0xF8 => {
+                let (p, next) = read_segment(data, after, m)?;
+                parse_lse(p, &mut preset, &mut oversize)?;
+                pos = next;
+            }
+            0xDD => {
+                let (p, next) = read_segment(data, after, m)?;
+                if p.is_empty() || p.len() > 4 {
+                    return Err(JpegLsError::InvalidSegment {
+                        marker: m,
+                        reason: "DRI length",
+                    });
+                }
+                restart = p.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b));
+                pos = next;
+            }
+            0xE8 => {
+                let (p, next) = read_segment(data, after, m)?;
+                if p.len() >= 5 && &p[..4] == b"mrfx" && p[4] != 0 {
+                    return Err(JpegLsError::UnsupportedColorTransform(p[4]));
+                }
+                pos = next;
+            }
+            0xDA => {
+                let (p, next) = read_segment(data, after, m)?;
+                let f = frame.as_mut().ok_or(JpegLsError::MissingFrameHeader)?;
+                if let Some((ow, oh)) = oversize.take() {
+                    if f.width == 0 {
+                        f.width = ow;
+                    }
+                    if f.height == 0 {
+                        f.height = oh;
+                    }
+                }
+                if f.width == 0 || f.height == 0 {
+                    return Err(JpegLsError::EmptyImage {
+                        width: f.width,
+                        height: f.height,
+                    });
+                }
+                let total = u64::from(f.width) * u64::from(f.height) * f.nf as u64;
+                if total > MAX_SAMPLES {
+                    return Err(JpegLsError::ImageTooLarge {
+                        width: f.width,
+                        height: f.height,
+                        components: f.nf as u8,
+                    });
+                }
+                let scan = parse_sos(p, f)?;
+                for &c in &scan.comps[..scan.ns] {
+                    if done[c] {
+                        return Err(JpegLsError::DuplicateScan {
+                            component: f.ids[c],
+                        });
+                    }
+                }
+                let params = coding_params(f.bits, &preset, scan.near)?;
+                let h = header.get_or_insert(JpegLsHeader {
+                    width: f.width,
+                    height: f.height,
+                    components: f.nf as u8,
+                    bits_per_sample: f.bits,
+                    near: scan.near as u8,
+                    interleave: scan.ilv,
+                });
+                h.near = h.near.max(scan.near as u8);
+                if !decode {
+                    return Ok((*h, Vec::new()));
+                }
+                if out.is_empty() {
+                    let n = total as usize;
+                    out.try_reserve_exact(n)
+                        .map_err(|_| JpegLsError::OutOfMemory { bytes: total * 2 })?;
+                    out.resize(n, 0);
+                }
+                let q = quant.get_or_insert_with(|| {
+                    vec![0i8; QSIZE]
+                        .into_boxed_slice()
+                        .try_into()
+                        .unwrap_or_else(|_| Box::new([0i8; QSIZE]))
+                });
+                pos = decode_scan(data, next, f, &scan, &params, restart, q, &mut out)?;
+                for &c in &scan.comps[..scan.ns] {
+                    done[c] = true;
+                }
+            }
+            0x01 | 0xD0..=0xD8 => {
+                return Err(JpegLsError::UnexpectedMarker {
+                    marker: m,
+                    context: "outside a scan",
+                })
+            }
+            _ => {
+                // APPn, COM, DQT, DHT, DNL, ...: skip.
+                let (_, next) = read_segment(data, after, m)?;
+                pos = next;
+            }
+        }
+    }
+    let f = frame.ok_or(JpegLsError::MissingFrameHeader)?;
+    let h = header.ok_or(JpegLsError::Truncated {
+        what: "no scan before end of image",
+    })?;
+    if decode {
+        for (c, &d) in done[..f.nf].iter().enumerate() {
+            if !d {
+                return Err(JpegLsError::MissingScan {
+                    component: f.ids[c],
+                });
+            }
+        }
+    }
+    Ok((h, out))
+}
+
+fn parse_sof(p: &[u8]) -> Result<Frame, JpegLsError> {
+    const M: u8 = 0xF7;
+    if p.len() < 6 {
+        return Err(JpegLsError::InvalidSegment {
+            marker: M,
+            reason: "too short",
+        });
+    }
+    let bits = p[0];
+    if !(2..=16).contains(&bits) {
+        return Err(JpegLsError::UnsupportedBitsPerSample(bits));
+    }
+    let height = be16(p, 1).unwrap_or(0);
+    let width = be16(p, 3).unwrap_or(0);
+    let nf = p[5];
+    if nf == 0 || nf > 4 {
+        return Err(JpegLsError::UnsupportedComponentCount(nf));
+    }
+    let nf = nf as usize;
+    if p.len() < 6 + 3 * nf {
+        return Err(JpegLsError::InvalidSegment {
+            marker: M,
+            reason: "too short for components",
+        });
+    }
+    let mut ids = [0u8; 4];
+    let hv0 = p[7];
+    for i in 0..nf {
+        let id = p[6 + 3 * i];
+        let hv = p[7 + 3 * i];
+        if ids[..i].contains(&id) {
+            return Err(JpegLsError::InvalidSegment {
+                marker: M,
+                reason: "duplicate component id",
+            });
+        }
+        if hv != hv0 || hv >> 4 == 0 || hv & 15 == 0 {
+            return Err(JpegLsError::UnsupportedSubsampling {
+                component: id,
+                h: hv >> 4,
+                v: hv & 15,
+            });
+        }
+        ids[i] = id;
+    }
+    Ok(Frame {
+        width,
+        height,
+        bits,
+        nf,
+        ids,
+    })
+}
+
+fn parse_lse(
+    p: &[u8],
+    preset: &mut Preset,
+    oversize: &mut Option<(u32, u32)>,
+) -> Result<(), JpegLsError> {
+    const M: u8 = 0xF8;
+    let id = *p.first().ok_or(JpegLsError::InvalidSegment {
+        marker: M,
+        reason: "empty",
+    })?;
+    match id {
+        1 => {
+            if p.len() < 11 {
+                return Err(JpegLsError::InvalidSegment {
+                    marker: M,
+                    reason: "preset parameters too short",
+                });
+            }
+            let g = |i| be16(p, i).unwrap_or(0) as i32;
+            *preset = Preset {
+                maxval: g(1),
+                t1: g(3),
+                t2: g(5),
+                t3: g(7),
+                reset: g(9),
+            };
+            Ok(())
+        }
+        2 | 3 => Err(JpegLsError::UnsupportedMappingTable { lse_id: id }),
+        4 => {
+            let wxy = *p.get(1).unwrap_or(&0) as usize;
+            if !(2..=4).contains(&wxy) || p.len() < 2 + 2 * wxy {
+                return Err(JpegLsError::InvalidSegment {
+                    marker: M,
+                    reason: "oversize dimensions",
+                });
+            }
+            let rd = |s: &[u8]| s.iter().fold(0u32, |a, &b| a << 8 | u32::from(b));
+            let h = rd(&p[2..2 + wxy]);
+            let w = rd(&p[2 + wxy..2 + 2 * wxy]);
+            *oversize = Some((w, h));
+            Ok(())
+        }
+        _ => Err(JpegLsError::UnsupportedLse { id }),
+    }
+}
+
+fn parse_sos(p: &[u8], f: &Frame) -> Result<ScanHeader, JpegLsError> {
+    const M: u8 = 0xDA;
+    let ns = *p.first().ok_or(JpegLsError::InvalidSegment {
+        marker: M,
+        reason: "empty",
+    })? as usize;
+    if ns == 0 || ns > f.nf {
+        return Err(JpegLsError::InvalidParameter {
+            name: "scan component count",
+            value: ns as u32,
+        });
+    }
+    if p.len() < 1 + 2 * ns + 3 {
+        return Err(JpegLsError::InvalidSegment {
+            marker: M,
+            reason: "too short",
+        });
+    }
+    let mut comps = [0usize; 4];
+    for i in 0..ns {
+        let id = p[1 + 2 * i];
+        let tm = p[2 + 2 * i];
+        let c = f.ids[..f.nf]
+            .iter()
+            .position(|&x| x == id)
+            .ok_or(JpegLsError::UnknownComponent { id })?;
+        if comps[..i].contains(&c) {
+            return Err(JpegLsError::DuplicateScan { component: id });
+        }
+        if tm != 0 {
+            return Err(JpegLsError::MappingTableReference {
+                component: id,
+                table: tm,
+            });
+        }
+        comps[i] = c;
+    }
+    let near = i32::from(p[1 + 2 * ns]);
+    let ilv = p[2 + 2 * ns];
+    let al = p[3 + 2 * ns];
+    if ilv > 2 {
+        return Err(JpegLsError::InvalidParameter {
+            name: "interleave mode",
+            value: ilv.into(),
+        });
+    }
+    if ilv == 0 && ns != 1 {
+        return Err(JpegLsError::InvalidParameter {
+            name: "scan component count for interleave mode 0",
+            value: ns as u32,
+        });
+    }
+    if al != 0 {
+        return Err(JpegLsError::UnsupportedPointTransform(al));
+    }
+    Ok(ScanHeader {
+        ns,
+        comps,
+        near,
+        ilv,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Bit reader
+// ---------------------------------------------------------------------------
+
+/// MSB-first bit reader with a left-aligned 64-bit cache. Handles the JPEG-LS
+/// bit stuffing (a 0xFF byte is followed by 7 data bits) and stops at a
+/// marker, after which zero bits are supplied (counted in `pad`).
+struct BitReader<'a> {
+    data: &'a [u8],
+    /// Next byte to load; its first bit goes to cache position `valid`.
+    pos: usize,
+    cache: u64,
+    /// Valid bits at the top of `cache` (<= 63).
+    valid: u32,
+    /// Zero bits appended after the end of the segment.
+    pad: u32,
+    ended: bool,
+}
+
+impl<'a> BitReader<'a> {
+    fn new(data: &'a [u8], pos: usize) -> Self {
+        let mut r = BitReader {
+            data,
+            pos,
+            cache: 0,
+            valid: 0,
+            pad: 0,
+            ended: false,
+        };
+        r.refill();
+        r
+    }
+
+    #[inline(always)]
+    fn refill(&mut self) {
+        if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+            if let Ok(arr) = <[u8; 8]>::try_from(chunk) {
+                let w = u64::from_be_bytes(arr);
+                // Any 0xFF byte? (zero byte in !w)
+                if ((!w).wrapping_sub(0x0101_0101_0101_0101) & w & 0x8080_8080_8080_8080) == 0 {
+                    self.cache |= w >> self.valid;
+                    self.pos += ((63 - self.valid) >> 3) as usize;
+                    self.valid |= 56;
+                    return;
+                }
+            }
+        }
+        self.refill_slow();
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill_slow(&mut self) {
+        while !self.ended && self.valid <= 55 {
+            let Some(&b) = self.data.get(self.pos) else {
+                self.ended = true;
+                break;
+            };
+            if b != 0xFF {
+                self.cache |= u64::from(b) << (56 - self.valid);
+                self.valid += 8;
+                self.pos += 1;
+            } else {
+                match self.data.get(self.pos + 1) {
+                    Some(&b2) if b2 < 0x80 => {
+                        if self.valid > 48 {
+                            return;
+                        }
+                        self.cache |= 0xFFu64 << (56 - self.valid);
+                        self.valid += 8;
+                        self.cache |= u64::from(b2) << (57 - self.valid);
+                        self.valid += 7;
+                        self.pos += 2;
+                    }
+                    _ => {
+                        // Marker (or 0xFF as the last byte): end of segment.
+                        self.ended = true;
+                    }
+                }
+            }
+        }
+        if self.ended {
+            self.pad = self.pad.saturating_add(63 - self.valid);
+            self.valid = 63;
+        }
+    }
+
+    /// Number of zero bits consumed beyond the end of the segment.
+    #[inline]
+    fn overrun(&self) -> u32 {
+        self.pad.saturating_sub(self.valid)
+    }
+
+    #[inline(always)]
+    fn skip(&mut self, n: u32) {
+        self.cache <<= n;
+        self.valid -= n;
+    }
+
+    #[inline(always)]
+    fn read_bit(&mut self) -> u32 {
+        if self.valid == 0 {
+            self.refill();
+        }
+        let b = (self.cache >> 63) as u32;
+        self.skip(1);
+        b
+    }
+
+    /// n <= 32
+    #[inline(always)]
+    fn read_bits(&mut self, n: u32) -> u32 {
+        if self.valid < n {
+            self.refill();
+        }
+        let v = (self.cache >> 1 >> (63 - n)) as u32;
+        self.skip(n);
+        v
+    }
+
+    /// Limited-length Golomb code (T.87 A.5.3): returns the mapped value.
+    /// `thr` = LIMIT - qbpp - 1 (unary prefix length that marks an escape).
+    #[inline(always)]
+    fn decode_value(&mut self, k: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
+        if self.valid < 32 {
+            self.refill();
+        }
+        let lz = self.cache.leading_zeros();
+        if (lz as i32) < thr && lz + k < self.valid {
+            let v = (lz << k) | ((self.cache << lz << 1) >> 1 >> (63 - k)) as u32;
+            self.skip(lz + 1 + k);
+            return Ok(v);
+        }
+        self.decode_value_slow(k, thr, qbpp)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_value_slow(&mut self, k: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
+        let max_high = thr.max(0) as u32;
+        let mut high = 0u32;
+        loop {
+            if self.valid == 0 {
+                self.refill();
+            }
+            let lz = self.cache.leading_zeros().min(self.valid);
+            if lz < self.valid {
+                high += lz;
+                self.skip(lz + 1);
+                break;
+            }
+            high += lz;
+            self.skip(lz);
+            if high > max_high {
+                return Err(());
+            }
+        }
+        if high > max_high {
+            return Err(());
+        }
+        if high as i32 >= thr {
+            return Ok(self.read_bits(qbpp) + 1);
+        }
+        if k > 24 {
+            return Err(());
+        }
+        Ok((high << k) | self.read_bits(k))
+    }
+
+    /// Byte position from which to search for the marker that ends the segment.
+    fn search_start(&self, seg_start: usize) -> usize {
+        self.pos.saturating_sub(9).max(seg_start)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scan decoding
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Default)]
+struct Ctx {
+    a: i32,
+    b: i32,
+    c: i32,
+    n: i32,
+}
+
+#[derive(Clone, Copy, Default)]
+struct RunCtx {
+    a: i32,
+    ritype: i32,
+    // CharLS keeps N and Nn (and the RESET compared against) in 8 bits.
+    n: u8,
+    nn: u8,
+}
+
+struct Coder<'a, 'q> {
+    br: BitReader<'a>,
+    quant: &'q [i8; QSIZE],
+    ctx: [Ctx; 512],
+    rctx: [RunCtx; 2],
+    maxval: i32,
+    near: i32,
+    range: i32,
+    qstep: i32,
+    qbpp: u32,
+    limit: i32,
+    thr: i32,
+    reset: i32,
+    reset_u8: u8,
+    a_init: i32,
+}
+
+#[inline(always)]
+fn med(a: i32, b: i32, c: i32) -> i32 {
+    // median(a, b, a + b - c), branch-free
+    let mx = a.max(b);
+    let mn = a.min(b);
+    (a + b - c).min(mx).max(mn)
+}
+
+/// Smallest k with (n << k) >= a.
+#[inline(always)]
+fn golomb_k(a: i32, n: i32) -> u32 {
+    let (a, n) = (a as u32, n as u32);
+    let t = n.leading_zeros().saturating_sub(a.leading_zeros());
+    t + u32::from((n << t) < a)
+}
+
+impl<'a, 'q> Coder<'a, 'q> {
+    fn new(br: BitReader<'a>, quant: &'q [i8; QSIZE], p: &Params) -> Self {
+        let mut c = Coder {
+            br,
+            quant,
+            ctx: [Ctx::default(); 512],
+            rctx: [RunCtx::default(); 2],
+            maxval: p.maxval,
+            near: p.near,
+            range: p.range,
+            qstep: 2 * p.near + 1,
+            qbpp: p.qbpp,
+            limit: p.limit,
+            thr: p.limit - p.qbpp as i32 - 1,
+            reset: p.reset,
+            reset_u8: p.reset as u8,
+            a_init: ((p.range + 32) / 64).max(2),
+        };
+        c.reset_contexts();
+        c
+    }
+
+    fn reset_contexts(&mut self) {
+        let a = self.a_init;
+        for c in self.ctx.iter_mut() {
+            *c = Ctx {
+                a,
+                b: 0,
+                c: 0,
+                n: 1,
+            };
+        }
+        self.rctx = [
+            RunCtx {
+                a,
+                ritype: 0,
+                n: 1,
+                nn: 0,
+            },
+            RunCtx {
+                a,
+                ritype: 1,
+                n: 1,
+                nn: 0,
+            },
+        ];
+    }
+
+    #[inline(always)]
+    fn q(&self, d: i32) -> i32 {
+        i32::from(self.quant[((d + QOFF) as usize) & (QSIZE - 1)])
+    }
+
+    #[inline(always)]
+    fn reconstruct<const MODE: u8>(&self, px: i32, e: i32) -> i32 {
+        if MODE == MODE_MASK {
+            // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
+            return (px + e) & self.maxval;
+        }
+        let mut v;
+        if MODE == MODE_LOSSLESS {
+            v = px + e;
+            if v < 0 {
+                v += self.range;
+            } else if v > self.maxval {
+                v -= self.range;
+            }
+        } else {
+            v = px + e * self.qstep;
+            if v < -self.near {
+                v += self.range * self.qstep;
+            } else if v > self.maxval + self.near {
+                v -= self.range * self.qstep;
+            }
+        }
+        v.clamp(0, self.maxval)
+    }
+
+    /// Regular-mode sample (T.87 A.4 - A.6).
+    #[inline(always)]
+    fn regular<const MODE: u8>(&mut self, q: i32, pred: i32) -> Result<i32, ()> {
+        let sign = q >> 31;
+        let qi = ((q ^ sign) - sign) as usize & 511;
+        let ctx = &mut self.ctx[qi];
+        let k = golomb_k(ctx.a, ctx.n);
+        if k >= 16 {
+            return Err(());
+        }
+        let lossless = MODE != MODE_NEAR;
+        let px = (pred + ((ctx.c ^ sign) - sign)).clamp(0, self.maxval);
+        let m = self.br.decode_value(k, self.thr, self.qbpp)?;
+        let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
+        if lossless && k == 0 {
+            e ^= (2 * ctx.b + ctx.n - 1) >> 31;
+        }
+        // |e| < 2^22 here (unary prefix < 64, k < 16), so the sums below
+        // cannot overflow before the range check (CharLS: A, |B| < 2^24).
+        ctx.a += e.abs();
+        ctx.b += if lossless { e } else { e * self.qstep };
+        if (ctx.a as u32 | ctx.b.unsigned_abs()) >= 1 << 24 {
+            return Err(());
+        }
+        if ctx.n == self.reset {
+            ctx.a >>= 1;
+            ctx.b >>= 1;
+            ctx.n >>= 1;
+        }
+        ctx.n += 1;
+        // Bias update (A.13), written to compile to conditional moves.
+        let (b, n, c) = (ctx.b, ctx.n, ctx.c);
+        let neg = b + n <= 0;
+        let pos = b > 0;
+        let b_neg = (b + n).max(1 - n);
+        let b_pos = (b - n).min(0);
+        ctx.b = if neg {
+            b_neg
+        } else if pos {
+            b_pos
+        } else {
+            b
+        };
+        ctx.c = c - i32::from(neg & (c > -128)) + i32::from(pos & (c < 127));
+        let e = (e ^ sign) - sign;
+        Ok(self.reconstruct::<MODE>(px, e))
+    }
+
+    /// Run-interruption error value (A.7.2) with run context `ci`.
+    fn ri_error(&mut self, ci: usize, ri: usize) -> Result<i32, ()> {
+        let rc = self.rctx[ci];
+        let temp = rc.a + (i32::from(rc.n) >> 1) * rc.ritype;
+        let mut nt = i32::from(rc.n);
+        let mut k = 0u32;
+        while nt < temp {
+            nt <<= 1;
+            k += 1;
+            if k > 24 {
+                return Err(());
+            }
+        }
+        let limit = self.limit - i32::from(J[ri & 31]) - 1;
+        let thr = limit - self.qbpp as i32 - 1;
+        let em = self.br.decode_value(k, thr, self.qbpp)? as i32;
+        let t = em + rc.ritype;
+        let map = t & 1;
+        let eabs = (t + map) / 2;
+        let e = if (k != 0 || 2 * i32::from(rc.nn) >= i32::from(rc.n)) == (map != 0) {
+            -eabs
+        } else {
+            eabs
+        };
+        let rc = &mut self.rctx[ci];
+        if e < 0 {
+            rc.nn = rc.nn.wrapping_add(1);
+        }
+        rc.a += (em + 1 - rc.ritype) >> 1;
+        if rc.a >= 1 << 24 {
+            return Err(());
+        }
+        if rc.n == self.reset_u8 {
+            rc.a >>= 1;
+            rc.n >>= 1;
+            rc.nn >>= 1;
+        }
+        rc.n = rc.n.wrapping_add(1);
+        Ok(e)
+    }
+
+    /// Decodes the run-length part of run mode; returns the run length and
+    /// whether the run reached the end of the line.
+    #[inline(always)]
+    fn run_length(&mut self, remaining: usize, ri: &mut usize) -> Result<(usize, bool), ()> {
+        let mut cnt = 0usize;
+        loop {
+            if self.br.read_bit() == 0 {
+                break;
+            }
+            let seg = 1usize << J[*ri & 31];
+            let take = seg.min(remaining - cnt);
+            cnt += take;
+            if take == seg && *ri < 31 {
+                *ri += 1;
+            }
+            if cnt == remaining {
+                return Ok((cnt, true));
+            }
+        }
+        let j = u32::from(J[*ri & 31]);
+        if j > 0 {
+            cnt += self.br.read_bits(j) as usize;
+        }
+        if cnt > remaining {
+            return Err(());
+        }
+        Ok((cnt, cnt == remaining))
+    }
+
+    /// One line of one component. `prev`/`cur` hold samples x = -1..=w at
+    /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller.
+    #[inline(never)]
+    fn line<const MODE: u8>(
+        &mut self,
+        prev: &[i32],
+        cur: &mut [i32],
+        w: usize,
+        ri: &mut usize,
+    ) -> Result<(), ()> {
+        if prev.len() < w + 2 || cur.len() < w + 2 {
+            return Err(());
+        }
+        let prev = &prev[..w + 2];
+        let cur = &mut cur[..w + 2];
+        let mut x = 0usize;
+        let mut rb = prev[0];
+        let mut rd = prev[1];
+        let mut ra = cur[0];
+        while x < w {
+            let rc = rb;
+            rb = rd;
+            rd = prev[x + 2];
+            let q = self.q(rd - rb) * 81 + self.q(rb - rc) * 9 + self.q(rc - ra);
+            if q != 0 {
+                ra = self.regular::<MODE>(q, med(ra, rb, rc))?;
+                cur[x + 1] = ra;
+                x += 1;
+            } else {
+                let (cnt, eol) = self.run_length(w - x, ri)?;
+                cur[x + 1..x + 1 + cnt].fill(ra);
+                x += cnt;
+                if eol {
+                    break;
+                }
+                // Run interruption sample at x.
+                let rbx = prev[x + 1];
+                let v = if (ra - rbx).abs() <= self.near {
+                    let e = self.ri_error(1, *ri)?;
+                    self.reconstruct::<MODE>(ra, e)
+                } else {
+                    let e = self.ri_error(0, *ri)?;
+                    let s = ((rbx - ra) >> 31) | 1;
+                    self.reconstruct::<MODE>(rbx, e * s)
+                };
+                cur[x + 1] = v;
+                *ri = ri.saturating_sub(1);
+                x += 1;
+                ra = v;
+                rb = prev[x];
+                rd = prev[x + 1];
+            }
+        }
+        Ok(())
+    }
+
+    /// One line of a sample-interleaved scan with N components. Pixel x
+    /// (-1..=w) occupies indices (x+1)*N .. (x+2)*N.
+    #[inline(never)]
+    fn line_n<const N: usize, const MODE: u8>(
+        &mut self,
+        prev: &[i32],
+        cur: &mut [i32],
+        w: usize,
+        ri: &mut usize,
+    ) -> Result<(), ()> {
+        if prev.len() < (w + 2) * N || cur.len() < (w + 2) * N {
+            return Err(());
+        }
+        let prev = &prev[..(w + 2) * N];
+        let cur = &mut cur[..(w + 2) * N];
+        let mut x = 0usize;
+        while x < w {
+            let base = (x + 1) * N;
+            let mut qs = [0i32; N];
+            let mut any = 0;
+            for c in 0..N {
+                let ra = cur[base - N + c];
+                let rc = prev[base - N + c];
+                let rb = prev[base + c];
+                let rd = prev[base + N + c];
+                qs[c] = self.q(rd - rb) * 81 + self.q(rb - rc) * 9 + self.q(rc - ra);
+                any |= qs[c];
+            }
+            if any != 0 {
+                for c in 0..N {
+                    let ra = cur[base - N + c];
+                    let rc = prev[base - N + c];
+                    let rb = prev[base + c];
+                    cur[base + c] = self.regular::<MODE>(qs[c], med(ra, rb, rc))?;
+                }
+                x += 1;
+            } else {
+                let mut ra = [0i32; N];
+                ra.copy_from_slice(&cur[base - N..base]);
+                let (cnt, eol) = self.run_length(w - x, ri)?;
+                for px in cur[base..base + cnt * N].chunks_exact_mut(N) {
+                    px.copy_from_slice(&ra);
+                }
+                x += cnt;
+                if eol {
+                    break;
+                }
+                let base = (x + 1) * N;
+                let mut es = [0i32; N];
+                for e in es.iter_mut() {
+                    *e = self.ri_error(0, *ri)?;
+                }
+                for c in 0..N {
+                    let rb = prev[base + c];
+                    let s = ((rb - ra[c]) >> 31) | 1;
+                    cur[base + c] = self.reconstruct::<MODE>(rb, es[c] * s);
+                }
+                *ri = ri.saturating_sub(1);
+                x += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
+    for d in -p.maxval..=p.maxval {
+        let v = if d <= -p.t3 {
+            -4
+        } else if d <= -p.t2 {
+            -3
+        } else if d <= -p.t1 {
+            -2
+        } else if d < -p.near {
+            -1
+        } else if d <= p.near {
+            0
+        } else if d < p.t1 {
+            1
+        } else if d < p.t2 {
+            2
+        } else if d < p.t3 {
+            3
+        } else {
+            4
+        };
+        q[((d + QOFF) as usize) & (QSIZE - 1)] = v;
+    }
+}
+
+/// Decodes the scan whose entropy-coded data starts at `start`; returns the
+/// position of the marker that follows it.
+#[allow(clippy::too_many_arguments)]
+fn decode_scan(
+    data: &[u8],
+    start: usize,
+    f: &Frame,
+    scan: &ScanHeader,
+    params: &Params,
+    restart: u32,
+    quant: &mut Box<[i8; QSIZE]>,
+    out: &mut [u16],
+) -> Result<usize, JpegLsError> {
+    fill_quant(quant, params);
+    let w = f.width as usize;
+    let h = f.height as usize;
+    let nf = f.nf;
+    let mode = if params.near != 0 {
+        MODE_NEAR
+    } else if params.maxval & (params.maxval + 1) == 0 {
+        MODE_MASK
+    } else {
+        MODE_LOSSLESS
+    };
+    // Sample interleaving with one component is the same as no interleaving.
+    let ilv = if scan.ns == 1 { 0 } else { scan.ilv };
+    let lanes = if ilv == 1 { scan.ns } else { 1 };
+    let px_n = if ilv == 2 { scan.ns } else { 1 };
+    let stride = (w + 2) * px_n;
+    let mut prev = vec![0i32; stride * lanes];
+    let mut cur = vec![0i32; stride * lanes];
+    let mut ris = [0usize; 4];
+    let interval = if restart == 0 { h } else { restart as usize };
+    let mut coder = Coder::new(BitReader::new(data, start), quant, params);
+    let mut seg_start = start;
+    let mut y = 0usize;
+    let comp_id = |lane: usize| f.ids[scan.comps[lane]];
+    loop {
+        let end_y = h.min(y.saturating_add(interval));
+        while y < end_y {
+            for lane in 0..lanes {
+                let pl = &mut prev[lane * stride..(lane + 1) * stride];
+                let cl = &mut cur[lane * stride..(lane + 1) * stride];
+                // Edge samples: x = -1 of the current line is Rb of x = 0,
+                // x = w of the previous line repeats x = w - 1.
+                pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
+                cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
+                let ri = &mut ris[lane];
+                let r = match (px_n, mode) {
+                    (1, MODE_MASK) => coder.line::<MODE_MASK>(pl, cl, w, ri),
+                    (1, MODE_LOSSLESS) => coder.line::<MODE_LOSSLESS>(pl, cl, w, ri),
+                    (1, _) => coder.line::<MODE_NEAR>(pl, cl, w, ri),
+                    (2, MODE_MASK) => coder.line_n::<2, MODE_MASK>(pl, cl, w, ri),
+                    (2, MODE_LOSSLESS) => coder.line_n::<2, MODE_LOSSLESS>(pl, cl, w, ri),
+                    (2, _) => coder.line_n::<2, MODE_NEAR>(pl, cl, w, ri),
+                    (3, MODE_MASK) => coder.line_n::<3, MODE_MASK>(pl, cl, w, ri),
+                    (3, MODE_LOSSLESS) => coder.line_n::<3, MODE_LOSSLESS>(pl, cl, w, ri),
+                    (3, _) => coder.line_n::<3, MODE_NEAR>(pl, cl, w, ri),
+                    (_, MODE_MASK) => coder.line_n::<4, MODE_MASK>(pl, cl, w, ri),
+                    (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
+                    (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
+                };
+                let over = coder.br.overrun();
+                if over > SLACK_BITS || (r.is_err() && over > 0) {
+                    return Err(JpegLsError::TruncatedScanData {
+                        component: comp_id(lane),
+                    });
+                }
+                if r.is_err() {
+                    return Err(JpegLsError::InvalidScanData {
+                        component: comp_id(lane),
+                    });
+                }
+                // Output.
+                let row = &mut out[y * w * nf..(y + 1) * w * nf];
+                if px_n == 1 {
+                    let fc = scan.comps[lane];
+                    let src = &cl[1..w + 1];
+                    if nf == 1 {
+                        for (o, &v) in row.iter_mut().zip(src) {
+                            *o = v as u16;
+                        }
+                    } else {
+                        for (o, &v) in row[fc..].iter_mut().step_by(nf).zip(src) {
+                            *o = v as u16;
+                        }
+                    }
+                } else {
+                    let src = &cl[px_n..(w + 1) * px_n];
+                    let identity =
+                        nf == px_n && scan.comps[..px_n].iter().enumerate().all(|(i, &c)| i == c);
+                    if identity {
+                        for (o, &v) in row.iter_mut().zip(src) {
+                            *o = v as u16;
+                        }
+                    } else {
+                        for (pix, s) in row.chunks_exact_mut(nf).zip(src.chunks_exact(px_n)) {
+                            for (c, &v) in s.iter().enumerate() {
+                                pix[scan.comps[c]] = v as u16;
+                            }
+                        }
+                    }
+                }
+            }
+            std::mem::swap(&mut prev, &mut cur);
+            y += 1;
+        }
+        let mpos = if coder.br.ended {
+            find_marker(data, coder.br.pos.max(seg_start))
+        } else {
+            find_marker(data, coder.br.search_start(seg_start))
+        };
+        if y >= h {
+            return Ok(mpos);
+        }
+        // Restart marker, then reset the coder state (T.87 D.3).
+        let (m, next) = match read_marker(data, mpos) {
+            Ok(v) => v,
+            Err(_) => {
+                return Err(JpegLsError::TruncatedScanData {
+                    component: comp_id(0),
+                })
+            }
+        };
+        if !(0xD0..=0xD7).contains(&m) {
+            return Err(JpegLsError::RestartMarkerExpected { offset: mpos });
+        }
+        seg_start = next;
+        coder.br = BitReader::new(data, next);
+        coder.reset_contexts();
+        prev.fill(0);
+        cur.fill(0);
+        ris = [0; 4];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jpegls/");
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Minimal SHA-256 (FIPS 180-4), test-only, to compare against the manifest.
+    fn sha256(msg: &[u8]) -> String {
+        const K: [u32; 64] = [
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2,
+        ];
+        let mut h: [u32; 8] = [
+            0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+            0x5be0cd19,
+        ];
+        let mut data = msg.to_vec();
+        data.push(0x80);
+        while data.len() % 64 != 56 {
+            data.push(0);
+        }
+        data.extend_from_slice(&((msg.len() as u64) * 8).to_be_bytes());
+        for block in data.chunks_exact(64) {
+            let mut w = [0u32; 64];
+            for i in 0..16 {
+                w[i] = u32::from_be_bytes([
+                    block[4 * i],
+                    block[4 * i + 1],
+                    block[4 * i + 2],
+                    block[4 * i + 3],
+                ]);
+            }
+            for i in 16..64 {
+                let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+                let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+                w[i] = w[i - 16]
+                    .wrapping_add(s0)
+                    .wrapping_add(w[i - 7])
+                    .wrapping_add(s1);
+            }
+            let mut v = h;
+            for i in 0..64 {
+                let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+                let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+                let t1 = v[7]
+                    .wrapping_add(s1)
+                    .wrapping_add(ch)
+                    .wrapping_add(K[i])
+                    .wrapping_add(w[i]);
+                let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+                let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+                let t2 = s0.wrapping_add(maj);
+                v = [
+                    t1.wrapping_add(t2),
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3].wrapping_add(t1),
+                    v[4],
+                    v[5],
+                    v[6],
+                ];
+            }
+            for (a, b) in h.iter_mut().zip(v) {
+                *a = a.wrapping_add(b);
+            }
+        }
+        h.iter().map(|x| format!("{x:08x}")).collect()
+    }
+
+    fn samples_sha(img: &JpegLsImage) -> String {
+        let bytes: Vec<u8> = img.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        sha256(&bytes)
+    }
+
+    fn manifest() -> Vec<(String, [u32; 6], String)> {
+        let text =
+            std::fs::read_to_string(format!("{FIXTURES}manifest.txt")).expect("manifest.txt");
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let n = |i: usize| f[i].parse::<u32>().unwrap();
+                (
+                    f[0].to_string(),
+                    [n(1), n(2), n(3), n(4), n(5), n(6)],
+                    f[7].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sha256_known_answer() {
+        assert_eq!(
+            sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn fixtures_bit_exact_with_charls() {
+        let m = manifest();
+        assert!(m.len() >= 40, "manifest has {} entries", m.len());
+        for (name, [w, h, nf, bits, near, ilv], sha) in m {
+            let data = fixture(&name);
+            let hdr = read_header(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                (
+                    hdr.width,
+                    hdr.height,
+                    hdr.components as u32,
+                    hdr.bits_per_sample as u32,
+                    hdr.near as u32,
+                    hdr.interleave as u32
+                ),
+                (w, h, nf, bits, near, ilv),
+                "{name} header"
+            );
+            let img = decode(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                (img.width, img.height, img.components as u32),
+                (w, h, nf),
+                "{name}"
+            );
+            assert_eq!(img.samples.len(), (w * h * nf) as usize, "{name}");
+            assert_eq!(samples_sha(&img), sha, "{name}: samples differ from CharLS");
+        }
+    }
+
+    #[test]
+    fn golomb_k_matches_loop() {
+        for n in 1..300 {
+            for a in 1..5000 {
+                let mut k = 0;
+                while (n << k) < a {
+                    k += 1;
+                }
+                assert_eq!(golomb_k(a, n), k, "a={a} n={n}");
+            }
+        }
+    }
+
+    fn find_seg(data: &[u8], marker: u8) -> usize {
+        (0..data.len() - 1)
+            .find(|&i| data[i] == 0xFF && data[i + 1] == marker)
+            .expect("marker")
+    }
+
+    #[test]
+    fn truncated_scan_is_an_error() {
+        let data = fixture("mono16_lossless.jls");
+        let sos = find_seg(&data, 0xDA);
+        let cut = &data[..sos + (data.len() - sos) / 2];
+        assert_eq!(
+            decode(cut),
+            Err(JpegLsError::TruncatedScanData { component: 1 })
+        );
+        let msg = decode(cut).unwrap_err().to_string();
+        assert_eq!(msg, "JPEG-LS: truncated scan data in component 1");
+        // Header-only reads still work on a truncated stream.
+        assert_eq!(read_header(cut).unwrap().width, 64);
+        // Cut in the third component scan of a non-interleaved colour image.
+        let data = fixture("rgb8_ilv0.jls");
+        let last_sos = (0..data.len() - 1)
+            .rev()
+            .find(|&i| data[i] == 0xFF && data[i + 1] == 0xDA)
+            .unwrap();
+        let cut = &data[..last_sos + 40];
+        assert!(
+            matches!(
+                decode(cut),
+                Err(JpegLsError::TruncatedScanData { component: 3 })
+            ),
+            "{:?}",
+            decode(cut)
+        );
+    }
+
+    #[test]
+    fn missing_eoi_is_accepted() {
+        let data = fixture("mono8_lossless.jls");
+        let full = decode(&data).unwrap();
+        assert_eq!(decode(&data[..data.len() - 2]).unwrap(), full);
+        // Zero padding after EOI (dcmtk +pz) and leading fill bytes before markers.
+        let mut padded = data.clone();
+        padded.push(0);
+        assert_eq!(decode(&padded).unwrap(), full);
+    }
+
+    #[test]
+    fn rejects_unsupported_features_with_clear_errors() {
+        let base = fixture("rgb8_ilv2.jls");
+        // Mapping table (LSE id 2) right after SOI.
+        let mut d = base[..2].to_vec();
+        d.extend_from_slice(&[0xFF, 0xF8, 0x00, 0x07, 0x02, 0x01, 0x01, 0x00, 0x01]);
+        d.extend_from_slice(&base[2..]);
+        let e = decode(&d).unwrap_err();
+        assert_eq!(e, JpegLsError::UnsupportedMappingTable { lse_id: 2 });
+        assert_eq!(
+            e.to_string(),
+            "JPEG-LS: unsupported mapping table (LSE id 2)"
+        );
+        // HP colour transform (APP8 "mrfx", transform 1).
+        let mut d = base[..2].to_vec();
+        d.extend_from_slice(&[0xFF, 0xE8, 0x00, 0x07, b'm', b'r', b'f', b'x', 0x01]);
+        d.extend_from_slice(&base[2..]);
+        assert_eq!(
+            decode(&d).unwrap_err(),
+            JpegLsError::UnsupportedColorTransform(1)
+        );
+        // mrfx with transform 0 (none) is fine.
+        let n = d.len();
+        let pos = find_seg(&d, 0xE8) + 8;
+        d[pos] = 0;
+        assert_eq!(d.len(), n);
+        assert!(decode(&d).is_ok());
+        // Subsampling: second component 2x1.
+        let mut d = base.clone();
+        let sof = find_seg(&d, 0xF7);
+        d[sof + 10 + 3 + 1] = 0x21;
+        assert!(matches!(
+            decode(&d),
+            Err(JpegLsError::UnsupportedSubsampling { h: 2, v: 1, .. })
+        ));
+        // Baseline JPEG frame.
+        let mut d = base.clone();
+        d[sof + 1] = 0xC0;
+        assert_eq!(
+            decode(&d).unwrap_err(),
+            JpegLsError::NotJpegLs { marker: 0xC0 }
+        );
+        // Not a JPEG at all.
+        assert_eq!(decode(b"hello").unwrap_err(), JpegLsError::NotJpeg);
+        assert_eq!(decode(&[]).unwrap_err(), JpegLsError::NotJpeg);
+        // Zero width.
+        let mut d = base.clone();
+        d[sof + 7] = 0;
+        d[sof + 8] = 0;
+        assert!(matches!(
+            decode(&d),
+            Err(JpegLsError::EmptyImage { width: 0, .. })
+        ));
+        // Point transform.
+        let mut d = base.clone();
+        let sos = find_seg(&d, 0xDA);
+        let ns = d[sos + 4] as usize;
+        d[sos + 4 + 1 + 2 * ns + 2] = 1;
+        assert_eq!(
+            decode(&d).unwrap_err(),
+            JpegLsError::UnsupportedPointTransform(1)
+        );
+        // Mapping table selector in the scan header.
+        let mut d = base.clone();
+        d[sos + 6] = 3;
+        assert!(matches!(
+            decode(&d),
+            Err(JpegLsError::MappingTableReference { table: 3, .. })
+        ));
+        // Precision 17.
+        let mut d = base.clone();
+        d[sof + 4] = 17;
+        assert_eq!(
+            decode(&d).unwrap_err(),
+            JpegLsError::UnsupportedBitsPerSample(17)
+        );
+    }
+
+    #[test]
+    fn error_implements_std_error() {
+        let e: Box<dyn std::error::Error> = Box::new(JpegLsError::InvalidScanData { component: 2 });
+        assert_eq!(
+            e.to_string(),
+            "JPEG-LS: invalid entropy-coded data in component 2"
+        );
+    }
+
+    /// xorshift for deterministic pseudo-random mutations.
+    fn rng(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn corrupt_input_never_panics_or_hangs() {
+        let names = [
+            "mono8_lossless.jls",
+            "mono16_near3.jls",
+            "rgb8_ilv2_restart5.jls",
+            "rgb8_ilv1_near2.jls",
+            "rgb8_ilv0_restart16.jls",
+            "rgba8_ilv2.jls",
+            "mono2_lossless.jls",
+            "dcmtk_mono12_default.jls",
+            "mono12_custom_t_near2.jls",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for name in names {
+            let data = fixture(name);
+            // Every truncation.
+            for len in 0..data.len() {
+                let _ = decode(&data[..len]);
+            }
+            // Random byte changes, insertions and deletions.
+            for _ in 0..400 {
+                let mut d = data.clone();
+                for _ in 0..1 + rng(&mut state) % 4 {
+                    let i = (rng(&mut state) % d.len() as u64) as usize;
+                    match rng(&mut state) % 4 {
+                        0 => d[i] = rng(&mut state) as u8,
+                        1 => d[i] ^= 1 << (rng(&mut state) % 8),
+                        2 => d.insert(i, rng(&mut state) as u8),
+                        _ => {
+                            d.remove(i);
+                        }
+                    }
+                }
+                if let Ok(img) = decode(&d) {
+                    assert_eq!(
+                        img.samples.len() as u64,
+                        u64::from(img.width) * u64::from(img.height) * u64::from(img.components)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn huge_dimensions_are_rejected_before_allocating() {
+        let base = fixture("rgb8_ilv2.jls");
+        let sof = find_seg(&base, 0xF7);
+        let mut d = base.clone();
+        d[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+        assert!(matches!(decode(&d), Err(JpegLsError::ImageTooLarge { .. })));
+    }
 }

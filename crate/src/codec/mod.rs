@@ -482,8 +482,12 @@ pub(crate) fn decode_with_byte_order(
 }
 
 fn decode_jpegls(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
-    let header =
-        jpegls::read_header(data).map_err(|e| DecodeError::codec("JPEG-LS", e.to_string()))?;
+    // The decoder's messages already start with "JPEG-LS: ".
+    let jls_error = |e: jpegls::JpegLsError| {
+        let text = e.to_string();
+        DecodeError::codec("JPEG-LS", text.strip_prefix("JPEG-LS: ").unwrap_or(&text))
+    };
+    let header = jpegls::read_header(data).map_err(jls_error)?;
     check_geometry(
         "JPEG-LS",
         header.width,
@@ -491,7 +495,7 @@ fn decode_jpegls(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, De
         header.components as u16,
         desc,
     )?;
-    let image = jpegls::decode(data).map_err(|e| DecodeError::codec("JPEG-LS", e.to_string()))?;
+    let image = jpegls::decode(data).map_err(jls_error)?;
     Ok(CodecOutput {
         width: image.width,
         height: image.height,

@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn short_frame_is_reported_not_read_past() {
         let d = desc(4, 4, 1, 16, "MONOCHROME2", 0);
-        let err = decode(&[0u8; 20], 0, &d, false).unwrap_err();
+        let err = decode(&[0u8; 20], 0, &d, false).err().unwrap();
         assert_eq!(
             err,
             DecodeError::TruncatedPixelData {
