@@ -4,12 +4,16 @@
 //!
 //! - [`codec`]: transfer syntax + codestream + pixel description → canonical frame.
 //! - [`part10`]: DICOM Part 10 files → pixel description, palette, frames.
+//! - [`dicomweb`]: QIDO-RS, WADO-RS, WADO-URI, STOW-RS over a transport interface.
+//! - [`loader`]: what to fetch, and WADO-RS frames → decoded frames.
 //! - `web` (wasm32 only): the wasm-bindgen API for the TypeScript shell and for
 //!   decoder-plugin hosts.
 
 pub mod codec;
+pub mod dicomweb;
 pub mod error;
 pub mod frame_json;
+pub mod loader;
 pub mod part10;
 
 #[cfg(target_arch = "wasm32")]

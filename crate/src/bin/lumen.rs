@@ -3,8 +3,13 @@
 //! ```text
 //! lumen decode FILE.dcm [--out DIR]   one JSON record per frame; --out writes frame-000001.raw …
 //! lumen bench FILE.dcm…              median decode time of frame 1 per file, JSON lines
+//! lumen probe BASE_URL [--token T] [--header K:V] [--origin O] [--json]
+//! lumen get BASE_URL --study UID [--series UID] [--out DIR] [--token T] [--header K:V]
+//! lumen store BASE_URL FILE.dcm… [--token T] [--header K:V]
 //! lumen version
 //! ```
+
+mod web;
 
 use lumen::frame_json::{error_record, frame_record};
 use lumen::{DecodeLimits, DicomFile};
@@ -12,13 +17,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:\n  lumen decode FILE.dcm [--out DIR]\n  lumen bench FILE.dcm...\n  lumen version";
+const USAGE: &str =
+    "usage:\n  lumen decode FILE.dcm [--out DIR]\n  lumen bench FILE.dcm...\n  lumen version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("decode") => decode(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("probe") => web::probe(&args[1..]),
+        Some("get") => web::get(&args[1..]),
+        Some("store") => web::store(&args[1..]),
         Some("version") | Some("--version") => {
             println!("lumen {}", lumen::VERSION);
             ExitCode::SUCCESS
@@ -89,7 +98,7 @@ fn decode(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn usage_error(msg: &str) -> ExitCode {
+pub(crate) fn usage_error(msg: &str) -> ExitCode {
     eprintln!("{msg}\n{USAGE}");
     ExitCode::from(2)
 }

@@ -1,0 +1,87 @@
+//! Errors of the DICOMweb client. Each carries the method, the URL (never a token:
+//! credentials travel only in headers) and what the server said.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DicomWebError {
+    /// 401/403: the shell can refresh its token and retry once.
+    #[error("{method} {url}: authentication failed (HTTP {status}){}", fmt_msg(.message))]
+    Authentication {
+        method: String,
+        url: String,
+        status: u16,
+        message: String,
+    },
+
+    /// Any other non-success status.
+    #[error("{method} {url}: HTTP {status}{}", fmt_msg(.message))]
+    Http {
+        method: String,
+        url: String,
+        status: u16,
+        message: String,
+    },
+
+    /// The request never got a response (connection refused, reset, DNS, TLS).
+    #[error("{method} {url}: {message}")]
+    Transport {
+        method: String,
+        url: String,
+        message: String,
+    },
+
+    /// No response within the configured time.
+    #[error("{method} {url}: timed out after {seconds} s")]
+    Timeout {
+        method: String,
+        url: String,
+        seconds: u64,
+    },
+
+    /// The caller cancelled the request.
+    #[error("{method} {url}: cancelled")]
+    Cancelled { method: String, url: String },
+
+    /// The body was not what its Content-Type promised.
+    #[error("{url}: {message}")]
+    Body { url: String, message: String },
+
+    /// A URL or query could not be built.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+fn fmt_msg(m: &str) -> String {
+    if m.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", m.chars().take(300).collect::<String>())
+    }
+}
+
+impl DicomWebError {
+    /// True when a fresh token might make the request succeed.
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, DicomWebError::Authentication { .. })
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            DicomWebError::Authentication { status, .. } | DicomWebError::Http { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    /// Transient: worth a retry with backoff (5xx, 429, dropped connections, timeouts).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DicomWebError::Http { status, .. } => *status == 429 || *status >= 500,
+            DicomWebError::Transport { .. } | DicomWebError::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The one small interface between the DICOMweb client and the network, so that the
+//! same client code runs on browser `fetch` (wasm) and on a native HTTP client (CLI,
+//! tests) — the Orthanc Stone "oracle" idea. Bodies stream: a multipart reply is parsed
+//! part by part while it arrives.
+
+use super::error::DicomWebError;
+use std::future::Future;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Options,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+}
+
+impl HttpRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        HttpRequest {
+            method: Method::Get,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+        }
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// A response whose body is read in chunks.
+pub struct HttpResponse<B> {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: B,
+}
+
+impl<B> HttpResponse<B> {
+    /// First header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response body arriving in chunks; `None` at the end.
+pub trait BodyStream {
+    fn next_chunk(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>, DicomWebError>>;
+}
+
+/// Sends one request. Implementations: [`super::native::NativeTransport`] (ureq) and,
+/// in wasm, `web::FetchTransport` (browser fetch with streaming bodies).
+pub trait Transport {
+    type Body: BodyStream;
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse<Self::Body>, DicomWebError>>;
+}
+
+/// Reads a whole body into memory.
+pub async fn read_all<B: BodyStream>(body: &mut B) -> Result<Vec<u8>, DicomWebError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next_chunk().await? {
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
