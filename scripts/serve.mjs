@@ -48,10 +48,28 @@ function within(base, rel) {
   return full === base || full.startsWith(base + path.sep) ? full : null;
 }
 
-export function startServer({ port = 0, host = "127.0.0.1" } = {}) {
+/** Forwards a request to the DICOMweb server, streaming both ways (same origin for the page: Orthanc has no CORS). */
+function proxy(req, res, target) {
+  const upstream = new URL(req.url, target);
+  const headers = { ...req.headers, host: upstream.host };
+  delete headers.origin;
+  const out = http.request(upstream, { method: req.method, headers }, (up) => {
+    res.writeHead(up.statusCode, up.headers);
+    up.pipe(res);
+  });
+  out.on("error", (e) => send(res, 502, `DICOMweb server ${target}: ${e.message}`));
+  req.pipe(out);
+}
+
+/**
+ * `dicomweb`: origin of the DICOMweb server to proxy `/dicom-web/*` and `/wado` to
+ * (e.g. http://127.0.0.1:18042), or none.
+ */
+export function startServer({ port = 0, host = "127.0.0.1", dicomweb = process.env.LUMEN_DICOMWEB_ORIGIN } = {}) {
   const www = path.join(root, "www");
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://localhost");
+    if (dicomweb && (url.pathname.startsWith("/dicom-web/") || url.pathname === "/wado")) return proxy(req, res, dicomweb);
     let pathname = decodeURIComponent(url.pathname);
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed");
     if (pathname === "/samples/index.json") return send(res, 200, JSON.stringify(sampleIndex()), TYPES[".json"]);

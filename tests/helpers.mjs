@@ -36,3 +36,9 @@ export async function loadWasm() {
   mod.initSync({ module: fs.readFileSync(path.join(pkg, "lumen_bg.wasm")) });
   return mod;
 }
+
+/** The DICOMweb base URL of the project's Orthanc (scripts/orthanc.sh start prints it). */
+export function dicomwebUrl() {
+  if (process.env.LUMEN_DICOMWEB_URL) return process.env.LUMEN_DICOMWEB_URL;
+  return execFileSync("bash", [path.join(root, "scripts", "orthanc.sh"), "start"], { encoding: "utf8" }).trim();
+}

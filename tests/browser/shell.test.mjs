@@ -60,3 +60,46 @@ test("the shell decodes samples in Chromium like the native build", async (t) =>
   assert.equal(await page.getAttribute("#status", "data-state"), "ok");
   assert.deepEqual(errors, []);
 });
+
+test("the wasm DICOMweb client works in Chromium through the same-origin proxy", async (t) => {
+  const { dicomwebUrl, cli } = await import("../helpers.mjs");
+  const { execFileSync } = await import("node:child_process");
+  const base = dicomwebUrl();
+  const server = await startServer({ dicomweb: new URL(base).origin });
+  const { port } = server.address();
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  t.after(async () => {
+    await browser.close();
+    server.close();
+  });
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/`);
+  const result = await page.evaluate(async () => {
+    const m = await import("/pkg/lumen.js");
+    await m.default();
+    const server = JSON.stringify({ base_url: `${location.origin}/dicom-web` });
+    const studies = JSON.parse(await m.searchStudies(server, JSON.stringify([["ModalitiesInStudy", "CT"]])));
+    const ct = studies.find((s) => s.number_of_instances >= 108);
+    const records = await m.retrieveStudyRecords(server, ct.study_instance_uid, undefined);
+    return { study: ct.study_instance_uid, records };
+  });
+  const wasm = result.records.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  let out;
+  try {
+    out = execFileSync(cli, ["get", base, "--study", result.study], { encoding: "utf8", maxBuffer: 256 << 20 });
+  } catch (e) {
+    out = e.stdout;
+  }
+  const native = new Map(out.split("\n").filter(Boolean).map((l) => JSON.parse(l)).map((r) => [`${r.sop_instance_uid}#${r.frame}`, r]));
+  assert.ok(wasm.length >= 108, `${wasm.length} frames`);
+  assert.equal(wasm.length, native.size);
+  const FLOAT_DECODED = new Set(["1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.112"]);
+  for (const r of wasm) {
+    assert.ok(!r.error, r.error);
+    const n = native.get(`${r.sop_instance_uid}#${r.frame}`);
+    if (!FLOAT_DECODED.has(r.transfer_syntax)) assert.equal(r.sha256, n.sha256, `${r.sop_instance_uid} frame ${r.frame}`);
+  }
+});

@@ -17,8 +17,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage:\n  lumen decode FILE.dcm [--out DIR]\n  lumen bench FILE.dcm...\n  lumen version";
+const USAGE: &str = "usage:
+  lumen decode FILE.dcm [--out DIR]
+  lumen bench FILE.dcm...
+  lumen probe BASE_URL [--token T] [--header K:V] [--origin O] [--json]
+  lumen get BASE_URL --study UID [--series UID] [--out DIR] [--token T] [--header K:V]
+  lumen store BASE_URL FILE.dcm... [--token T] [--header K:V]
+  lumen version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

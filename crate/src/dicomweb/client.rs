@@ -113,6 +113,29 @@ pub const ACCEPT_STORED_FRAMES: &str =
 /// The server's default (uncompressed) frames: the fallback.
 pub const ACCEPT_DEFAULT_FRAMES: &str = "multipart/related; type=\"application/octet-stream\"";
 
+/// The server's explanation from an error body, on one line: the `Message` and
+/// `Details` of a JSON error object (Orthanc's form), else the text itself.
+pub fn server_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(&text) {
+        let field = |k: &str| {
+            o.get(k)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        match (
+            field("Message").or(field("message")).or(field("error")),
+            field("Details"),
+        ) {
+            (Some(m), Some(d)) => return format!("{m} ({d})"),
+            (Some(m), None) => return m.to_string(),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Percent-encodes a query name or value minimally: only what would change the
 /// query's meaning (`&`, `=`, `+`, `#`, `%`, space, controls, non-ASCII). QIDO
 /// wildcards (`*`, `?`), ranges, UID lists and media types (`/`) stay literal,
@@ -202,7 +225,7 @@ impl<T: Transport> DicomWebClient<T> {
             return Ok(response);
         }
         let body = read_all(&mut response.body).await.unwrap_or_default();
-        let message = String::from_utf8_lossy(&body).trim().to_string();
+        let message = server_message(&body);
         let status = response.status;
         Err(if status == 401 || status == 403 {
             DicomWebError::Authentication {
@@ -624,7 +647,7 @@ impl<T: Transport> DicomWebClient<T> {
         let status = response.status;
         let bytes = read_all(&mut response.body).await?;
         if status == 401 || status == 403 {
-            let message = String::from_utf8_lossy(&bytes).trim().to_string();
+            let message = server_message(&bytes);
             return Err(DicomWebError::Authentication {
                 method: "POST".into(),
                 url,

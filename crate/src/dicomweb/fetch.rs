@@ -56,13 +56,11 @@ impl BodyStream for FetchBody {
     }
 }
 
+/// `fetch` from whatever global this runs in: a window, a Worker, or Node (18+).
 fn global_fetch(request: &Request) -> Result<js_sys::Promise, JsValue> {
     let global = js_sys::global();
-    if let Some(window) = global.dyn_ref::<web_sys::Window>() {
-        return Ok(window.fetch_with_request(request));
-    }
-    let scope: web_sys::WorkerGlobalScope = global.dyn_into()?;
-    Ok(scope.fetch_with_request(request))
+    let fetch: js_sys::Function = Reflect::get(&global, &"fetch".into())?.dyn_into()?;
+    fetch.call1(&global, request)?.dyn_into()
 }
 
 impl Transport for FetchTransport {

@@ -3,7 +3,7 @@
 
 use super::client::{DicomWebClient, QidoQuery, ACCEPT_STORED_FRAMES};
 use super::error::DicomWebError;
-use super::json::{tags, Dataset, StudyRecord};
+use super::json::{tags, StudyRecord};
 use super::transport::{read_all, HttpRequest, Method, Transport};
 use crate::codec::TransferSyntax;
 use std::collections::BTreeMap;
@@ -436,12 +436,17 @@ pub async fn probe<T: Transport, C: Clock>(
         }
     }
 
-    // --- WADO-RS metadata, over up to 10 studies, to find one instance per stored
-    // transfer syntax.
-    let mut by_syntax: BTreeMap<String, (String, String, String, Dataset)> = BTreeMap::new();
-    let mut metadata_checked = 0;
-    let (mut with_ts, mut with_pixel) = (0, 0);
-    for (i, st) in studies.iter().take(10).enumerate() {
+    // --- WADO-RS metadata over up to 25 studies: does it say the transfer syntax and
+    // the pixel description? One instance per series becomes a frames candidate.
+    struct Candidate {
+        study: String,
+        series: String,
+        sop: String,
+        declared: Option<TransferSyntax>,
+    }
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let (mut metadata_checked, mut with_ts, mut with_pixel) = (0, 0, 0);
+    for (i, st) in studies.iter().take(25).enumerate() {
         let (r, ms) = p
             .timed(client.metadata(&st.study_instance_uid, None, None))
             .await;
@@ -469,11 +474,10 @@ pub async fn probe<T: Transport, C: Clock>(
         }
         for d in sets {
             metadata_checked += 1;
-            let ts = d
+            let declared = d
                 .string(tags::TRANSFER_SYNTAX_UID)
-                .or_else(|| d.string(tags::AVAILABLE_TRANSFER_SYNTAX_UID))
-                .map(str::to_string);
-            if ts.is_some() {
+                .or_else(|| d.string(tags::AVAILABLE_TRANSFER_SYNTAX_UID));
+            if declared.is_some() {
                 with_ts += 1;
             }
             let has_pixel = d.int(tags::ROWS).is_some()
@@ -484,19 +488,21 @@ pub async fn probe<T: Transport, C: Clock>(
                 continue;
             }
             with_pixel += 1;
-            let key = ts.unwrap_or_else(|| "(not in metadata)".to_string());
             let (Some(se), Some(sop)) = (
                 d.string(tags::SERIES_INSTANCE_UID),
                 d.string(tags::SOP_INSTANCE_UID),
             ) else {
                 continue;
             };
-            by_syntax.entry(key).or_insert((
-                st.study_instance_uid.clone(),
-                se.to_string(),
-                sop.to_string(),
-                d.clone(),
-            ));
+            if candidates.iter().any(|c| c.series == se) || candidates.len() >= 60 {
+                continue;
+            }
+            candidates.push(Candidate {
+                study: st.study_instance_uid.clone(),
+                series: se.to_string(),
+                sop: sop.to_string(),
+                declared: declared.and_then(|u| TransferSyntax::from_uid(u).ok()),
+            });
         }
     }
     let outcome = if with_ts == metadata_checked {
@@ -513,18 +519,19 @@ pub async fn probe<T: Transport, C: Clock>(
     );
     p.add("WADO-RS", "metadata gives the Image Pixel description", Outcome::Info, format!("{with_pixel} of {metadata_checked} instances have Rows, Columns, Bits Allocated, Photometric Interpretation"), None);
 
-    // --- Frames: for each stored transfer syntax, stored bytes or transcoded? labels true?
+    // --- Frames: one row per stored transfer syntax (declared by the metadata, or, where
+    // it says nothing, as the stored-bytes reply's bytes show): stored bytes or
+    // transcoded, refused or not, labels true or not.
+    let mut rows: BTreeMap<String, (Outcome, String, f64)> = BTreeMap::new();
     let mut boundary_style = None;
-    for (ts_key, (st, se, sop, _)) in &by_syntax {
-        let name = match TransferSyntax::from_uid(ts_key) {
-            Ok(ts) => format!("frames of {} ({})", ts.name(), ts.uid()),
-            Err(_) => format!("frames of {ts_key}"),
-        };
+    let mut rendered_targets = Vec::new();
+    for c in &candidates {
         let url = client.url(&format!(
-            "studies/{st}/series/{se}/instances/{sop}/frames/1"
+            "studies/{}/series/{}/instances/{}/frames/1",
+            c.study, c.series, c.sop
         ));
-        let (direct, _) = p
-            .timed(client.send(HttpRequest::get(&url).header("Accept", ACCEPT_STORED_FRAMES)))
+        let direct = client
+            .send(HttpRequest::get(&url).header("Accept", ACCEPT_STORED_FRAMES))
             .await;
         let refused = match direct {
             Ok(mut resp) => {
@@ -543,52 +550,87 @@ pub async fn probe<T: Transport, C: Clock>(
         };
         let mut got = None;
         let (r, ms) = p
-            .timed(client.retrieve_frames(st, se, sop, &[1], |f| got = Some(f)))
+            .timed(client.retrieve_frames(&c.study, &c.series, &c.sop, &[1], |f| got = Some(f)))
             .await;
-        match (r, got) {
+        let (key, row) = match (r, got) {
             (Ok(retrieval), Some(frame)) => {
-                let stored = TransferSyntax::from_uid(ts_key).ok();
+                let stored = c.declared.or(if retrieval.fell_back {
+                    None
+                } else {
+                    Some(frame.transfer_syntax)
+                });
+                let key = match stored {
+                    Some(ts) => format!("{} ({})", ts.name(), ts.uid()),
+                    None => format!(
+                        "a syntax the server would not send as stored (default reply: {})",
+                        frame.transfer_syntax.name()
+                    ),
+                };
                 let as_stored = stored.map(|s| s.codec() == frame.transfer_syntax.codec());
                 let mut detail = format!(
-                    "got {} ({} bytes, labelled {})",
-                    frame.transfer_syntax.name(),
+                    "{} bytes as {}, labelled {}",
                     frame.bytes.len(),
+                    frame.transfer_syntax.name(),
                     frame.content_type.as_deref().unwrap_or("-")
                 );
-                if let Some(why) = refused {
-                    detail = format!("transfer-syntax=* refused ({why}); fell back: {detail}");
+                if let Some(why) = &refused {
+                    detail = format!("transfer-syntax=* refused ({why}); default reply: {detail}");
                 }
                 if frame.mislabelled {
-                    detail.push_str("; LABEL DOES NOT MATCH THE BYTES");
+                    detail.push_str("; THE LABEL DOES NOT MATCH THE BYTES");
                 }
+                let kind = match (as_stored, retrieval.fell_back) {
+                    (Some(true), false) => "stored bytes",
+                    (Some(true), true) => "stored bytes on the fallback",
+                    (Some(false), _) => "transcoded",
+                    (None, _) => "unknown",
+                };
                 let outcome =
                     if retrieval.fell_back || frame.mislabelled || as_stored == Some(false) {
                         Outcome::Warn
                     } else {
                         Outcome::Pass
                     };
-                let kind = match as_stored {
-                    Some(true) => "stored bytes",
-                    Some(false) => "transcoded",
-                    None => "unknown stored syntax",
-                };
-                p.add(
-                    "WADO-RS frames",
-                    name,
-                    outcome,
-                    format!("{kind}: {detail}"),
-                    Some(ms),
-                );
+                if outcome == Outcome::Pass && rendered_targets.len() < 3 {
+                    rendered_targets.push((c.study.clone(), c.series.clone(), c.sop.clone()));
+                }
+                (key, (outcome, format!("{kind}: {detail}"), ms))
             }
-            (Ok(_), None) => p.add(
-                "WADO-RS frames",
-                name,
-                Outcome::Fail,
-                "no part in the reply",
-                Some(ms),
+            (Ok(_), None) => (
+                format!("instance {}", c.sop),
+                (Outcome::Fail, "no part in the reply".to_string(), ms),
             ),
-            (Err(e), _) => p.add("WADO-RS frames", name, Outcome::Fail, short(&e), Some(ms)),
-        }
+            (Err(e), _) => {
+                let key = c
+                    .declared
+                    .map(|t| format!("{} ({})", t.name(), t.uid()))
+                    .unwrap_or_else(|| format!("instance {}", c.sop));
+                (
+                    key,
+                    (
+                        Outcome::Fail,
+                        format!(
+                            "{}{}",
+                            refused
+                                .map(|r| format!("transfer-syntax=* refused ({r}); "))
+                                .unwrap_or_default(),
+                            short(&e)
+                        ),
+                        ms,
+                    ),
+                )
+            }
+        };
+        rows.entry(key).or_insert(row);
+    }
+    for (key, (outcome, detail, ms)) in rows {
+        p.add(
+            "WADO-RS frames",
+            format!("frames of {key}"),
+            outcome,
+            detail,
+            Some(ms),
+        );
     }
     if let Some(style) = boundary_style {
         p.add(
@@ -600,26 +642,20 @@ pub async fn probe<T: Transport, C: Clock>(
         );
     }
 
-    // --- Rendered and thumbnail.
-    if let Some((_, (st, se, sop, _))) = by_syntax.iter().next() {
-        for (kind, path) in [("thumbnail", "thumbnail"), ("rendered", "rendered")] {
+    // --- Rendered and thumbnail: the first of a few instances that answers counts.
+    for (kind, path) in [("thumbnail", "thumbnail"), ("rendered", "rendered")] {
+        let mut last = None;
+        for (st, se, sop) in &rendered_targets {
             let url = client.url(&format!("studies/{st}/series/{se}/instances/{sop}/{path}"));
             let (r, ms) = p
-                .timed(
-                    client.send(HttpRequest::get(&url).header("Accept", "image/jpeg, image/png")),
-                )
+                .timed(client.send(HttpRequest::get(&url).header("Accept", "image/jpeg")))
                 .await;
             match r {
                 Ok(mut resp) => {
                     let ct = resp.header("Content-Type").unwrap_or("").to_string();
                     let n = read_all(&mut resp.body).await.map(|b| b.len()).unwrap_or(0);
-                    p.add(
-                        "WADO-RS",
-                        kind,
-                        Outcome::Pass,
-                        format!("{ct}, {n} bytes"),
-                        Some(ms),
-                    );
+                    last = Some((Outcome::Pass, format!("{ct}, {n} bytes"), ms));
+                    break;
                 }
                 Err(e) => {
                     let fallback = if kind == "thumbnail" {
@@ -627,15 +663,12 @@ pub async fn probe<T: Transport, C: Clock>(
                     } else {
                         ""
                     };
-                    p.add(
-                        "WADO-RS",
-                        kind,
-                        Outcome::Warn,
-                        format!("{}{fallback}", short(&e)),
-                        Some(ms),
-                    );
+                    last = Some((Outcome::Warn, format!("{}{fallback}", short(&e)), ms));
                 }
             }
+        }
+        if let Some((outcome, detail, ms)) = last {
+            p.add("WADO-RS", kind, outcome, detail, Some(ms));
         }
     }
 
