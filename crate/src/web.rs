@@ -116,6 +116,8 @@ struct ServerJson {
     wado_uri_url: Option<String>,
     #[serde(default)]
     timeout_ms: u32,
+    #[serde(default)]
+    max_part_bytes: Option<u64>,
 }
 
 fn client(server: &str) -> Result<DicomWebClient<FetchTransport>, JsError> {
@@ -126,6 +128,7 @@ fn client(server: &str) -> Result<DicomWebClient<FetchTransport>, JsError> {
         bearer_token: s.bearer_token,
         headers: s.headers,
         wado_uri_url: s.wado_uri_url,
+        max_part_bytes: s.max_part_bytes,
     };
     DicomWebClient::new(
         config,

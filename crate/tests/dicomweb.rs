@@ -150,6 +150,7 @@ fn client_for(base: &str, token: Option<&str>) -> DicomWebClient<NativeTransport
         bearer_token: token.map(str::to_string),
         headers: vec![("X-Lumen-Test".into(), "1".into())],
         wado_uri_url: Some(base.replace("/dicom-web", "/wado")),
+        max_part_bytes: None,
     };
     DicomWebClient::new(config, NativeTransport::new(Duration::from_secs(60))).unwrap()
 }
@@ -405,7 +406,7 @@ fn frames_fall_back_and_sniff_mislabelled_htj2k() {
         .expect("an HTJ2K file on the server");
     let (sop, (study, series, _)) = htj2k;
     let mut got = Vec::new();
-    let r = block(c.retrieve_frames(study, series, sop, &[1], |f| got.push(f))).unwrap();
+    let r = block(c.retrieve_frames(study, series, sop, &[1], None, |f| got.push(f))).unwrap();
     // FIELD-NOTES: Orthanc refuses transfer-syntax=* for HTJ2K (500), and its default
     // reply is the raw HTJ2K codestream labelled as Explicit VR Little Endian.
     assert!(r.fell_back, "{r:?}");
@@ -678,9 +679,35 @@ fn truncated_and_malformed_replies_are_clear_errors() {
     );
     let c = client_for(&format!("{base}/dicom-web"), None);
     let mut parts = 0;
-    let err = block(c.retrieve_frames("1", "2", "3", &[1, 2], |_| parts += 1)).unwrap_err();
+    let err = block(c.retrieve_frames("1", "2", "3", &[1, 2], None, |_| parts += 1)).unwrap_err();
     assert_eq!(parts, 1);
     assert!(err.to_string().contains("1 complete part(s)"), "{err}");
     let err = block(c.search_studies(&QidoQuery::new())).unwrap_err();
     assert!(matches!(err, DicomWebError::Body { .. }), "{err}");
+}
+
+#[test]
+fn oversized_parts_and_cancelled_requests_stop_early() {
+    let part = vec![7u8; 3 << 20];
+    let mut body = b"--b\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+    body.extend_from_slice(&part);
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    let reply = http(
+        "200 OK",
+        "Content-Type: multipart/related; type=\"application/octet-stream\"; boundary=b\r\n",
+        &body,
+    );
+    let (base, _) = fake_server(vec![reply.clone(), reply], false);
+    let config = ServerConfig {
+        base_url: format!("{base}/dicom-web"),
+        max_part_bytes: Some(1 << 20),
+        ..Default::default()
+    };
+    let c = DicomWebClient::new(config, NativeTransport::new(Duration::from_secs(10))).unwrap();
+    let err = block(c.retrieve_frames("1", "2", "3", &[1], None, |_| {})).unwrap_err();
+    assert!(err.to_string().contains("part"), "{err}");
+    let cancel = lumen::dicomweb::transport::CancelToken::new();
+    cancel.cancel();
+    let err = block(c.retrieve_frames("1", "2", "3", &[1], Some(&cancel), |_| {})).unwrap_err();
+    assert!(matches!(err, DicomWebError::Cancelled { .. }), "{err}");
 }

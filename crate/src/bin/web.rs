@@ -71,6 +71,7 @@ impl Args {
             bearer_token: self.flag("--token").map(str::to_string),
             headers,
             wado_uri_url: None,
+            max_part_bytes: None,
         };
         DicomWebClient::new(config, NativeTransport::new(Duration::from_secs(120)))
             .map_err(|e| e.to_string())

@@ -7,7 +7,9 @@ use super::error::DicomWebError;
 use super::json::{tags, Dataset, InstanceRecord, SeriesRecord, StudyRecord};
 use super::multipart::{MultipartParser, Part};
 use super::sniff::{label_transfer_syntax, sniff_transfer_syntax};
-use super::transport::{read_all, BodyStream, HttpRequest, HttpResponse, Method, Transport};
+use super::transport::{
+    read_all, BodyStream, CancelToken, HttpRequest, HttpResponse, Method, Transport,
+};
 use crate::codec::TransferSyntax;
 use url::Url;
 
@@ -23,7 +25,12 @@ pub struct ServerConfig {
     pub headers: Vec<(String, String)>,
     /// WADO-URI endpoint for legacy servers, e.g. `http://127.0.0.1:8042/wado`.
     pub wado_uri_url: Option<String>,
+    /// Largest multipart part accepted (default 512 MiB): a lying or runaway server
+    /// cannot make the client buffer without bound.
+    pub max_part_bytes: Option<u64>,
 }
+
+const DEFAULT_MAX_PART_BYTES: u64 = 512 << 20;
 
 /// A QIDO-RS query: match keys, includefield, fuzzy matching, paging.
 #[derive(Debug, Clone, Default)]
@@ -220,6 +227,13 @@ impl<T: Transport> DicomWebClient<T> {
         self.authorise(&mut request);
         let method = request.method.as_str().to_string();
         let url = request.url.clone();
+        if request
+            .cancel
+            .as_ref()
+            .is_some_and(CancelToken::is_cancelled)
+        {
+            return Err(DicomWebError::Cancelled { method, url });
+        }
         let mut response = self.transport.send(request).await?;
         if (200..300).contains(&response.status) {
             return Ok(response);
@@ -368,6 +382,8 @@ impl<T: Transport> DicomWebClient<T> {
         mut on_part: impl FnMut(Part) -> Result<(), DicomWebError>,
     ) -> Result<usize, DicomWebError> {
         let url = request.url.clone();
+        let method = request.method.as_str();
+        let cancel = request.cancel.clone();
         let mut response = self.send(request).await?;
         let content_type = response
             .header("Content-Type")
@@ -377,9 +393,18 @@ impl<T: Transport> DicomWebClient<T> {
             url: url.clone(),
             message: e.to_string(),
         };
-        let mut parser = MultipartParser::new(&content_type).map_err(|e| body_err(&e))?;
+        let limit = self.config.max_part_bytes.unwrap_or(DEFAULT_MAX_PART_BYTES);
+        let mut parser = MultipartParser::new(&content_type)
+            .map_err(|e| body_err(&e))?
+            .with_part_limit(limit);
         let mut count = 0;
         while let Some(chunk) = response.body.next_chunk().await? {
+            if cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+                return Err(DicomWebError::Cancelled {
+                    method: method.into(),
+                    url,
+                });
+            }
             for part in parser.feed(&chunk).map_err(|e| body_err(&e))? {
                 count += 1;
                 on_part(part)?;
@@ -401,6 +426,7 @@ impl<T: Transport> DicomWebClient<T> {
         series: &str,
         instance: &str,
         frames: &[u32],
+        cancel: Option<&CancelToken>,
         mut on_frame: impl FnMut(RetrievedFrame),
     ) -> Result<FrameRetrieval, DicomWebError> {
         if frames.is_empty() {
@@ -418,26 +444,34 @@ impl<T: Transport> DicomWebClient<T> {
         for accept in [ACCEPT_STORED_FRAMES, ACCEPT_DEFAULT_FRAMES] {
             let mut next = 0usize;
             let result = self
-                .stream_parts(HttpRequest::get(&url).header("Accept", accept), |part| {
-                    let number = *frames.get(next).ok_or_else(|| DicomWebError::Body {
-                        url: url.clone(),
-                        message: format!("more parts than the {} frame(s) requested", frames.len()),
-                    })?;
-                    next += 1;
-                    let label = label_transfer_syntax(
-                        part.content_type.as_deref(),
-                        part.transfer_syntax.as_deref(),
-                    );
-                    let ts = sniff_transfer_syntax(&part.body, label);
-                    on_frame(RetrievedFrame {
-                        number,
-                        mislabelled: label.map(|l| l.codec() != ts.codec()).unwrap_or(false),
-                        content_type: part.content_type,
-                        transfer_syntax: ts,
-                        bytes: part.body,
-                    });
-                    Ok(())
-                })
+                .stream_parts(
+                    HttpRequest::get(&url)
+                        .header("Accept", accept)
+                        .cancellable(cancel),
+                    |part| {
+                        let number = *frames.get(next).ok_or_else(|| DicomWebError::Body {
+                            url: url.clone(),
+                            message: format!(
+                                "more parts than the {} frame(s) requested",
+                                frames.len()
+                            ),
+                        })?;
+                        next += 1;
+                        let label = label_transfer_syntax(
+                            part.content_type.as_deref(),
+                            part.transfer_syntax.as_deref(),
+                        );
+                        let ts = sniff_transfer_syntax(&part.body, label);
+                        on_frame(RetrievedFrame {
+                            number,
+                            mislabelled: label.map(|l| l.codec() != ts.codec()).unwrap_or(false),
+                            content_type: part.content_type,
+                            transfer_syntax: ts,
+                            bytes: part.body,
+                        });
+                        Ok(())
+                    },
+                )
                 .await;
             match result {
                 Ok(n) if n == frames.len() => {
@@ -641,6 +675,7 @@ impl<T: Transport> DicomWebClient<T> {
             ],
             body: Some(body),
             timeout: None,
+            cancel: None,
         };
         self.authorise(&mut request);
         let mut response = self.transport.send(request).await?;

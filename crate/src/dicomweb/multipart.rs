@@ -986,6 +986,29 @@ mod tests {
     }
 
     #[test]
+    fn every_two_chunk_split_equals_whole_body() {
+        let body = b"preamble\r\n--xyz\r\nContent-Type: image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.50\r\nContent-Location: http://h/f/1\r\n\r\n\xff\xd8--xy\r\n--x\xff\xd9\r\n--xyz\r\nContent-Type: application/octet-stream\r\n\r\nsecond part\r\n--xyz--\r\nepilogue";
+        let whole = {
+            let mut p = MultipartParser::new("multipart/related; boundary=xyz").unwrap();
+            let mut parts = p.feed(body).unwrap();
+            parts.extend(p.finish().unwrap());
+            parts
+        };
+        assert_eq!(whole.len(), 2);
+        for at in 0..=body.len() {
+            let mut p = MultipartParser::new("multipart/related; boundary=\"xyz\"").unwrap();
+            let mut parts = p.feed(&body[..at]).unwrap();
+            parts.extend(p.feed(&body[at..]).unwrap());
+            parts.extend(p.finish().unwrap());
+            assert_eq!(parts.len(), 2, "split at {at}");
+            for (a, b) in parts.iter().zip(&whole) {
+                assert_eq!(a.body, b.body, "split at {at}");
+                assert_eq!(a.transfer_syntax, b.transfer_syntax, "split at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn random_chunk_splits_equal_whole_body() {
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         for round in 0..200 {

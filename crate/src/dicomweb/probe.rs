@@ -550,7 +550,9 @@ pub async fn probe<T: Transport, C: Clock>(
         };
         let mut got = None;
         let (r, ms) = p
-            .timed(client.retrieve_frames(&c.study, &c.series, &c.sop, &[1], |f| got = Some(f)))
+            .timed(
+                client.retrieve_frames(&c.study, &c.series, &c.sop, &[1], None, |f| got = Some(f)),
+            )
             .await;
         let (key, row) = match (r, got) {
             (Ok(retrieval), Some(frame)) => {
@@ -688,6 +690,7 @@ pub async fn probe<T: Transport, C: Clock>(
             ],
             body: None,
             timeout: None,
+            cancel: None,
         };
         let (r, ms) = p.timed(client.send(preflight)).await;
         match r {

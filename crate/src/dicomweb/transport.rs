@@ -5,7 +5,27 @@
 
 use super::error::DicomWebError;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Cancels requests that are no longer needed (the user scrolled on): checked before a
+/// request is sent and between body chunks, so a cancelled multipart reply stops
+/// within one chunk.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed)
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -31,6 +51,7 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub timeout: Option<Duration>,
+    pub cancel: Option<CancelToken>,
 }
 
 impl HttpRequest {
@@ -41,10 +62,15 @@ impl HttpRequest {
             headers: Vec::new(),
             body: None,
             timeout: None,
+            cancel: None,
         }
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+    pub fn cancellable(mut self, cancel: Option<&CancelToken>) -> Self {
+        self.cancel = cancel.cloned();
         self
     }
 }

@@ -173,6 +173,7 @@ pub async fn retrieve_instance<T: Transport>(
                     &plan.series_instance_uid,
                     &plan.sop_instance_uid,
                     batch,
+                    None,
                     |f| {
                         delivered += 1;
                         let ts = reconcile(f.transfer_syntax, f.bytes.len(), plan);
