@@ -42,3 +42,12 @@ export function dicomwebUrl() {
   if (process.env.LUMEN_DICOMWEB_URL) return process.env.LUMEN_DICOMWEB_URL;
   return execFileSync("bash", [path.join(root, "scripts", "orthanc.sh"), "start"], { encoding: "utf8" }).trim();
 }
+
+/** Debian's Chromium, headless, with no background traffic (the machine's network is closed). */
+export async function launchChromium(extraArgs = []) {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", ...extraArgs],
+  });
+}

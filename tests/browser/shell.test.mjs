@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
 import { startServer } from "../../scripts/serve.mjs";
-import { corpusDir, loadWasm, manifest, nativeRecords, root } from "../helpers.mjs";
+import { cli, corpusDir, dicomwebUrl, launchChromium, loadWasm, manifest, nativeRecords, root } from "../helpers.mjs";
+import { execFileSync } from "node:child_process";
 
 const FLOAT_DECODED = new Set(["1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.112"]);
 const wasm = await loadWasm();
@@ -16,10 +16,7 @@ const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf
 test("the shell decodes samples in Chromium like the native build", async (t) => {
   const server = await startServer();
   const { port } = server.address();
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     server.close();
@@ -62,15 +59,10 @@ test("the shell decodes samples in Chromium like the native build", async (t) =>
 });
 
 test("the wasm DICOMweb client works in Chromium through the same-origin proxy", async (t) => {
-  const { dicomwebUrl, cli } = await import("../helpers.mjs");
-  const { execFileSync } = await import("node:child_process");
   const base = dicomwebUrl();
   const server = await startServer({ dicomweb: new URL(base).origin });
   const { port } = server.address();
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     server.close();

@@ -299,20 +299,32 @@ impl<T: Transport> DicomWebClient<T> {
         self.get_json(self.with_query(path, query)?).await
     }
 
-    pub async fn search_studies(
+    /// QIDO-RS results as typed records; a record that cannot be built (e.g. no UID)
+    /// is a body error naming the URL.
+    async fn search_records<R, E: std::fmt::Display>(
         &self,
+        path: &str,
         query: &QidoQuery,
-    ) -> Result<Vec<StudyRecord>, DicomWebError> {
-        let url = self.with_query("studies", query)?;
+        build: fn(&Dataset) -> Result<R, E>,
+    ) -> Result<Vec<R>, DicomWebError> {
+        let url = self.with_query(path, query)?;
         let sets = self.get_json(url.clone()).await?;
         sets.iter()
             .map(|d| {
-                StudyRecord::from_dataset(d).map_err(|e| DicomWebError::Body {
+                build(d).map_err(|e| DicomWebError::Body {
                     url: url.clone(),
                     message: e.to_string(),
                 })
             })
             .collect()
+    }
+
+    pub async fn search_studies(
+        &self,
+        query: &QidoQuery,
+    ) -> Result<Vec<StudyRecord>, DicomWebError> {
+        self.search_records("studies", query, StudyRecord::from_dataset)
+            .await
     }
 
     pub async fn search_series(
@@ -324,16 +336,8 @@ impl<T: Transport> DicomWebClient<T> {
             Some(s) => format!("studies/{s}/series"),
             None => "series".into(),
         };
-        let url = self.with_query(&path, query)?;
-        let sets = self.get_json(url.clone()).await?;
-        sets.iter()
-            .map(|d| {
-                SeriesRecord::from_dataset(d).map_err(|e| DicomWebError::Body {
-                    url: url.clone(),
-                    message: e.to_string(),
-                })
-            })
-            .collect()
+        self.search_records(&path, query, SeriesRecord::from_dataset)
+            .await
     }
 
     pub async fn search_instances(
@@ -347,16 +351,8 @@ impl<T: Transport> DicomWebClient<T> {
             (Some(st), None) => format!("studies/{st}/instances"),
             _ => "instances".into(),
         };
-        let url = self.with_query(&path, query)?;
-        let sets = self.get_json(url.clone()).await?;
-        sets.iter()
-            .map(|d| {
-                InstanceRecord::from_dataset(d).map_err(|e| DicomWebError::Body {
-                    url: url.clone(),
-                    message: e.to_string(),
-                })
-            })
-            .collect()
+        self.search_records(&path, query, InstanceRecord::from_dataset)
+            .await
     }
 
     /// WADO-RS metadata for a study, a series (`series = Some`) or an instance.
