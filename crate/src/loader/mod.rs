@@ -163,8 +163,15 @@ pub async fn retrieve_instance<T: Transport>(
     limits: &DecodeLimits,
     mut on_frame: impl FnMut(u32, Result<DecodedFrame, RetrieveError>),
 ) -> Result<Retrieval, RetrieveError> {
-    let numbers: Vec<u32> = (1..=plan.description.number_of_frames).collect();
-    for (i, batch) in numbers.chunks(FRAMES_PER_REQUEST).enumerate() {
+    // Frame numbers batch by batch: Number of Frames comes from the server and is not
+    // trusted to size anything.
+    let frames = plan.description.number_of_frames;
+    let batches = (1..=frames).step_by(FRAMES_PER_REQUEST).map(|first| {
+        (first..=frames.min(first.saturating_add(FRAMES_PER_REQUEST as u32 - 1)))
+            .collect::<Vec<u32>>()
+    });
+    for (i, batch) in batches.enumerate() {
+        let batch = &batch[..];
         let mut delivered = 0;
         let result =
             client
