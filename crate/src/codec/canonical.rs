@@ -23,10 +23,14 @@ pub(crate) fn canonicalise(
         ));
     }
     let count = desc.rows as usize * desc.columns as usize * desc.samples_per_pixel as usize;
-    if out.samples.len() != count {
+    let width = desc.canonical_sample_bytes();
+    if out.samples.len(width) != count {
         return Err(DecodeError::mismatch(
             "decoder",
-            format!("decoded {} samples, expected {count}", out.samples.len()),
+            format!(
+                "decoded {} samples, expected {count}",
+                out.samples.len(width)
+            ),
         ));
     }
     let pi = desc.photometric();
@@ -37,6 +41,7 @@ pub(crate) fn canonicalise(
     {
         match &mut samples {
             SampleBuf::U8(v) => ybr_full_to_rgb(v),
+            SampleBuf::Le(v) if width == 1 => ybr_full_to_rgb(v),
             _ => {
                 return Err(DecodeError::InvalidPixelDescription(format!(
                     "{pi} with Bits Allocated {}: only 8-bit YBR is defined for conversion to RGB",
@@ -54,6 +59,8 @@ pub(crate) fn canonicalise(
     };
     let signed = desc.pixel_representation == 1;
     let shift = 32 - bits;
+    // Masking and sign extension change nothing when Bits Stored fills the container.
+    let identity = bits as usize == 8 * width;
     let fix = |v: u32| -> u32 {
         let m = v & mask;
         if signed && bits < 32 {
@@ -63,35 +70,69 @@ pub(crate) fn canonicalise(
         }
     };
 
-    let mut bytes = Vec::with_capacity(out_len);
-    match desc.canonical_sample_bytes() {
-        1 => match &samples {
-            SampleBuf::U8(v) => {
-                if bits == 8 {
-                    bytes.extend_from_slice(v)
-                } else {
-                    bytes.extend(v.iter().map(|&x| fix(x as u32) as u8))
+    if let SampleBuf::Le(mut v) = samples {
+        if !identity {
+            match width {
+                1 => v.iter_mut().for_each(|b| *b = fix(*b as u32) as u8),
+                2 => v.chunks_exact_mut(2).for_each(|c| {
+                    let x = fix(u16::from_le_bytes([c[0], c[1]]) as u32) as u16;
+                    c.copy_from_slice(&x.to_le_bytes());
+                }),
+                _ => v.chunks_exact_mut(4).for_each(|c| {
+                    let x = fix(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                    c.copy_from_slice(&x.to_le_bytes());
+                }),
+            }
+        }
+        debug_assert_eq!(v.len(), out_len);
+        return Ok(v);
+    }
+
+    let mut bytes = vec![0u8; out_len];
+    match width {
+        1 => {
+            let get = |i: usize| -> u32 {
+                match &samples {
+                    SampleBuf::U8(v) => v[i] as u32,
+                    SampleBuf::U16(v) => v[i] as u32,
+                    SampleBuf::Le(v) => v[i] as u32,
+                }
+            };
+            match (&samples, identity) {
+                (SampleBuf::U8(v), true) => bytes.copy_from_slice(v),
+                _ => bytes
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, b)| *b = fix(get(i)) as u8),
+            }
+        }
+        2 => match (&samples, identity) {
+            (SampleBuf::U16(v), true) => {
+                for (c, x) in bytes.chunks_exact_mut(2).zip(v) {
+                    c.copy_from_slice(&x.to_le_bytes());
                 }
             }
-            SampleBuf::U16(v) => bytes.extend(v.iter().map(|&x| fix(x as u32) as u8)),
-            SampleBuf::U32(v) => bytes.extend(v.iter().map(|&x| fix(x) as u8)),
+            (SampleBuf::U8(v), _) => bytes
+                .chunks_exact_mut(2)
+                .zip(v)
+                .for_each(|(c, &x)| c.copy_from_slice(&(fix(x as u32) as u16).to_le_bytes())),
+            (SampleBuf::U16(v), _) => bytes
+                .chunks_exact_mut(2)
+                .zip(v)
+                .for_each(|(c, &x)| c.copy_from_slice(&(fix(x as u32) as u16).to_le_bytes())),
+            (SampleBuf::Le(_), _) => unreachable!("handled above"),
         },
-        2 => {
-            let mut push = |x: u32| bytes.extend_from_slice(&(fix(x) as u16).to_le_bytes());
-            match &samples {
-                SampleBuf::U8(v) => v.iter().for_each(|&x| push(x as u32)),
-                SampleBuf::U16(v) => v.iter().for_each(|&x| push(x as u32)),
-                SampleBuf::U32(v) => v.iter().for_each(|&x| push(x)),
-            }
-        }
-        _ => {
-            let mut push = |x: u32| bytes.extend_from_slice(&fix(x).to_le_bytes());
-            match &samples {
-                SampleBuf::U8(v) => v.iter().for_each(|&x| push(x as u32)),
-                SampleBuf::U16(v) => v.iter().for_each(|&x| push(x as u32)),
-                SampleBuf::U32(v) => v.iter().for_each(|&x| push(x)),
-            }
-        }
+        _ => match &samples {
+            SampleBuf::U8(v) => bytes
+                .chunks_exact_mut(4)
+                .zip(v)
+                .for_each(|(c, &x)| c.copy_from_slice(&fix(x as u32).to_le_bytes())),
+            SampleBuf::U16(v) => bytes
+                .chunks_exact_mut(4)
+                .zip(v)
+                .for_each(|(c, &x)| c.copy_from_slice(&fix(x as u32).to_le_bytes())),
+            SampleBuf::Le(_) => unreachable!("handled above"),
+        },
     }
     debug_assert_eq!(bytes.len(), out_len);
     Ok(bytes)

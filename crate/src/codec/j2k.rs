@@ -228,10 +228,13 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
                     .ok_or_else(|| DecodeError::codec(CODEC, "a component has no decoded data"))
             })
             .collect::<Result<_, _>>()?;
-        let mut v = vec![0u32; pixels * n];
+        // Straight into the canonical little-endian layout; the shared step masks and
+        // sign-extends afterwards.
+        let width = desc.canonical_sample_bytes();
+        let mut v = vec![0u8; pixels * n * width];
         for (c, plane) in planes.iter().enumerate() {
-            for (p, &x) in plane[..pixels].iter().enumerate() {
-                v[p * n + c] = x as u32;
+            for (dst, &x) in v.chunks_exact_mut(n * width).zip(&plane[..pixels]) {
+                dst[c * width..(c + 1) * width].copy_from_slice(&(x as u32).to_le_bytes()[..width]);
             }
         }
         let colour = if n == 3 && header.mct {
@@ -243,7 +246,7 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
             width: w,
             height: h,
             components: n as u16,
-            samples: SampleBuf::U32(v),
+            samples: SampleBuf::Le(v),
             colour,
         })
     }

@@ -155,7 +155,10 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
         .info()
         .ok_or_else(|| DecodeError::codec(CODEC, "decoder returned no frame information"))?;
     let wide = info.coding_process == CodingProcess::Lossless && header.precision > 8;
-    let samples = if wide {
+    let samples = if wide && cfg!(target_endian = "little") && desc.bits_allocated == 16 {
+        // jpeg-decoder's native-endian u16 bytes already are the canonical layout.
+        SampleBuf::Le(pixels)
+    } else if wide {
         SampleBuf::U16(
             pixels
                 .chunks_exact(2)

@@ -387,15 +387,18 @@ pub struct DecodedFrame {
 pub(crate) enum SampleBuf {
     U8(Vec<u8>),
     U16(Vec<u16>),
-    U32(Vec<u32>),
+    /// Already in the canonical layout (little-endian, 1/2/4 bytes a sample by Bits
+    /// Allocated), not yet masked: handed on without another copy.
+    Le(Vec<u8>),
 }
 
 impl SampleBuf {
-    pub(crate) fn len(&self) -> usize {
+    /// Number of samples, given the canonical sample width for `Le`.
+    pub(crate) fn len(&self, width: usize) -> usize {
         match self {
             SampleBuf::U8(v) => v.len(),
             SampleBuf::U16(v) => v.len(),
-            SampleBuf::U32(v) => v.len(),
+            SampleBuf::Le(v) => v.len() / width,
         }
     }
 }

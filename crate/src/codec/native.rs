@@ -77,63 +77,41 @@ pub(crate) fn decode(
         return Ok(out(SampleBuf::U8(v)));
     }
 
-    let samples = match desc.bits_allocated {
-        8 => SampleBuf::U8(frame.to_vec()),
-        16 => SampleBuf::U16(
-            frame
-                .chunks_exact(2)
-                .map(|c| {
-                    if big_endian {
-                        u16::from_be_bytes([c[0], c[1]])
-                    } else {
-                        u16::from_le_bytes([c[0], c[1]])
-                    }
-                })
-                .collect(),
-        ),
-        32 => SampleBuf::U32(
-            frame
-                .chunks_exact(4)
-                .map(|c| {
-                    let b = [c[0], c[1], c[2], c[3]];
-                    if big_endian {
-                        u32::from_be_bytes(b)
-                    } else {
-                        u32::from_le_bytes(b)
-                    }
-                })
-                .collect(),
-        ),
+    // Native little-endian data already is the canonical layout: one copy, no
+    // widening. Big-endian samples are byte-swapped into it.
+    let width = match desc.bits_allocated {
+        8 => 1,
+        16 => 2,
+        32 => 4,
         other => {
             return Err(DecodeError::InvalidPixelDescription(format!(
                 "Bits Allocated {other}"
             )))
         }
     };
-    let samples = if desc.planar_configuration == 1 && spp > 1 {
-        interleave_planes(samples, pixels, spp)
+    let mut bytes = if desc.planar_configuration == 1 && spp > 1 {
+        interleave_planes(frame, pixels, spp, width)
     } else {
-        samples
+        frame.to_vec()
     };
-    Ok(out(samples))
+    if big_endian && width > 1 {
+        bytes.chunks_exact_mut(width).for_each(|c| c.reverse());
+    }
+    Ok(out(SampleBuf::Le(bytes)))
 }
 
-/// Planar Configuration 1 (RRR…GGG…BBB…) → interleaved (RGBRGB…).
-fn interleave_planes(samples: SampleBuf, pixels: usize, spp: usize) -> SampleBuf {
-    fn go<T: Copy + Default>(v: Vec<T>, pixels: usize, spp: usize) -> Vec<T> {
-        let mut out = vec![T::default(); v.len()];
-        for s in 0..spp {
-            for (p, &x) in v[s * pixels..(s + 1) * pixels].iter().enumerate() {
-                out[p * spp + s] = x;
-            }
+/// Planar Configuration 1 (RRR…GGG…BBB…) → interleaved (RGBRGB…), for samples of
+/// `width` bytes.
+fn interleave_planes(frame: &[u8], pixels: usize, spp: usize, width: usize) -> Vec<u8> {
+    let mut out = vec![0u8; frame.len()];
+    for s in 0..spp {
+        let plane = &frame[s * pixels * width..(s + 1) * pixels * width];
+        for (p, x) in plane.chunks_exact(width).enumerate() {
+            let at = (p * spp + s) * width;
+            out[at..at + width].copy_from_slice(x);
         }
-        out
     }
-    match samples {
-        SampleBuf::U8(v) => SampleBuf::U8(go(v, pixels, spp)),
-        SampleBuf::U16(v) => SampleBuf::U16(go(v, pixels, spp)),
-        SampleBuf::U32(v) => SampleBuf::U32(go(v, pixels, spp)),
-    }
+    out
 }
 
 #[cfg(test)]
@@ -176,7 +154,7 @@ mod tests {
     fn planar_configuration_1_is_interleaved() {
         let d = desc(1, 2, 3, 8, "RGB", 1);
         let f = decode(&[1, 2, 3, 4, 5, 6], 0, &d, false).unwrap();
-        let SampleBuf::U8(v) = f.samples else {
+        let SampleBuf::Le(v) = f.samples else {
             panic!()
         };
         assert_eq!(v, [1, 3, 5, 2, 4, 6]);
@@ -186,10 +164,10 @@ mod tests {
     fn big_endian_16_bit_is_swapped() {
         let d = desc(1, 2, 1, 16, "MONOCHROME2", 0);
         let f = decode(&[0x01, 0x02, 0xff, 0x00], 0, &d, true).unwrap();
-        let SampleBuf::U16(v) = f.samples else {
+        let SampleBuf::Le(v) = f.samples else {
             panic!()
         };
-        assert_eq!(v, [0x0102, 0xff00]);
+        assert_eq!(v, [0x02, 0x01, 0x00, 0xff]);
     }
 
     #[test]

@@ -71,41 +71,20 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
             ));
         }
     }
-    let plane = |sample: usize, byte: usize| {
-        &planes[(sample * bytes_per_sample + byte) * pixels..][..pixels]
-    };
-    let samples = match bytes_per_sample {
-        1 => {
-            let mut v = vec![0u8; pixels * spp];
-            for s in 0..spp {
-                for (p, &b) in plane(s, 0).iter().enumerate() {
-                    v[p * spp + s] = b;
-                }
+    // Straight into the canonical little-endian layout: segment (sample s, byte b from
+    // the most significant) lands at byte (width - 1 - b) of sample s of each pixel.
+    let width = bytes_per_sample;
+    let mut out = vec![0u8; pixels * spp * width];
+    for s in 0..spp {
+        for b in 0..width {
+            let plane = &planes[(s * width + b) * pixels..][..pixels];
+            let offset = s * width + (width - 1 - b);
+            for (dst, &x) in out.chunks_exact_mut(spp * width).zip(plane) {
+                dst[offset] = x;
             }
-            SampleBuf::U8(v)
         }
-        2 => {
-            let mut v = vec![0u16; pixels * spp];
-            for s in 0..spp {
-                let (hi, lo) = (plane(s, 0), plane(s, 1));
-                for p in 0..pixels {
-                    v[p * spp + s] = u16::from_be_bytes([hi[p], lo[p]]);
-                }
-            }
-            SampleBuf::U16(v)
-        }
-        4 => {
-            let mut v = vec![0u32; pixels * spp];
-            for s in 0..spp {
-                let (b0, b1, b2, b3) = (plane(s, 0), plane(s, 1), plane(s, 2), plane(s, 3));
-                for p in 0..pixels {
-                    v[p * spp + s] = u32::from_be_bytes([b0[p], b1[p], b2[p], b3[p]]);
-                }
-            }
-            SampleBuf::U32(v)
-        }
-        n => return Err(DecodeError::codec(CODEC, format!("{n}-byte samples"))),
-    };
+    }
+    let samples = SampleBuf::Le(out);
     Ok(CodecOutput {
         width: desc.columns,
         height: desc.rows,
