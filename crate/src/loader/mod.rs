@@ -4,6 +4,8 @@
 //! decoded as soon as its multipart part arrives. Priorities, cancellation and the
 //! memory budget come with the viewer.
 
+pub mod schedule;
+
 use crate::codec::{
     decode_frame, frame_length_in_bytes, Codec, DecodeLimits, DecodedFrame, PixelDescription,
     TransferSyntax,

@@ -1,0 +1,562 @@
+//! What to fetch next, what to keep, what to drop — with no I/O of its own, so that
+//! the browser (Workers, fetch) and native code drive the same policy, and tests drive
+//! it with a simulated clock.
+//!
+//! Order: every series' metadata first, then a first image per series (thumbnails),
+//! then the image in view, then its neighbours outward in both directions, then the
+//! rest of that series, then the other series. When the view moves, queued work is
+//! re-ranked and in-flight requests that fell out of the wanted set are cancelled.
+//! Transient failures (5xx, 429, dropped connections) retry with exponential
+//! backoff; a permanent failure marks that slot and nothing else. Decoded bytes stay
+//! under a budget that is never exceeded: the frames farthest from the view go first.
+
+use std::collections::BTreeSet;
+
+/// One unit of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Work {
+    /// WADO-RS metadata of series `series` (index in the order the series were added).
+    SeriesMetadata { series: usize },
+    /// Image `image` (index in display order) of series `series`.
+    Image { series: usize, image: usize },
+}
+
+/// The state of one image slot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slot {
+    Missing,
+    Queued,
+    InFlight,
+    /// Decoded and resident, `bytes` long.
+    Resident {
+        bytes: u64,
+    },
+    /// Waiting until `at_ms` to retry (attempt `attempt` failed).
+    Backoff {
+        at_ms: f64,
+        attempt: u32,
+    },
+    /// Failed for good; the viewer shows this message in the slot.
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+struct Series {
+    metadata: Slot,
+    images: Vec<Slot>,
+    attempts: Vec<u32>,
+}
+
+/// The scheduler's knobs.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Requests in flight at once (about 6 per origin on HTTP/1.1, more on HTTP/2).
+    pub max_in_flight: usize,
+    /// Decoded bytes kept resident; never exceeded.
+    pub budget_bytes: u64,
+    /// Retries of a transient failure before the slot is marked failed.
+    pub max_attempts: u32,
+    /// First backoff delay; doubles with each attempt.
+    pub backoff_ms: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_in_flight: 6,
+            budget_bytes: 1 << 30,
+            max_attempts: 4,
+            backoff_ms: 250.0,
+        }
+    }
+}
+
+/// How a piece of work ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Metadata: the series has `images` images.
+    Metadata { images: usize },
+    /// An image decoded to `bytes` bytes.
+    Decoded { bytes: u64 },
+    /// Worth retrying (5xx, 429 with `retry_after_ms`, dropped connection, timeout).
+    Transient { retry_after_ms: Option<f64> },
+    /// Not worth retrying (404, corrupt, unsupported): shown in the slot.
+    Permanent(String),
+    /// Cancelled by the scheduler.
+    Cancelled,
+}
+
+pub struct Scheduler {
+    policy: Policy,
+    series: Vec<Series>,
+    focus: Option<(usize, usize)>,
+    in_flight: BTreeSet<Work>,
+    resident_bytes: u64,
+}
+
+impl Scheduler {
+    pub fn new(policy: Policy) -> Self {
+        Scheduler {
+            policy,
+            series: Vec::new(),
+            focus: None,
+            in_flight: BTreeSet::new(),
+            resident_bytes: 0,
+        }
+    }
+
+    /// Adds a series whose metadata is still to be fetched; returns its index.
+    pub fn add_series(&mut self) -> usize {
+        self.series.push(Series {
+            metadata: Slot::Queued,
+            images: Vec::new(),
+            attempts: Vec::new(),
+        });
+        self.series.len() - 1
+    }
+
+    /// The image in view. Returns the in-flight work that is no longer wanted, to cancel.
+    pub fn set_focus(&mut self, series: usize, image: usize) -> Vec<Work> {
+        self.focus = Some((series, image));
+        let wanted: BTreeSet<Work> = self.ranked_wanted(usize::MAX).into_iter().collect();
+        // In flight and outside what the next few rounds would ask for: cancel it.
+        let horizon: BTreeSet<Work> = self
+            .ranked_wanted(self.policy.max_in_flight * 4)
+            .into_iter()
+            .collect();
+        let cancel: Vec<Work> = self
+            .in_flight
+            .iter()
+            .copied()
+            .filter(|w| {
+                matches!(w, Work::Image { .. }) && !horizon.contains(w) && wanted.contains(w)
+            })
+            .collect();
+        cancel
+    }
+
+    pub fn resident_bytes(&self) -> u64 {
+        self.resident_bytes
+    }
+
+    pub fn slot(&self, series: usize, image: usize) -> Option<&Slot> {
+        self.series.get(series)?.images.get(image)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Rank of an image for the current focus: lower is sooner.
+    fn image_rank(&self, series: usize, image: usize) -> (u8, usize, usize) {
+        if image == 0 {
+            return (1, series, 0); // thumbnails, series by series
+        }
+        match self.focus {
+            Some((fs, fi)) if fs == series => (2, fi.abs_diff(image), image),
+            Some((fs, _)) => (3, series.abs_diff(fs), image),
+            None => (3, series, image),
+        }
+    }
+
+    /// Work not yet done, best first, at most `limit` items.
+    fn ranked_wanted(&self, limit: usize) -> Vec<Work> {
+        let mut metadata: Vec<Work> = Vec::new();
+        let mut images: Vec<((u8, usize, usize), Work)> = Vec::new();
+        for (s, series) in self.series.iter().enumerate() {
+            if matches!(series.metadata, Slot::Queued | Slot::InFlight) {
+                metadata.push(Work::SeriesMetadata { series: s });
+            }
+            for (i, slot) in series.images.iter().enumerate() {
+                if matches!(slot, Slot::Queued | Slot::InFlight | Slot::Missing) {
+                    let mut rank = self.image_rank(s, i);
+                    if s == self.focus.map(|f| f.0).unwrap_or(usize::MAX)
+                        && i == self.focus.map(|f| f.1).unwrap_or(usize::MAX)
+                    {
+                        rank = (0, 0, 0); // the image in view beats thumbnails
+                    }
+                    images.push((
+                        rank,
+                        Work::Image {
+                            series: s,
+                            image: i,
+                        },
+                    ));
+                }
+            }
+        }
+        images.sort();
+        metadata
+            .into_iter()
+            .chain(images.into_iter().map(|(_, w)| w))
+            .take(limit)
+            .collect()
+    }
+
+    /// The next requests to start at time `now_ms`, filling free capacity. Work in
+    /// backoff whose time has come is queued again first.
+    pub fn next(&mut self, now_ms: f64) -> Vec<Work> {
+        for series in &mut self.series {
+            for slot in series.images.iter_mut() {
+                if let Slot::Backoff { at_ms, .. } = slot {
+                    if *at_ms <= now_ms {
+                        *slot = Slot::Queued;
+                    }
+                }
+            }
+            if let Slot::Backoff { at_ms, .. } = series.metadata {
+                if at_ms <= now_ms {
+                    series.metadata = Slot::Queued;
+                }
+            }
+        }
+        let free = self
+            .policy
+            .max_in_flight
+            .saturating_sub(self.in_flight.len());
+        if free == 0 {
+            return Vec::new();
+        }
+        // Metadata gates everything: no images of a series before its metadata.
+        let start: Vec<Work> = self
+            .ranked_wanted(usize::MAX)
+            .into_iter()
+            .filter(|w| !self.in_flight.contains(w))
+            .filter(|w| self.fits_budget(*w))
+            .take(free)
+            .collect();
+        for w in &start {
+            self.in_flight.insert(*w);
+            match *w {
+                Work::SeriesMetadata { series } => self.series[series].metadata = Slot::InFlight,
+                Work::Image { series, image } => self.series[series].images[image] = Slot::InFlight,
+            }
+        }
+        start
+    }
+
+    /// Whether decoding this image could still fit: an image of a series whose
+    /// resident images are all nearer the view than it is waits rather than evicts.
+    fn fits_budget(&self, w: Work) -> bool {
+        let Work::Image { series, image } = w else {
+            return true;
+        };
+        let estimate = self.series[series]
+            .images
+            .iter()
+            .find_map(|s| {
+                if let Slot::Resident { bytes } = s {
+                    Some(*bytes)
+                } else {
+                    None
+                }
+            })
+            .unwrap_or(0);
+        if self.resident_bytes + estimate <= self.policy.budget_bytes {
+            return true;
+        }
+        let rank = self.image_rank(series, image);
+        self.eviction_order()
+            .first()
+            .map(|&(s, i)| self.image_rank(s, i) > rank)
+            .unwrap_or(false)
+    }
+
+    /// Resident images, farthest from the view first.
+    fn eviction_order(&self) -> Vec<(usize, usize)> {
+        let mut v: Vec<((u8, usize, usize), (usize, usize))> = Vec::new();
+        for (s, series) in self.series.iter().enumerate() {
+            for (i, slot) in series.images.iter().enumerate() {
+                if matches!(slot, Slot::Resident { .. }) && Some((s, i)) != self.focus {
+                    v.push((self.image_rank(s, i), (s, i)));
+                }
+            }
+        }
+        v.sort();
+        v.into_iter().rev().map(|(_, k)| k).collect()
+    }
+
+    /// Records how a piece of work ended at `now_ms`. Returns the images evicted to
+    /// stay under the budget (the caller frees their textures; they are fetched
+    /// again when wanted).
+    pub fn complete(&mut self, work: Work, outcome: Outcome, now_ms: f64) -> Vec<(usize, usize)> {
+        self.in_flight.remove(&work);
+        let policy = self.policy;
+        match (work, outcome) {
+            (Work::SeriesMetadata { series }, Outcome::Metadata { images }) => {
+                let s = &mut self.series[series];
+                s.metadata = Slot::Resident { bytes: 0 };
+                s.images = vec![Slot::Queued; images];
+                s.attempts = vec![0; images];
+            }
+            (Work::SeriesMetadata { series }, Outcome::Transient { retry_after_ms }) => {
+                let s = &mut self.series[series];
+                let attempt = if let Slot::Backoff { attempt, .. } = s.metadata {
+                    attempt + 1
+                } else {
+                    1
+                };
+                s.metadata = if attempt >= policy.max_attempts {
+                    Slot::Failed(format!("metadata failed {attempt} times"))
+                } else {
+                    Slot::Backoff {
+                        at_ms: now_ms
+                            + retry_after_ms
+                                .unwrap_or(policy.backoff_ms * 2f64.powi(attempt as i32 - 1)),
+                        attempt,
+                    }
+                };
+            }
+            (Work::SeriesMetadata { series }, Outcome::Permanent(m)) => {
+                self.series[series].metadata = Slot::Failed(m)
+            }
+            (Work::SeriesMetadata { series }, _) => self.series[series].metadata = Slot::Queued,
+            (Work::Image { series, image }, Outcome::Decoded { bytes }) => {
+                self.series[series].images[image] = Slot::Resident { bytes };
+                self.resident_bytes += bytes;
+                return self.evict_to_budget();
+            }
+            (Work::Image { series, image }, Outcome::Transient { retry_after_ms }) => {
+                let s = &mut self.series[series];
+                s.attempts[image] += 1;
+                let attempt = s.attempts[image];
+                s.images[image] = if attempt >= policy.max_attempts {
+                    Slot::Failed(format!("failed {attempt} times"))
+                } else {
+                    Slot::Backoff {
+                        at_ms: now_ms
+                            + retry_after_ms
+                                .unwrap_or(policy.backoff_ms * 2f64.powi(attempt as i32 - 1)),
+                        attempt,
+                    }
+                };
+            }
+            (Work::Image { series, image }, Outcome::Permanent(m)) => {
+                self.series[series].images[image] = Slot::Failed(m)
+            }
+            (Work::Image { series, image }, _) => self.series[series].images[image] = Slot::Queued,
+        }
+        Vec::new()
+    }
+
+    fn evict_to_budget(&mut self) -> Vec<(usize, usize)> {
+        let mut evicted = Vec::new();
+        for (s, i) in self.eviction_order() {
+            if self.resident_bytes <= self.policy.budget_bytes {
+                break;
+            }
+            if let Slot::Resident { bytes } = self.series[s].images[i] {
+                self.resident_bytes -= bytes;
+                self.series[s].images[i] = Slot::Missing;
+                evicted.push((s, i));
+            }
+        }
+        evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_metadata(s: &mut Scheduler, images: &[usize]) {
+        let started = s.next(0.0);
+        assert!(started
+            .iter()
+            .all(|w| matches!(w, Work::SeriesMetadata { .. })));
+        for (series, &n) in images.iter().enumerate() {
+            s.complete(
+                Work::SeriesMetadata { series },
+                Outcome::Metadata { images: n },
+                0.0,
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_then_view_then_thumbnails_then_neighbours_outward() {
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 7,
+            ..Policy::default()
+        });
+        s.add_series();
+        s.add_series();
+        run_metadata(&mut s, &[20, 10]);
+        s.set_focus(0, 10);
+        let order = s.next(0.0);
+        assert_eq!(
+            order,
+            vec![
+                Work::Image {
+                    series: 0,
+                    image: 10
+                },
+                Work::Image {
+                    series: 0,
+                    image: 0
+                },
+                Work::Image {
+                    series: 1,
+                    image: 0
+                },
+                Work::Image {
+                    series: 0,
+                    image: 9
+                },
+                Work::Image {
+                    series: 0,
+                    image: 11
+                },
+                Work::Image {
+                    series: 0,
+                    image: 8
+                },
+                Work::Image {
+                    series: 0,
+                    image: 12
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn moving_the_view_cancels_far_requests_and_reranks() {
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 4,
+            ..Policy::default()
+        });
+        s.add_series();
+        run_metadata(&mut s, &[200]);
+        s.set_focus(0, 10);
+        let first = s.next(0.0);
+        assert!(first.contains(&Work::Image {
+            series: 0,
+            image: 10
+        }));
+        let cancel = s.set_focus(0, 150);
+        assert!(
+            cancel.contains(&Work::Image {
+                series: 0,
+                image: 10
+            }) || cancel.contains(&Work::Image {
+                series: 0,
+                image: 11
+            }),
+            "{cancel:?}"
+        );
+        for w in cancel {
+            s.complete(w, Outcome::Cancelled, 1.0);
+        }
+        let next = s.next(1.0);
+        assert_eq!(
+            next[0],
+            Work::Image {
+                series: 0,
+                image: 150
+            }
+        );
+    }
+
+    #[test]
+    fn transient_failures_back_off_then_fail_permanent_ones_mark_only_their_slot() {
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 2,
+            max_attempts: 3,
+            backoff_ms: 100.0,
+            ..Policy::default()
+        });
+        s.add_series();
+        run_metadata(&mut s, &[3]);
+        s.set_focus(0, 1);
+        let w = s.next(0.0);
+        assert_eq!(
+            w[0],
+            Work::Image {
+                series: 0,
+                image: 1
+            }
+        );
+        s.complete(
+            w[0],
+            Outcome::Transient {
+                retry_after_ms: None,
+            },
+            0.0,
+        );
+        s.complete(w[1], Outcome::Permanent("404 Not Found".into()), 0.0);
+        assert_eq!(s.slot(0, 0), Some(&Slot::Failed("404 Not Found".into())));
+        assert!(
+            !s.next(50.0).contains(&Work::Image {
+                series: 0,
+                image: 1
+            }),
+            "still backing off"
+        );
+        let again = s.next(100.0);
+        assert!(again.contains(&Work::Image {
+            series: 0,
+            image: 1
+        }));
+        s.complete(
+            Work::Image {
+                series: 0,
+                image: 1,
+            },
+            Outcome::Transient {
+                retry_after_ms: Some(1000.0),
+            },
+            100.0,
+        );
+        assert!(matches!(s.slot(0, 1), Some(Slot::Backoff { at_ms, .. }) if *at_ms == 1100.0));
+        s.next(1100.0);
+        s.complete(
+            Work::Image {
+                series: 0,
+                image: 1,
+            },
+            Outcome::Transient {
+                retry_after_ms: None,
+            },
+            1100.0,
+        );
+        assert!(matches!(s.slot(0, 1), Some(Slot::Failed(_))));
+    }
+
+    #[test]
+    fn the_budget_is_never_exceeded_and_the_farthest_go_first() {
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 1,
+            budget_bytes: 5_000,
+            ..Policy::default()
+        });
+        s.add_series();
+        run_metadata(&mut s, &[50]);
+        s.set_focus(0, 25);
+        let mut evicted_all = Vec::new();
+        for t in 0..40 {
+            let Some(&w) = s.next(t as f64).first() else {
+                break;
+            };
+            evicted_all.extend(s.complete(w, Outcome::Decoded { bytes: 1_000 }, t as f64));
+            assert!(s.resident_bytes() <= 5_000);
+        }
+        // The view and its nearest neighbours stay.
+        assert!(matches!(s.slot(0, 25), Some(Slot::Resident { .. })));
+        assert!(matches!(s.slot(0, 24), Some(Slot::Resident { .. })));
+        assert!(matches!(s.slot(0, 26), Some(Slot::Resident { .. })));
+        assert_eq!(s.resident_bytes(), 5_000);
+        // Scrolling away makes the old neighbourhood the first to go.
+        s.set_focus(0, 45);
+        let w = s.next(100.0);
+        assert_eq!(
+            w,
+            vec![Work::Image {
+                series: 0,
+                image: 45
+            }]
+        );
+        let evicted = s.complete(w[0], Outcome::Decoded { bytes: 1_000 }, 100.0);
+        assert_eq!(evicted.len(), 1);
+        assert!(s.resident_bytes() <= 5_000);
+    }
+}
