@@ -4,6 +4,7 @@
 //!
 //! - [`codec`]: transfer syntax + codestream + pixel description → canonical frame.
 //! - [`part10`]: DICOM Part 10 files → pixel description, palette, frames.
+//! - [`pixel`]: display arithmetic (Modality/VOI/Presentation LUTs, palette) → 8-bit pixels.
 //! - [`dicomweb`]: QIDO-RS, WADO-RS, WADO-URI, STOW-RS over a transport interface.
 //! - [`loader`]: what to fetch, and WADO-RS frames → decoded frames.
 //! - `web` (wasm32 only): the wasm-bindgen API for the TypeScript shell and for
@@ -15,6 +16,8 @@ pub mod error;
 pub mod frame_json;
 pub mod loader;
 pub mod part10;
+pub mod pixel;
+pub mod volume;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm_libc;

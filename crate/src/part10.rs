@@ -56,6 +56,9 @@ pub struct DicomFile {
     pub transfer_syntax: TransferSyntax,
     pub description: PixelDescription,
     pub palette: Option<Palette>,
+    /// What the data set says about displaying its pixels (windows, LUTs, rescale,
+    /// presentation, spacing); see [`crate::pixel`].
+    pub display: crate::pixel::DisplayAttributes,
     store: PixelStore,
 }
 
@@ -170,6 +173,7 @@ impl DicomFile {
             transfer_syntax,
             description,
             palette,
+            display: crate::pixel::DisplayAttributes::from_part10(obj),
             store,
         })
     }
