@@ -1,0 +1,124 @@
+// Our wasm decodeFrame vs Cornerstone3D's decoders on the same bare frames (frame 1 of
+// each benchmark file, as WADO-RS returns it), in Node and in headless Chromium.
+//   node scripts/bench/side-by-side.mjs [--env node|chromium|both] [--only SUBSTRING] [--out FILE]
+// Reads $LUMEN_CACHE/bench/frames/index.json (scripts/bench/frames.py); writes one JSON
+// line per case and environment to --out (default $LUMEN_CACHE/bench/side-by-side.jsonl)
+// and progress to stderr. Exits 1 if any output differs beyond its tolerance.
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { root, loadWasm, launchChromium } from "../../tests/helpers.mjs";
+import { loadPeers, PEER_FOR } from "./peers.mjs";
+import { runCase, PROTOCOL } from "./core.mjs";
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const cache = process.env.LUMEN_CACHE || path.join(os.homedir(), ".cache", "lumen");
+const bench = path.join(cache, "bench");
+const framesDir = path.join(bench, "frames");
+const envs = opt("--env", "both") === "both" ? ["node", "chromium"] : [opt("--env")];
+const only = opt("--only", "");
+const outFile = opt("--out", path.join(bench, "side-by-side.jsonl"));
+const log = (s) => process.stderr.write(`\x1b[1m[bench]\x1b[0m ${s}\n`);
+
+const entries = JSON.parse(fs.readFileSync(path.join(framesDir, "index.json"), "utf8")).filter(
+  (e) => PEER_FOR[e.transfer_syntax] && e.file.includes(only),
+);
+if (!entries.length) throw new Error(`no frames with a Cornerstone peer in ${framesDir}/index.json`);
+
+const results = [];
+function record(env, r) {
+  const line = { bench: "decode", env, ...r };
+  results.push(line);
+  const flag = r.ok ? "" : "   <<<<<<<<<< " + r.check;
+  log(`${env.padEnd(8)} ${r.case.padEnd(40)} ours ${String(r.ours_ms).padStart(8)} ms  ${r.peer.padEnd(24)} ${String(r.peer_ms).padStart(8)} ms  ratio ${r.ratio}  ${r.check}${flag}`);
+}
+
+// ------------------------------------------------------------------------------ Node
+async function runNode() {
+  const require = createRequire(path.join(root, "package.json"));
+  // The emscripten glue files by path (CommonJS; in Node they read the .wasm with fs).
+  const dir = (pkg) => path.join(root, "node_modules", pkg);
+  const host = {
+    factory: async (pkg, js) => require(path.join(dir(pkg), js)),
+    wasmUrl: (pkg, wasm) => path.join(dir(pkg), wasm),
+    losslessDecoder: async () => (await import("@cornerstonejs/jpeg-lossless-decoder-js")).Decoder,
+  };
+  const lumen = await loadWasm();
+  const peers = await loadPeers(host);
+  log(`node ${process.version}: ${entries.length} cases`);
+  for (const e of entries) {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(framesDir, e.frame_file)));
+    record("node", runCase(lumen, peers, e, bytes));
+  }
+}
+
+// -------------------------------------------------------------------------- Chromium
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+const MOUNTS = [
+  ["/www/pkg/", path.join(root, "www", "pkg")],
+  ["/scripts/bench/", path.join(root, "scripts", "bench")],
+  ["/node_modules/@cornerstonejs/", path.join(root, "node_modules", "@cornerstonejs")],
+  ["/frames/", framesDir],
+];
+
+/** 127.0.0.1 only; cross-origin isolated (COOP/COEP) so performance.now() has fine resolution. */
+function serve() {
+  const server = http.createServer((req, res) => {
+    const url = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const mount = MOUNTS.find(([p]) => url.startsWith(p));
+    const base = mount && mount[1];
+    const file = mount && path.resolve(base, "." + path.sep + url.slice(mount[0].length));
+    const headers = { "Cache-Control": "no-store", "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+    if (!file || !(file === base || file.startsWith(base + path.sep)) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, headers);
+      return res.end("not found");
+    }
+    res.writeHead(200, { ...headers, "Content-Type": TYPES[path.extname(file)] || "application/octet-stream" });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+async function runChromium() {
+  const server = await serve();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    page.on("pageerror", (e) => log(`page error: ${e.message}`));
+    page.on("console", (m) => m.type() === "error" && log(`page console: ${m.text()}`));
+    await page.goto(`http://127.0.0.1:${server.address().port}/scripts/bench/page.html`);
+    await page.waitForFunction(() => window.bench);
+    const info = await page.evaluate(async () => {
+      const r = await window.bench.ready;
+      return { crossOriginIsolated: r.crossOriginIsolated, userAgent: r.userAgent };
+    });
+    log(`chromium ${browser.version()} (crossOriginIsolated: ${info.crossOriginIsolated}): ${entries.length} cases`);
+    for (const e of entries) record("chromium", await page.evaluate((entry) => window.bench.run(entry), e));
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+const t0 = Date.now();
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+log(`load average ${load()} (${os.cpus().length} CPUs): other work on this machine slows both sides`);
+for (const env of envs) {
+  if (env === "node") await runNode();
+  else if (env === "chromium") await runChromium();
+  else throw new Error(`--env node|chromium|both, not ${env}`);
+}
+fs.writeFileSync(outFile, results.map((r) => JSON.stringify(r)).join("\n") + "\n");
+const bad = results.filter((r) => !r.ok);
+log(`load average ${load()}; ${results.length} measurements in ${((Date.now() - t0) / 1000).toFixed(0)} s -> ${outFile}; protocol ${JSON.stringify(PROTOCOL)}`);
+if (bad.length) {
+  log(`\x1b[31m${bad.length} OUTPUT MISMATCHES OR ERRORS:\x1b[0m`);
+  for (const r of bad) log(`  ${r.env} ${r.case} vs ${r.peer}: ${r.check}`);
+  process.exitCode = 1;
+}
