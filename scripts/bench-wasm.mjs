@@ -16,7 +16,9 @@ for (const file of process.argv.slice(2)) {
   };
   let info;
   try {
-    info = JSON.parse(run());
+    const first = lumen.decodeFile(bytes, 1);
+    info = { ...JSON.parse(first.info), sha256: first.sha256 };
+    first.free();
   } catch (e) {
     console.log(JSON.stringify({ error: String(e.message || e), file, frame: 1 }));
     continue;

@@ -17,6 +17,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// `{"frame":1,"rows":R,...,"sha256":"..."}` for 1-based `frame`.
 pub fn frame_record(frame: u32, decoded: &DecodedFrame) -> serde_json::Value {
+    let mut v = frame_description(frame, decoded);
+    v["sha256"] = sha256_hex(&decoded.data).into();
+    v
+}
+
+/// The record without the hash: what a viewer needs per frame, at no cost per pixel.
+pub fn frame_description(frame: u32, decoded: &DecodedFrame) -> serde_json::Value {
     let i = &decoded.info;
     serde_json::json!({
         "frame": frame,
@@ -28,7 +35,6 @@ pub fn frame_record(frame: u32, decoded: &DecodedFrame) -> serde_json::Value {
         "pixel_representation": i.pixel_representation,
         "photometric_interpretation": i.photometric_interpretation,
         "transfer_syntax": i.transfer_syntax,
-        "sha256": sha256_hex(&decoded.data),
     })
 }
 

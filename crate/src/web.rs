@@ -3,7 +3,7 @@
 //! it can run in any number of Web Workers.
 
 use crate::codec::{self, DecodeLimits, PixelDescription, TransferSyntax};
-use crate::frame_json::{frame_record, sha256_hex};
+use crate::frame_json::{frame_description, frame_record, sha256_hex};
 use crate::part10::DicomFile;
 use wasm_bindgen::prelude::*;
 
@@ -16,11 +16,17 @@ pub struct Frame {
 
 #[wasm_bindgen]
 impl Frame {
-    /// JSON: rows, columns, samples_per_pixel, bits_allocated, bits_stored,
-    /// pixel_representation, photometric_interpretation, transfer_syntax, sha256.
+    /// JSON: frame, rows, columns, samples_per_pixel, bits_allocated, bits_stored,
+    /// pixel_representation, photometric_interpretation, transfer_syntax. (No hash:
+    /// hashing costs more than decoding fast codecs; ask `sha256` when needed.)
     #[wasm_bindgen(getter)]
     pub fn info(&self) -> String {
         self.info.clone()
+    }
+    /// SHA-256 of the canonical bytes, hex, computed on request.
+    #[wasm_bindgen(getter)]
+    pub fn sha256(&self) -> String {
+        sha256_hex(&self.data)
     }
     /// The canonical bytes (a copy into a new Uint8Array).
     #[wasm_bindgen(getter)]
@@ -63,7 +69,7 @@ pub fn decode_frame(
     let decoded =
         codec::decode_frame(ts, bytes, &desc, &DecodeLimits::default()).map_err(js_error)?;
     Ok(Frame {
-        info: frame_record(1, &decoded).to_string(),
+        info: frame_description(1, &decoded).to_string(),
         data: decoded.data,
     })
 }
@@ -79,7 +85,7 @@ pub fn decode_file(bytes: &[u8], frame: u32) -> Result<Frame, JsError> {
         .decode_frame(index, &DecodeLimits::default())
         .map_err(js_error)?;
     Ok(Frame {
-        info: frame_record(frame, &decoded).to_string(),
+        info: frame_description(frame, &decoded).to_string(),
         data: decoded.data,
     })
 }

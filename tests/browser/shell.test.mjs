@@ -40,7 +40,7 @@ test("the shell decodes samples in Chromium like the native build", async (t) =>
     // JPEG XL's float path rounds differently natively (AVX2/FMA) and in wasm (see
     // tests/wasm): there the browser must equal the same wasm module under Node.
     const expected = FLOAT_DECODED.has(f.transfer_syntax)
-      ? JSON.parse(wasm.decodeFile(fs.readFileSync(file), 1).info)
+      ? { sha256: wasm.decodeFile(fs.readFileSync(file), 1).sha256 }
       : nativeRecords(file)[0];
     assert.equal(info.sha256, expected.sha256, `${f.path} (${f.transfer_syntax})`);
   }

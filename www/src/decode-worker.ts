@@ -17,7 +17,8 @@ onmessage = async (event: MessageEvent<DecodeRequest>) => {
       req.kind === "file"
         ? decodeFile(new Uint8Array(req.bytes), req.frame)
         : decodeFrame(req.transferSyntax, new Uint8Array(req.bytes), req.description);
-    const info = JSON.parse(frame.info);
+    // The page shows the hash so that a person (and the tests) can compare frames.
+    const info = { ...JSON.parse(frame.info), sha256: frame.sha256 };
     const data = frame.data;
     frame.free();
     reply = { id: req.id, ok: true, info, data: data.buffer as ArrayBuffer };
