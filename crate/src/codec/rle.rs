@@ -42,11 +42,21 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     }
     let pixels = desc.rows as usize * desc.columns as usize;
     let offsets: Vec<usize> = (1..=segments).map(word).collect();
-    let mut planes = vec![0u8; pixels * segments];
-    for s in 0..segments {
-        let start = offsets[s];
-        let end = if s + 1 < segments {
-            offsets[s + 1]
+    // Each segment is one byte plane (sample s, byte b from the most significant); it
+    // lands at byte (width - 1 - b) of sample s of every pixel in the canonical
+    // little-endian layout. A single segment is the output itself; otherwise one plane
+    // buffer is reused for every segment.
+    let width = bytes_per_sample;
+    let mut out = vec![0u8; pixels * spp * width];
+    let mut plane = if segments == 1 {
+        Vec::new()
+    } else {
+        vec![0u8; pixels]
+    };
+    for seg in 0..segments {
+        let start = offsets[seg];
+        let end = if seg + 1 < segments {
+            offsets[seg + 1]
         } else {
             data.len()
         };
@@ -55,31 +65,26 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
                 CODEC,
                 format!(
                     "segment {} has offsets {start}..{end} outside the {}-byte frame",
-                    s + 1,
+                    seg + 1,
                     data.len()
                 ),
             ));
         }
-        let got = unpack_bits(&data[start..end], &mut planes[s * pixels..(s + 1) * pixels]);
+        let target: &mut [u8] = if segments == 1 { &mut out } else { &mut plane };
+        let got = unpack_bits(&data[start..end], target);
         if got < pixels {
             return Err(DecodeError::codec(
                 CODEC,
                 format!(
                     "segment {} decoded to {got} bytes, expected {pixels}",
-                    s + 1
+                    seg + 1
                 ),
             ));
         }
-    }
-    // Straight into the canonical little-endian layout: segment (sample s, byte b from
-    // the most significant) lands at byte (width - 1 - b) of sample s of each pixel.
-    let width = bytes_per_sample;
-    let mut out = vec![0u8; pixels * spp * width];
-    for s in 0..spp {
-        for b in 0..width {
-            let plane = &planes[(s * width + b) * pixels..][..pixels];
-            let offset = s * width + (width - 1 - b);
-            for (dst, &x) in out.chunks_exact_mut(spp * width).zip(plane) {
+        if segments > 1 {
+            let (sample, byte) = (seg / width, seg % width);
+            let offset = sample * width + (width - 1 - byte);
+            for (dst, &x) in out.chunks_exact_mut(spp * width).zip(&plane) {
                 dst[offset] = x;
             }
         }
