@@ -14,6 +14,9 @@ APT_PACKAGES=(
   ca-certificates curl build-essential pkg-config python3 python3-venv unzip
   nodejs npm
   chromium
+  # Mesa's software GPUs for the native render tests and `lumen render`: GL through
+  # EGL surfaceless (llvmpipe) and Vulkan (lavapipe).
+  libegl1 libegl-mesa0 libgl1-mesa-dri libvulkan1 mesa-vulkan-drivers
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -5,6 +5,7 @@
 //! - [`codec`]: transfer syntax + codestream + pixel description → canonical frame.
 //! - [`part10`]: DICOM Part 10 files → pixel description, palette, frames.
 //! - [`pixel`]: display arithmetic (Modality/VOI/Presentation LUTs, palette) → 8-bit pixels.
+//! - [`render`]: the GPU renderer (wgpu): 2-D images and MPR, tested against `pixel` and `volume`.
 //! - [`dicomweb`]: QIDO-RS, WADO-RS, WADO-URI, STOW-RS over a transport interface.
 //! - [`loader`]: what to fetch, and WADO-RS frames → decoded frames.
 //! - `web` (wasm32 only): the wasm-bindgen API for the TypeScript shell and for
@@ -17,6 +18,7 @@ pub mod frame_json;
 pub mod loader;
 pub mod part10;
 pub mod pixel;
+pub mod render;
 pub mod volume;
 
 #[cfg(target_arch = "wasm32")]

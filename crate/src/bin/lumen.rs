@@ -6,9 +6,11 @@
 //! lumen probe BASE_URL [--token T] [--header K:V] [--origin O] [--json]
 //! lumen get BASE_URL --study UID [--series UID] [--out DIR] [--token T] [--header K:V]
 //! lumen store BASE_URL FILE.dcm… [--token T] [--header K:V]
+//! lumen render INPUT --out OUT.png [...]  through the GPU path; see render_cmd.rs
 //! lumen version
 //! ```
 
+mod render_cmd;
 mod web;
 
 use lumen::frame_json::{error_record, frame_record};
@@ -23,6 +25,10 @@ const USAGE: &str = "usage:
   lumen probe BASE_URL [--token T] [--header K:V] [--origin O] [--json]
   lumen get BASE_URL --study UID [--series UID] [--out DIR] [--token T] [--header K:V]
   lumen store BASE_URL FILE.dcm... [--token T] [--header K:V]
+  lumen render INPUT --out OUT.png [--frame N] [--window C,W] [--voi-function linear|linear_exact|sigmoid]
+        [--mpr axial|coronal|sagittal|oblique --slice K --normal x,y,z --slab-mm T --slab-mode mip|minip|avg]
+        [--interp nearest|linear] [--size WxH] [--rotate DEG] [--flip h|v|hv] [--zoom Z] [--pan X,Y]
+        [--invert] [--backend vulkan|gl] [--bench]
   lumen version";
 
 fn main() -> ExitCode {
@@ -33,6 +39,7 @@ fn main() -> ExitCode {
         Some("probe") => web::probe(&args[1..]),
         Some("get") => web::get(&args[1..]),
         Some("store") => web::store(&args[1..]),
+        Some("render") => render_cmd::run(&args[1..]),
         Some("version") | Some("--version") => {
             println!("lumen {}", lumen::VERSION);
             ExitCode::SUCCESS

@@ -1,0 +1,174 @@
+//! Offscreen targets and reading them back.
+
+use super::gpu::Gpu;
+use super::RenderError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// An offscreen render target: `Rgba8Unorm` display pixels, or `Rgba32Uint`
+/// values (MPR [`MprOutput::Values`](super::MprOutput::Values)).
+pub struct Target {
+    pub(crate) texture: wgpu::Texture,
+    pub(crate) view: wgpu::TextureView,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) format: wgpu::TextureFormat,
+    /// The readback buffer, made on the first read and reused.
+    staging: std::cell::RefCell<Option<wgpu::Buffer>>,
+}
+
+impl Target {
+    /// A display target of `width × height` pixels.
+    pub fn new(gpu: &Gpu, width: u32, height: u32) -> Result<Target, RenderError> {
+        Self::with_format(gpu, width, height, wgpu::TextureFormat::Rgba8Unorm)
+    }
+
+    /// A target for float values (tests, measurements).
+    pub fn new_values(gpu: &Gpu, width: u32, height: u32) -> Result<Target, RenderError> {
+        Self::with_format(gpu, width, height, wgpu::TextureFormat::Rgba32Uint)
+    }
+
+    pub(crate) fn with_format(
+        gpu: &Gpu,
+        width: u32,
+        height: u32,
+        format: wgpu::TextureFormat,
+    ) -> Result<Target, RenderError> {
+        gpu.check_2d("the output", width, height)?;
+        let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("lumen target"),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+                | wgpu::TextureUsages::COPY_SRC
+                | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&Default::default());
+        Ok(Target {
+            texture,
+            view,
+            width,
+            height,
+            format,
+            staging: std::cell::RefCell::new(None),
+        })
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    fn bytes_per_pixel(&self) -> u32 {
+        match self.format {
+            wgpu::TextureFormat::Rgba32Uint => 16,
+            _ => 4,
+        }
+    }
+
+    /// The target's pixels, row-major, tightly packed: RGBA bytes for a display
+    /// target, four little-endian u32 per pixel for a values target.
+    ///
+    /// Natively this blocks on the device until the copy is done. In the browser
+    /// the future resolves when the mapping callback fires; on WebGL2 the caller
+    /// must keep polling the device between yields to the event loop.
+    pub async fn read(&self, gpu: &Gpu) -> Result<Vec<u8>, RenderError> {
+        let bpp = self.bytes_per_pixel();
+        let row = self.width * bpp;
+        let padded = row.next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let buffer = self
+            .staging
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("lumen readback"),
+                    size: padded as u64 * self.height as u64,
+                    usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+                    mapped_at_creation: false,
+                })
+            })
+            .clone();
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        encoder.copy_texture_to_buffer(
+            self.texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(padded),
+                    rows_per_image: Some(self.height),
+                },
+            },
+            wgpu::Extent3d {
+                width: self.width,
+                height: self.height,
+                depth_or_array_layers: 1,
+            },
+        );
+        gpu.queue.submit([encoder.finish()]);
+        let mapped = Mapped::default();
+        let state = mapped.0.clone();
+        buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.result = Some(result.map_err(|e| e.to_string()));
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        gpu.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| RenderError::Gpu(e.to_string()))?;
+        mapped.await.map_err(RenderError::Gpu)?;
+        gpu.take_error()?;
+        let data = buffer
+            .get_mapped_range(..)
+            .map_err(|e| RenderError::Gpu(e.to_string()))?;
+        let mut out = Vec::with_capacity((row * self.height) as usize);
+        for r in 0..self.height as usize {
+            let start = r * padded as usize;
+            out.extend_from_slice(&data[start..start + row as usize]);
+        }
+        drop(data);
+        buffer.unmap();
+        Ok(out)
+    }
+}
+
+#[derive(Default)]
+struct MapState {
+    result: Option<Result<(), String>>,
+    waker: Option<Waker>,
+}
+
+/// Resolves when `map_async`'s callback has run.
+#[derive(Default)]
+struct Mapped(Arc<Mutex<MapState>>);
+
+impl Future for Mapped {
+    type Output = Result<(), String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match s.result.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
