@@ -697,7 +697,12 @@ fn oversized_parts_and_cancelled_requests_stop_early() {
         "Content-Type: multipart/related; type=\"application/octet-stream\"; boundary=b\r\n",
         &body,
     );
-    let (base, _) = fake_server(vec![reply.clone(), reply], false);
+    let big_json = http(
+        "200 OK",
+        "Content-Type: application/dicom+json\r\n",
+        &vec![b' '; 3 << 20],
+    );
+    let (base, _) = fake_server(vec![reply.clone(), reply, big_json], false);
     let config = ServerConfig {
         base_url: format!("{base}/dicom-web"),
         max_part_bytes: Some(1 << 20),
@@ -710,4 +715,13 @@ fn oversized_parts_and_cancelled_requests_stop_early() {
     cancel.cancel();
     let err = block(c.retrieve_frames("1", "2", "3", &[1], Some(&cancel), |_| {})).unwrap_err();
     assert!(matches!(err, DicomWebError::Cancelled { .. }), "{err}");
+    // A cancelled request is never sent, so the next reply answers the next request:
+    // the second multipart reply is consumed by this one, then the oversized JSON.
+    let _ = block(c.retrieve_frames("1", "2", "3", &[1], None, |_| {}));
+    let err = block(c.search_studies(&QidoQuery::new())).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("larger than the 1048576-byte limit"),
+        "{err}"
+    );
 }

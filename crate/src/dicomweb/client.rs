@@ -8,7 +8,7 @@ use super::json::{tags, Dataset, InstanceRecord, SeriesRecord, StudyRecord};
 use super::multipart::{MultipartParser, Part};
 use super::sniff::{label_transfer_syntax, sniff_transfer_syntax};
 use super::transport::{
-    read_all, BodyStream, CancelToken, HttpRequest, HttpResponse, Method, Transport,
+    read_all, read_prefix, BodyStream, CancelToken, HttpRequest, HttpResponse, Method, Transport,
 };
 use crate::codec::TransferSyntax;
 use url::Url;
@@ -193,6 +193,11 @@ impl<T: Transport> DicomWebClient<T> {
         &self.config
     }
 
+    /// The most bytes one reply (or one multipart part) may hold.
+    pub fn body_limit(&self) -> u64 {
+        self.config.max_part_bytes.unwrap_or(DEFAULT_MAX_PART_BYTES)
+    }
+
     pub fn base_url(&self) -> &str {
         self.base.as_str().trim_end_matches('/')
     }
@@ -238,7 +243,7 @@ impl<T: Transport> DicomWebClient<T> {
         if (200..300).contains(&response.status) {
             return Ok(response);
         }
-        let body = read_all(&mut response.body).await.unwrap_or_default();
+        let body = read_prefix(&mut response.body, 64 << 10).await;
         let message = server_message(&body);
         let status = response.status;
         Err(if status == 401 || status == 403 {
@@ -265,7 +270,7 @@ impl<T: Transport> DicomWebClient<T> {
         if response.status == 204 {
             return Ok(Vec::new());
         }
-        let body = read_all(&mut response.body).await?;
+        let body = read_all(&mut response.body, self.body_limit(), &url).await?;
         let text = String::from_utf8_lossy(&body);
         Dataset::parse_array(&text).map_err(|e| DicomWebError::Body {
             url,
@@ -565,7 +570,10 @@ impl<T: Transport> DicomWebClient<T> {
             .send(HttpRequest::get(&url).header("Accept", accept))
             .await?;
         let ct = response.header("Content-Type").unwrap_or("").to_string();
-        Ok((ct, read_all(&mut response.body).await?))
+        Ok((
+            ct,
+            read_all(&mut response.body, self.body_limit(), &url).await?,
+        ))
     }
 
     /// A whole instance as a Part 10 file (WADO-RS, `application/dicom`).
@@ -676,7 +684,7 @@ impl<T: Transport> DicomWebClient<T> {
         self.authorise(&mut request);
         let mut response = self.transport.send(request).await?;
         let status = response.status;
-        let bytes = read_all(&mut response.body).await?;
+        let bytes = read_all(&mut response.body, self.body_limit(), &url).await?;
         if status == 401 || status == 403 {
             let message = server_message(&bytes);
             return Err(DicomWebError::Authentication {

@@ -4,7 +4,7 @@
 use super::client::{DicomWebClient, QidoQuery, ACCEPT_STORED_FRAMES};
 use super::error::DicomWebError;
 use super::json::{tags, StudyRecord};
-use super::transport::{read_all, HttpRequest, Method, Transport};
+use super::transport::{read_prefix, HttpRequest, Method, Transport};
 use crate::codec::TransferSyntax;
 use std::collections::BTreeMap;
 
@@ -543,7 +543,7 @@ pub async fn probe<T: Transport, C: Clock>(
                         "unquoted"
                     });
                 }
-                let _ = read_all(&mut resp.body).await;
+                let _ = read_prefix(&mut resp.body, client.body_limit() as usize).await;
                 None
             }
             Err(e) => Some(short(&e)),
@@ -655,7 +655,9 @@ pub async fn probe<T: Transport, C: Clock>(
             match r {
                 Ok(mut resp) => {
                     let ct = resp.header("Content-Type").unwrap_or("").to_string();
-                    let n = read_all(&mut resp.body).await.map(|b| b.len()).unwrap_or(0);
+                    let n = read_prefix(&mut resp.body, client.body_limit() as usize)
+                        .await
+                        .len();
                     last = Some((Outcome::Pass, format!("{ct}, {n} bytes"), ms));
                     break;
                 }
@@ -732,7 +734,7 @@ pub async fn probe<T: Transport, C: Clock>(
                 let allow = resp
                     .header("Access-Control-Allow-Origin")
                     .map(str::to_string);
-                let _ = read_all(&mut resp.body).await;
+                let _ = read_prefix(&mut resp.body, client.body_limit() as usize).await;
                 let ok = allow.as_deref() == Some("*") || allow.as_deref() == Some(origin);
                 p.add(
                     "CORS",

@@ -107,11 +107,34 @@ pub trait Transport {
     ) -> impl Future<Output = Result<HttpResponse<Self::Body>, DicomWebError>>;
 }
 
-/// Reads a whole body into memory.
-pub async fn read_all<B: BodyStream>(body: &mut B) -> Result<Vec<u8>, DicomWebError> {
+/// Reads a whole body into memory, refusing one larger than `limit` bytes (a lying
+/// or runaway server must not exhaust memory).
+pub async fn read_all<B: BodyStream>(
+    body: &mut B,
+    limit: u64,
+    url: &str,
+) -> Result<Vec<u8>, DicomWebError> {
     let mut out = Vec::new();
     while let Some(chunk) = body.next_chunk().await? {
+        if (out.len() + chunk.len()) as u64 > limit {
+            return Err(DicomWebError::Body {
+                url: url.to_string(),
+                message: format!("reply larger than the {limit}-byte limit"),
+            });
+        }
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+/// The first `limit` bytes of a body (for error messages); read errors end it early.
+pub async fn read_prefix<B: BodyStream>(body: &mut B, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match body.next_chunk().await {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk[..chunk.len().min(limit - out.len())]),
+            _ => break,
+        }
+    }
+    out
 }
