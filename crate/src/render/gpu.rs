@@ -74,6 +74,8 @@ pub struct Gpu {
     /// The largest 3-D texture side used for a volume brick (tests lower it to
     /// exercise bricking).
     max_brick: std::cell::Cell<u32>,
+    /// The WebGL2 context's surface (browser GL only), alive as long as the device.
+    _surface: Option<wgpu::Surface<'static>>,
 }
 
 const DISPLAY_WGSL: &str = include_str!("../../../shaders/display.wgsl");
@@ -101,10 +103,33 @@ impl Gpu {
                 desc.flags = wgpu::InstanceFlags::default().with_env();
             }
             let instance = wgpu::Instance::new(desc);
-            let adapter = match instance
-                .request_adapter(&wgpu::RequestAdapterOptions::default())
-                .await
-            {
+            // WebGL2 has no adapter without a context: wgpu makes it from a
+            // compatible surface, here a 1×1 OffscreenCanvas kept with the device.
+            #[cfg(target_arch = "wasm32")]
+            let surface = if backends == wgpu::Backends::GL {
+                match web_sys::OffscreenCanvas::new(1, 1)
+                    .map_err(|e| format!("{e:?}"))
+                    .and_then(|c| {
+                        instance
+                            .create_surface(wgpu::SurfaceTarget::OffscreenCanvas(c))
+                            .map_err(|e| e.to_string())
+                    }) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        failures.push(format!("{backends:?}: no WebGL2 context: {e}"));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            #[cfg(not(target_arch = "wasm32"))]
+            let surface: Option<wgpu::Surface<'static>> = None;
+            let options = wgpu::RequestAdapterOptions {
+                compatible_surface: surface.as_ref(),
+                ..Default::default()
+            };
+            let adapter = match instance.request_adapter(&options).await {
                 Ok(a) => a,
                 Err(e) => {
                     failures.push(format!("{backends:?}: {e}"));
@@ -112,7 +137,10 @@ impl Gpu {
                 }
             };
             match Self::open(adapter).await {
-                Ok(gpu) => return Ok(gpu),
+                Ok(mut gpu) => {
+                    gpu._surface = surface;
+                    return Ok(gpu);
+                }
                 Err(e) => failures.push(e.to_string()),
             }
         }
@@ -166,6 +194,7 @@ impl Gpu {
             lost,
             pipelines: RefCell::new(HashMap::new()),
             layouts: RefCell::new(HashMap::new()),
+            _surface: None,
         })
     }
 

@@ -132,7 +132,28 @@ impl Target {
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| RenderError::Gpu(e.to_string()))?;
+        #[cfg(not(target_arch = "wasm32"))]
         mapped.await.map_err(RenderError::Gpu)?;
+        // In the browser: WebGPU fires the callback from the event loop, wgpu's
+        // WebGL2 backend only when polled, so poll and yield a task until it ran.
+        #[cfg(target_arch = "wasm32")]
+        loop {
+            let done = mapped
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .result
+                .take();
+            if let Some(r) = done {
+                r.map_err(RenderError::Gpu)?;
+                break;
+            }
+            if gpu.is_lost() {
+                return Err(RenderError::Gpu("the device was lost".into()));
+            }
+            let _ = gpu.device.poll(wgpu::PollType::Poll);
+            yield_to_browser().await;
+        }
         gpu.take_error()?;
         let data = buffer
             .get_mapped_range(..)
@@ -171,4 +192,24 @@ impl Future for Mapped {
             }
         }
     }
+}
+
+/// Resolves on a later task of the browser's event loop (`setTimeout(0)`), so
+/// that GPU callbacks can run; at once where there is no `setTimeout`.
+#[cfg(target_arch = "wasm32")]
+async fn yield_to_browser() {
+    use wasm_bindgen::JsCast;
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let global = js_sys::global();
+        let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let scheduled = set_timeout
+            .map(|f| f.call2(&global, &resolve, &0.into()).is_ok())
+            .unwrap_or(false);
+        if !scheduled {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
