@@ -96,7 +96,8 @@ fn looks_like_rle(bytes: &[u8]) -> bool {
     let first = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
     (1..=15).contains(&segments)
         && first == 64
-        && bytes[8 + 4 * segments as usize..64].iter().all(|&b| b == 0)
+        // Offsets of segments 1..=n fill bytes 4..4+4n; the unused ones must be zero.
+        && bytes[4 + 4 * segments as usize..64].iter().all(|&b| b == 0)
 }
 
 /// The first SOFn marker code of a JPEG stream.
@@ -142,6 +143,18 @@ mod tests {
             sniff_transfer_syntax(&[0u8; 128], label),
             TransferSyntax::ExplicitVrLittleEndian
         );
+    }
+
+    #[test]
+    fn rle_headers_with_every_segment_count_are_judged_without_panicking() {
+        for n in 0u32..=16 {
+            let mut h = vec![0u8; 80];
+            h[..4].copy_from_slice(&n.to_le_bytes());
+            for i in 0..n.min(15) as usize {
+                h[4 + 4 * i..8 + 4 * i].copy_from_slice(&(64 + 4 * i as u32).to_le_bytes());
+            }
+            assert_eq!(looks_like_rle(&h), (1..=15).contains(&n), "{n} segments");
+        }
     }
 
     #[test]

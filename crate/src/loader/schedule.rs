@@ -43,6 +43,7 @@ pub enum Slot {
 #[derive(Debug, Clone)]
 struct Series {
     metadata: Slot,
+    metadata_attempts: u32,
     images: Vec<Slot>,
     attempts: Vec<u32>,
 }
@@ -86,6 +87,30 @@ pub enum Outcome {
     Cancelled,
 }
 
+impl Policy {
+    /// The slot after the `attempt`-th transient failure: back off (the server's
+    /// Retry-After, bounded to a minute, else exponential), or fail after the last try.
+    fn after_transient(
+        &self,
+        attempt: u32,
+        retry_after_ms: Option<f64>,
+        now_ms: f64,
+        what: &str,
+    ) -> Slot {
+        if attempt >= self.max_attempts {
+            return Slot::Failed(format!("{what} {attempt} times"));
+        }
+        let delay = retry_after_ms
+            .filter(|d| d.is_finite())
+            .map(|d| d.clamp(0.0, 60_000.0))
+            .unwrap_or(self.backoff_ms * 2f64.powi(attempt as i32 - 1));
+        Slot::Backoff {
+            at_ms: now_ms + delay,
+            attempt,
+        }
+    }
+}
+
 pub struct Scheduler {
     policy: Policy,
     series: Vec<Series>,
@@ -109,6 +134,7 @@ impl Scheduler {
     pub fn add_series(&mut self) -> usize {
         self.series.push(Series {
             metadata: Slot::Queued,
+            metadata_attempts: 0,
             images: Vec::new(),
             attempts: Vec::new(),
         });
@@ -291,21 +317,13 @@ impl Scheduler {
             }
             (Work::SeriesMetadata { series }, Outcome::Transient { retry_after_ms }) => {
                 let s = &mut self.series[series];
-                let attempt = if let Slot::Backoff { attempt, .. } = s.metadata {
-                    attempt + 1
-                } else {
-                    1
-                };
-                s.metadata = if attempt >= policy.max_attempts {
-                    Slot::Failed(format!("metadata failed {attempt} times"))
-                } else {
-                    Slot::Backoff {
-                        at_ms: now_ms
-                            + retry_after_ms
-                                .unwrap_or(policy.backoff_ms * 2f64.powi(attempt as i32 - 1)),
-                        attempt,
-                    }
-                };
+                s.metadata_attempts += 1;
+                s.metadata = policy.after_transient(
+                    s.metadata_attempts,
+                    retry_after_ms,
+                    now_ms,
+                    "metadata failed",
+                );
             }
             (Work::SeriesMetadata { series }, Outcome::Permanent(m)) => {
                 self.series[series].metadata = Slot::Failed(m)
@@ -319,17 +337,8 @@ impl Scheduler {
             (Work::Image { series, image }, Outcome::Transient { retry_after_ms }) => {
                 let s = &mut self.series[series];
                 s.attempts[image] += 1;
-                let attempt = s.attempts[image];
-                s.images[image] = if attempt >= policy.max_attempts {
-                    Slot::Failed(format!("failed {attempt} times"))
-                } else {
-                    Slot::Backoff {
-                        at_ms: now_ms
-                            + retry_after_ms
-                                .unwrap_or(policy.backoff_ms * 2f64.powi(attempt as i32 - 1)),
-                        attempt,
-                    }
-                };
+                s.images[image] =
+                    policy.after_transient(s.attempts[image], retry_after_ms, now_ms, "failed");
             }
             (Work::Image { series, image }, Outcome::Permanent(m)) => {
                 self.series[series].images[image] = Slot::Failed(m)
@@ -520,6 +529,28 @@ mod tests {
             1100.0,
         );
         assert!(matches!(s.slot(0, 1), Some(Slot::Failed(_))));
+    }
+
+    #[test]
+    fn metadata_retries_are_counted_across_backoffs() {
+        let mut s = Scheduler::new(Policy {
+            max_attempts: 3,
+            backoff_ms: 10.0,
+            ..Policy::default()
+        });
+        s.add_series();
+        for t in [0.0, 100.0, 200.0] {
+            let w = s.next(t);
+            assert_eq!(w, vec![Work::SeriesMetadata { series: 0 }]);
+            s.complete(
+                w[0],
+                Outcome::Transient {
+                    retry_after_ms: Some(f64::INFINITY),
+                },
+                t,
+            );
+        }
+        assert!(s.next(1e9).is_empty(), "metadata gave up after 3 attempts");
     }
 
     #[test]
