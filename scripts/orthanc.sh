@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Starts and stops the project's own Orthanc (Debian packages orthanc, orthanc-dicomweb)
-# on 127.0.0.1, with its storage under $LUMEN_CACHE/orthanc. Not the GDCM plugin: its
+# on 127.0.0.1, with its storage under $LUMEN_CACHE/orthanc (LUMEN_ORTHANC_DIR and
+# LUMEN_ORTHANC_PORT pick another instance: `npm start` runs its own, apart from the
+# tests', see scripts/start.sh). Not the GDCM plugin: its
 # server-side JPEG 2000 decoding crashes Debian's Orthanc (FIELD-NOTES, and seen here
 # under the test suite), and the viewer decodes everything itself anyway.
 #   scripts/orthanc.sh start   # idempotent; prints the DICOMweb base URL
 #   scripts/orthanc.sh stop
 #   scripts/orthanc.sh url
+#   scripts/orthanc.sh status  # exit 0 if this instance is running and answering
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 ORTHANC_HTTP_PORT="${LUMEN_ORTHANC_PORT:-18042}"
-DIR="$LUMEN_CACHE/orthanc"
+DIR="${LUMEN_ORTHANC_DIR:-$LUMEN_CACHE/orthanc}"
 PIDFILE="$DIR/orthanc.pid"
 BASE="http://127.0.0.1:$ORTHANC_HTTP_PORT"
 
@@ -73,5 +76,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   url) echo "$BASE/dicom-web" ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  status) running && curl -fsS -m 5 "$BASE/system" >/dev/null 2>&1 ;;
+  *) echo "usage: $0 start|stop|url|status" >&2; exit 2 ;;
 esac

@@ -53,6 +53,9 @@ function proxy(req, res, target) {
   const upstream = new URL(req.url, target);
   const headers = { ...req.headers, host: upstream.host };
   delete headers.origin;
+  // Orthanc writes absolute URLs (BulkDataURI, RetrieveURL, Content-Location) from the
+  // request's host: name ours, or the page is sent to Orthanc's origin, which has no CORS.
+  if (req.headers.host) headers.forwarded = `host=${req.headers.host};proto=http`;
   const out = http.request(upstream, { method: req.method, headers }, (up) => {
     res.writeHead(up.statusCode, up.headers);
     up.pipe(res);
@@ -90,15 +93,21 @@ export function startServer({ port = 0, host = "127.0.0.1", dicomweb = process.e
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const port = Number(process.env.PORT || 8080);
+  const port = Number(process.env.LUMEN_PORT || process.env.PORT || 8080);
   const server = await startServer({ port }).catch(async (e) => {
     if (e.code !== "EADDRINUSE") throw e;
     console.error(`port ${port} is busy; using a free one`);
     return startServer({ port: 0 });
   });
   const { port: actual } = server.address();
+  const upstream = process.env.LUMEN_DICOMWEB_ORIGIN;
+  if (upstream) console.log(`/dicom-web/* and /wado are proxied to ${upstream}`);
   console.log(`Lumen is running at http://127.0.0.1:${actual}/  (Ctrl-C stops it)`);
-  const stop = () => server.close(() => process.exit(0));
+  const stop = () => {
+    server.close(() => process.exit(0));
+    // open keep-alive and streaming connections would hold close() up
+    server.closeAllConnections();
+  };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }

@@ -10,11 +10,19 @@ log() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 
 log "Orthanc on 127.0.0.1 (scripts/orthanc.sh)"
 export LUMEN_DICOMWEB_URL="$(bash scripts/orthanc.sh start)"
-trap 'bash scripts/orthanc.sh stop' EXIT
+# The test fixture study (scripts/corpus/samples/build.py: 10 head CT slices, the 5th
+# corrupt) is on the server for the Node tests only: the native DICOMweb tests count
+# the server's studies against the corpus. So it is taken off at the end, and first
+# in case a previous run did not get to that.
+unfixture() { bash scripts/samples.sh "$LUMEN_DICOMWEB_URL" --only corrupt --remove; }
+trap 'unfixture >/dev/null || true; bash scripts/orthanc.sh stop' EXIT
+unfixture
 
 log "cargo test (native; loads the corpus into Orthanc through STOW-RS)"
 cargo test -p lumen
 export LUMEN_CLI="$CARGO_TARGET_DIR/debug/lumen"
 bash scripts/build.sh
+log "the head CT (stored by cargo test, unless it was filtered) and the corrupt-slice fixture"
+bash scripts/samples.sh "$LUMEN_DICOMWEB_URL" --only head-ct,corrupt
 log "node --test (wasm under Node, browser in Chromium)"
 node --test --test-concurrency=1 tests/

@@ -19,6 +19,7 @@ pub mod loader;
 pub mod part10;
 pub mod pixel;
 pub mod render;
+pub mod study;
 pub mod volume;
 
 #[cfg(target_arch = "wasm32")]

@@ -34,6 +34,7 @@ use lumen::pixel::{
     VoiSelection, VoiWindow,
 };
 use lumen::render::{
+    self,
     BackendChoice, Gpu, GpuImage, GpuVolume, ImageSettings, Interpolation, MprSettings, Target,
     View, Zoom,
 };
@@ -330,45 +331,6 @@ fn every_voi_function_window_and_inversion_matches_pixel() {
 
 /// The CPU reference of bilinear display interpolation: stored values
 /// interpolated between texel centres (clamp to edge), then `pixel`'s pipeline.
-fn cpu_bilinear_grey(
-    frame: &DecodedFrame,
-    pipeline: &GreyPipeline,
-    m: &volume::Mat4,
-    w: u32,
-    h: u32,
-) -> Vec<u8> {
-    let (cols, rows) = (frame.info.columns as usize, frame.info.rows as usize);
-    let v = |i: usize, j: usize| {
-        let o = (j * cols + i) * 2;
-        i16::from_le_bytes([frame.data[o], frame.data[o + 1]]) as f64
-    };
-    let axis = |c: f64, n: usize| {
-        let x = c.clamp(0.0, (n - 1) as f64);
-        let i0 = (x.floor() as usize).min(n - 2);
-        (i0, i0 + 1, x - i0 as f64)
-    };
-    let mut out = Vec::new();
-    for py in 0..h {
-        for px in 0..w {
-            let p = m.transform_point(Vec3::new(px as f64 + 0.5, py as f64 + 0.5, 0.0));
-            if !(p.x >= 0.0 && p.y >= 0.0 && p.x < cols as f64 && p.y < rows as f64) {
-                out.push(0);
-                continue;
-            }
-            let (i0, i1, fx) = axis(p.x - 0.5, cols);
-            let (j0, j1, fy) = axis(p.y - 0.5, rows);
-            let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
-            let s = lerp(
-                lerp(v(i0, j0), v(i1, j0), fx),
-                lerp(v(i0, j1), v(i1, j1), fx),
-                fy,
-            );
-            out.push(pipeline.grey8(s));
-        }
-    }
-    out
-}
-
 #[test]
 fn zoom_rotation_flips_and_bilinear_interpolation() {
     let _guard = lock();
@@ -437,8 +399,17 @@ fn zoom_rotation_flips_and_bilinear_interpolation() {
         };
         let (w, h) = (300, 260);
         let got = draw(view, Interpolation::Linear, w, h);
-        let m = view.output_to_frame(c as u32, r as u32, w, h);
-        let want = cpu_bilinear_grey(&frame, &pipeline, &m, w, h);
+        // The CPU reference is the fallback renderer itself (render::cpu).
+        let settings = ImageSettings {
+            grey: Some(pipeline.clone()),
+            view,
+            interpolation: Interpolation::Linear,
+        };
+        let want: Vec<u8> = render::cpu::render_rgba(&frame, &attrs, &settings, w, h)
+            .unwrap()
+            .chunks_exact(4)
+            .map(|p| p[0])
+            .collect();
         let (max, n) = compare(&want, &got);
         eprintln!("[render] {name} bilinear, rotated 33°: {n} pixels off, largest {max}");
         assert!(max <= 1, "{name}: bilinear off by {max} on {n} pixels");
@@ -452,6 +423,75 @@ fn zoom_rotation_flips_and_bilinear_interpolation() {
         );
         assert_eq!(got[0], cpu[c + 1]);
         assert_eq!(got[(c / 2) * (r / 2) - 1], cpu[c * r - 1]);
+    }
+}
+
+/// The CPU fallback renderer draws what the GPU draws: grey, MONOCHROME1,
+/// palette and RGB frames, in a zoomed, rotated, flipped, panned view, nearest and
+/// linear; and the pixel probe reads the stored values back from the texture.
+#[test]
+fn the_cpu_fallback_renderer_and_the_probe_match_the_gpu() {
+    let _guard = lock();
+    let gpus = backends();
+    let view = View {
+        zoom: Zoom::Factor(1.7),
+        pan: [5.5, -9.0],
+        rotation_degrees: 270.0,
+        flip_vertical: true,
+        ..View::default()
+    };
+    for rel in [CT_SMALL, MONO1, PALETTE, RGB] {
+        let (frame, attrs) = open(rel);
+        for (name, gpu) in &gpus {
+            let image = GpuImage::upload(gpu, &frame, &attrs).unwrap();
+            for interpolation in [Interpolation::Nearest, Interpolation::Linear] {
+                let mut settings =
+                    ImageSettings::for_frame(&frame, &attrs, &RenderOptions::default()).unwrap();
+                // Nearest at zoom 2: every sample lies a quarter texel from an edge,
+                // so f32 (GPU) and f64 (CPU) cannot pick different texels.
+                settings.view = View {
+                    pixel_aspect: attrs.pixel_aspect(),
+                    zoom: match interpolation {
+                        Interpolation::Nearest => Zoom::Factor(2.0),
+                        Interpolation::Linear => view.zoom,
+                    },
+                    pan: match interpolation {
+                        Interpolation::Nearest => [6.0, -9.0],
+                        Interpolation::Linear => view.pan,
+                    },
+                    ..view
+                };
+                settings.interpolation = interpolation;
+                let (w, h) = (240, 200);
+                let target = Target::new(gpu, w, h).unwrap();
+                image.render(gpu, &settings, &target).unwrap();
+                let got = read(gpu, &target);
+                let want = render::cpu::render_rgba(&frame, &attrs, &settings, w, h).unwrap();
+                let (max, n) = compare(&want, &got);
+                eprintln!("[render] {name} {rel} {interpolation:?}: CPU fallback {n} bytes off, largest {max}");
+                assert!(max <= 1, "{name} {rel} {interpolation:?}: off by {max} on {n} bytes");
+            }
+            // Probe: a few texels read back equal the decoded stored values.
+            let (c, r) = (frame.info.columns, frame.info.rows);
+            let spp = frame.info.samples_per_pixel as usize;
+            let bytes = frame.data.len() / (c as usize * r as usize * spp);
+            for (x, y) in [(0, 0), (c / 2, r / 3), (c - 1, r - 1)] {
+                let got = pollster::block_on(image.read_texel(gpu, x, y)).unwrap();
+                let at = (y as usize * c as usize + x as usize) * spp;
+                let want: Vec<i64> = (0..spp)
+                    .map(|k| {
+                        let b = &frame.data[(at + k) * bytes..(at + k + 1) * bytes];
+                        match (bytes, frame.info.pixel_representation) {
+                            (1, 0) => b[0] as i64,
+                            (2, 0) => u16::from_le_bytes([b[0], b[1]]) as i64,
+                            (2, _) => i16::from_le_bytes([b[0], b[1]]) as i64,
+                            _ => panic!("{rel}: unexpected sample size {bytes}"),
+                        }
+                    })
+                    .collect();
+                assert_eq!(got, want, "{name} {rel} texel ({x}, {y})");
+            }
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-// The shell in headless Debian Chromium: the page loads the wasm in a worker, shows
+// The sample page (samples.html) in headless Debian Chromium: it loads the wasm in a worker, shows
 // its version, lists the sample data, and decodes a sample to the native bytes.
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -24,7 +24,7 @@ test("the shell decodes samples in Chromium like the native build", async (t) =>
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.goto(`http://127.0.0.1:${port}/samples.html`);
   await page.waitForSelector(`#version[data-version="${version}"]`, { timeout: 30000 });
   assert.equal(await page.textContent("#version"), `Lumen ${version}`);
   await page.waitForSelector("#samples button");
@@ -68,7 +68,7 @@ test("the wasm DICOMweb client works in Chromium through the same-origin proxy",
     server.close();
   });
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.goto(`http://127.0.0.1:${port}/samples.html`);
   const result = await page.evaluate(async () => {
     const m = await import("/pkg/lumen.js");
     await m.default();

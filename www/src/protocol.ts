@@ -11,12 +11,16 @@ export interface FrameInfo {
   pixel_representation: number;
   photometric_interpretation: string;
   transfer_syntax: string;
-  sha256: string;
+  sha256?: string;
 }
 
 export type DecodeRequest =
   | { id: number; kind: "file"; bytes: ArrayBuffer; frame: number }
-  | { id: number; kind: "frame"; transferSyntax: string; bytes: ArrayBuffer; description: string };
+  | { id: number; kind: "frame"; transferSyntax: string; bytes: ArrayBuffer; description: string }
+  /** Retrieve one frame over WADO-RS and decode it (the viewer's loader). */
+  | { id: number; kind: "retrieve"; server: string; task: string }
+  /** Cancel retrieval `id`: it answers with an error starting "cancelled:". */
+  | { id: number; kind: "cancel" };
 
 export type DecodeResponse =
   | { id: number; ok: true; info: FrameInfo; data: ArrayBuffer }

@@ -11,7 +11,7 @@ use crate::codec::{
     TransferSyntax,
 };
 use crate::dicomweb::json::{tags, Dataset};
-use crate::dicomweb::transport::Transport;
+use crate::dicomweb::transport::{CancelToken, Transport};
 use crate::dicomweb::{DicomWebClient, DicomWebError, QidoQuery};
 use crate::error::DecodeError;
 
@@ -31,6 +31,14 @@ pub enum RetrieveError {
         sop_instance_uid: String,
         message: String,
     },
+}
+
+impl RetrieveError {
+    /// Worth retrying with backoff (5xx, 429, dropped connections, timeouts);
+    /// decoding and metadata errors are not.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RetrieveError::DicomWeb(e) if e.is_transient())
+    }
 }
 
 /// One instance's identity and pixel description, from WADO-RS metadata.
@@ -98,34 +106,38 @@ pub async fn plan<T: Transport>(
                 d.string(tags::SOP_INSTANCE_UID).unwrap_or("").to_string(),
             )
         });
-        for d in sets {
-            let Some(sop) = d.string(tags::SOP_INSTANCE_UID).map(str::to_string) else {
-                continue;
-            };
-            if d.get(tags::ROWS).is_none() {
-                continue; // no pixel data (SR, presentation states, …)
-            }
-            out.push(
-                pixel_description(&d)
-                    .map(|description| InstancePlan {
-                        study_instance_uid: study.to_string(),
-                        series_instance_uid: se.clone(),
-                        sop_instance_uid: sop.clone(),
-                        instance_number: d.int(tags::INSTANCE_NUMBER),
-                        description,
-                        stored_transfer_syntax: d
-                            .string(tags::TRANSFER_SYNTAX_UID)
-                            .or_else(|| d.string(tags::AVAILABLE_TRANSFER_SYNTAX_UID))
-                            .and_then(|uid| TransferSyntax::from_uid(uid).ok()),
-                    })
-                    .map_err(|message| RetrieveError::Metadata {
-                        sop_instance_uid: sop,
-                        message,
-                    }),
-            );
-        }
+        out.extend(sets.iter().filter_map(|d| instance_plan(study, &se, d)));
     }
     Ok(out)
+}
+
+/// One instance's plan from its metadata; `None` when it has no pixel data (SR,
+/// presentation states, …).
+pub fn instance_plan(
+    study: &str,
+    series: &str,
+    d: &Dataset,
+) -> Option<Result<InstancePlan, RetrieveError>> {
+    let sop = d.string(tags::SOP_INSTANCE_UID)?.to_string();
+    d.get(tags::ROWS)?;
+    Some(
+        pixel_description(d)
+            .map(|description| InstancePlan {
+                study_instance_uid: study.to_string(),
+                series_instance_uid: series.to_string(),
+                sop_instance_uid: sop.clone(),
+                instance_number: d.int(tags::INSTANCE_NUMBER),
+                description,
+                stored_transfer_syntax: d
+                    .string(tags::TRANSFER_SYNTAX_UID)
+                    .or_else(|| d.string(tags::AVAILABLE_TRANSFER_SYNTAX_UID))
+                    .and_then(|uid| TransferSyntax::from_uid(uid).ok()),
+            })
+            .map_err(|message| RetrieveError::Metadata {
+                sop_instance_uid: sop,
+                message,
+            }),
+    )
 }
 
 /// Frames per WADO-RS request for multi-frame instances.
@@ -210,6 +222,67 @@ pub async fn retrieve_instance<T: Transport>(
         }
     }
     Ok(Retrieval::Frames)
+}
+
+/// Retrieves and decodes frame `frame` (1-based) of one instance: the viewer's
+/// unit of work, run in a Worker. Stored bytes first, the server's default next
+/// (both inside [`DicomWebClient::retrieve_frames`]), the whole instance when the
+/// server cannot serve frames at all.
+pub async fn retrieve_frame<T: Transport>(
+    client: &DicomWebClient<T>,
+    plan: &InstancePlan,
+    frame: u32,
+    limits: &DecodeLimits,
+    cancel: Option<&CancelToken>,
+) -> Result<DecodedFrame, RetrieveError> {
+    let sop = &plan.sop_instance_uid;
+    let mut out = None;
+    let result = client
+        .retrieve_frames(
+            &plan.study_instance_uid,
+            &plan.series_instance_uid,
+            sop,
+            &[frame],
+            cancel,
+            |f| {
+                if f.number == frame && out.is_none() {
+                    let ts = reconcile(f.transfer_syntax, f.bytes.len(), plan);
+                    out = Some(
+                        decode_frame(ts, &f.bytes, &plan.description, limits).map_err(|error| {
+                            RetrieveError::Decode {
+                                sop_instance_uid: sop.clone(),
+                                frame,
+                                error,
+                            }
+                        }),
+                    );
+                }
+            },
+        )
+        .await;
+    match (result, out) {
+        (Ok(_), Some(decoded)) => decoded,
+        (Ok(_), None) => Err(RetrieveError::Metadata {
+            sop_instance_uid: sop.clone(),
+            message: format!("the server's reply held no frame {frame}"),
+        }),
+        (Err(DicomWebError::Http { status, .. }), None)
+            if matches!(status, 400 | 406 | 415 | 500 | 501) =>
+        {
+            let bytes = client
+                .instance(&plan.study_instance_uid, &plan.series_instance_uid, sop)
+                .await?;
+            let decode_error = |error| RetrieveError::Decode {
+                sop_instance_uid: sop.clone(),
+                frame,
+                error,
+            };
+            let file = crate::part10::DicomFile::from_bytes(&bytes).map_err(decode_error)?;
+            file.decode_frame(frame.saturating_sub(1), limits)
+                .map_err(decode_error)
+        }
+        (Err(e), _) => Err(e.into()),
+    }
 }
 
 async fn retrieve_whole_instance<T: Transport>(

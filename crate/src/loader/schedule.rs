@@ -141,6 +141,63 @@ impl Scheduler {
         self.series.len() - 1
     }
 
+    /// Adds a series whose metadata is already known (the viewer reads it when the
+    /// study opens): its `images` images are queued at once.
+    pub fn add_known_series(&mut self, images: usize) -> usize {
+        let index = self.add_series();
+        self.complete(
+            Work::SeriesMetadata { series: index },
+            Outcome::Metadata { images },
+            0.0,
+        );
+        index
+    }
+
+    /// Marks an image failed before any request (its metadata cannot describe it).
+    pub fn mark_failed(&mut self, series: usize, image: usize, message: String) {
+        if let Some(slot) = self
+            .series
+            .get_mut(series)
+            .and_then(|s| s.images.get_mut(image))
+        {
+            *slot = Slot::Failed(message);
+        }
+    }
+
+    /// Forgets every resident image (the GPU device was lost with their textures):
+    /// they are wanted, and fetched, again. Returns them.
+    pub fn drop_resident(&mut self) -> Vec<(usize, usize)> {
+        let mut dropped = Vec::new();
+        for (si, s) in self.series.iter_mut().enumerate() {
+            for (ii, slot) in s.images.iter_mut().enumerate() {
+                if matches!(slot, Slot::Resident { .. }) {
+                    *slot = Slot::Missing;
+                    dropped.push((si, ii));
+                }
+            }
+        }
+        self.resident_bytes = 0;
+        dropped
+    }
+
+    /// (resident, failed, total) images of a series.
+    pub fn progress(&self, series: usize) -> (usize, usize, usize) {
+        let Some(s) = self.series.get(series) else {
+            return (0, 0, 0);
+        };
+        let resident = s
+            .images
+            .iter()
+            .filter(|x| matches!(x, Slot::Resident { .. }))
+            .count();
+        let failed = s
+            .images
+            .iter()
+            .filter(|x| matches!(x, Slot::Failed(_)))
+            .count();
+        (resident, failed, s.images.len())
+    }
+
     /// The image in view. Returns the in-flight work that is no longer wanted, to cancel.
     pub fn set_focus(&mut self, series: usize, image: usize) -> Vec<Work> {
         self.focus = Some((series, image));

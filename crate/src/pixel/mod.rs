@@ -80,8 +80,8 @@ pub use attributes::{
 };
 pub use lut::{Lut, LutData};
 pub use render::{
-    grey_pipeline, modality_range, modality_value, palette_8, render_grey8, render_rgb8,
-    GreyPipeline, RenderOptions, VoiSelection, VoiTransform,
+    grey_pipeline, grey_pipeline_for, modality_range, modality_value, palette_8, render_grey8,
+    render_rgb8, GreyPipeline, RenderOptions, VoiSelection, VoiTransform,
 };
 pub use voi::{linear, linear_exact, quantise_8, sigmoid, VoiLutFunction, VoiWindow};
 

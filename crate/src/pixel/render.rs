@@ -255,9 +255,21 @@ pub fn grey_pipeline(
     attrs: &DisplayAttributes,
     options: &RenderOptions,
 ) -> Result<GreyPipeline, PixelError> {
-    require_grey(&frame.info)?;
+    grey_pipeline_for(&frame.info, attrs, options, || modality_range(frame, attrs))
+}
+
+/// [`grey_pipeline`] for a frame whose pixels are elsewhere (on the GPU): `range`
+/// gives its modality range ([`modality_range`], computed when it arrived) and is
+/// called only when the window comes from the pixels.
+pub fn grey_pipeline_for(
+    info: &FrameInfo,
+    attrs: &DisplayAttributes,
+    options: &RenderOptions,
+    range: impl FnOnce() -> Result<(f64, f64), PixelError>,
+) -> Result<GreyPipeline, PixelError> {
+    require_grey(info)?;
     let min_max = || -> Result<VoiTransform, PixelError> {
-        let (lo, hi) = modality_range(frame, attrs)?;
+        let (lo, hi) = range()?;
         Ok(VoiTransform::Window(min_max_window(lo, hi).ok_or(
             PixelError::FrameSize {
                 expected: 1,
@@ -310,7 +322,7 @@ pub fn grey_pipeline(
     let inverse = match shape {
         Some(PresentationLutShape::Inverse) => true,
         Some(PresentationLutShape::Identity) => false,
-        None => photometric(&frame.info) == "MONOCHROME1",
+        None => photometric(info) == "MONOCHROME1",
     };
     Ok(GreyPipeline {
         modality: attrs.modality.clone(),

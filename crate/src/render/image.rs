@@ -70,6 +70,18 @@ impl ImageSettings {
     }
 }
 
+/// One little-endian sample of 1, 2 or 4 bytes.
+fn sample_at(b: &[u8], signed: bool) -> i64 {
+    match (b.len(), signed) {
+        (1, false) => b[0] as i64,
+        (1, true) => b[0] as i8 as i64,
+        (2, false) => u16::from_le_bytes([b[0], b[1]]) as i64,
+        (2, true) => i16::from_le_bytes([b[0], b[1]]) as i64,
+        (_, false) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+        (_, true) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+    }
+}
+
 fn photometric(frame: &DecodedFrame) -> &str {
     frame
         .info
@@ -166,7 +178,10 @@ impl GpuImage {
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
             format,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            // COPY_SRC: the pixel probe and volume building read values back.
+            usage: wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_DST
+                | wgpu::TextureUsages::COPY_SRC,
             view_formats: &[],
         });
         let texel = bytes * if spp == 3 { 4 } else { 1 };
@@ -197,6 +212,64 @@ impl GpuImage {
 
     pub fn columns(&self) -> u32 {
         self.columns
+    }
+
+    /// Bytes per texel on the GPU (three samples take four channels).
+    fn texel_bytes(&self) -> u32 {
+        self._texture.format().block_copy_size(None).unwrap_or(4)
+    }
+
+    /// Bytes the texture holds.
+    pub fn gpu_bytes(&self) -> u64 {
+        self.columns as u64 * self.rows as u64 * self.texel_bytes() as u64
+    }
+
+    /// The stored values of texel (`column`, `row`), one per sample (the pixel
+    /// probe reads them back from the GPU: the frame is not kept in memory).
+    pub async fn read_texel(
+        &self,
+        gpu: &Gpu,
+        column: u32,
+        row: u32,
+    ) -> Result<Vec<i64>, RenderError> {
+        if column >= self.columns || row >= self.rows {
+            return Err(RenderError::Invalid(format!(
+                "texel ({column}, {row}) is outside the {}×{} frame",
+                self.columns, self.rows
+            )));
+        }
+        let bpp = self.texel_bytes();
+        let buffer =
+            super::readback::staging_buffer(gpu, wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as u64);
+        let bytes =
+            super::readback::read_region(gpu, &self._texture, [column, row], [1, 1], bpp, &buffer)
+                .await?;
+        let channels = if self.kind == Kind::Grey || self.kind == Kind::Palette {
+            1
+        } else {
+            3
+        };
+        let width = (bpp / if channels == 1 { 1 } else { 4 }) as usize;
+        Ok((0..channels)
+            .map(|c| sample_at(&bytes[c * width..(c + 1) * width], self.signed))
+            .collect())
+    }
+
+    /// Every stored value of the frame, canonical layout for one sample per pixel
+    /// (building a volume from frames already on the GPU).
+    pub async fn read_frame(&self, gpu: &Gpu) -> Result<Vec<u8>, RenderError> {
+        let bpp = self.texel_bytes();
+        let padded = (self.columns * bpp).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let buffer = super::readback::staging_buffer(gpu, padded as u64 * self.rows as u64);
+        super::readback::read_region(
+            gpu,
+            &self._texture,
+            [0, 0],
+            [self.columns, self.rows],
+            bpp,
+            &buffer,
+        )
+        .await
     }
 
     pub fn rows(&self) -> u32 {

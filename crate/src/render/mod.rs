@@ -43,6 +43,7 @@
 //! of the frame covers [i, i + 1) × [j, j + 1) (see [`View`]). MPR: the image
 //! coordinates of `volume::mpr` with [`PlaneGrid::image_to_voxel_matrix`](crate::volume::PlaneGrid::image_to_voxel_matrix).
 
+pub mod cpu;
 mod display;
 mod gpu;
 mod image;

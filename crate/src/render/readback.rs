@@ -87,86 +87,122 @@ impl Target {
     /// must keep polling the device between yields to the event loop.
     pub async fn read(&self, gpu: &Gpu) -> Result<Vec<u8>, RenderError> {
         let bpp = self.bytes_per_pixel();
-        let row = self.width * bpp;
-        let padded = row.next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let padded = (self.width * bpp).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
         let buffer = self
             .staging
             .borrow_mut()
-            .get_or_insert_with(|| {
-                gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("lumen readback"),
-                    size: padded as u64 * self.height as u64,
-                    usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-                    mapped_at_creation: false,
-                })
-            })
+            .get_or_insert_with(|| staging_buffer(gpu, padded as u64 * self.height as u64))
             .clone();
-        let mut encoder = gpu.device.create_command_encoder(&Default::default());
-        encoder.copy_texture_to_buffer(
-            self.texture.as_image_copy(),
-            wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(padded),
-                    rows_per_image: Some(self.height),
-                },
-            },
-            wgpu::Extent3d {
-                width: self.width,
-                height: self.height,
-                depth_or_array_layers: 1,
-            },
-        );
-        gpu.queue.submit([encoder.finish()]);
-        let mapped = Mapped::default();
-        let state = mapped.0.clone();
-        buffer.map_async(wgpu::MapMode::Read, .., move |result| {
-            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            s.result = Some(result.map_err(|e| e.to_string()));
-            if let Some(w) = s.waker.take() {
-                w.wake();
-            }
-        });
-        #[cfg(not(target_arch = "wasm32"))]
-        gpu.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| RenderError::Gpu(e.to_string()))?;
-        #[cfg(not(target_arch = "wasm32"))]
-        mapped.await.map_err(RenderError::Gpu)?;
-        // In the browser: WebGPU fires the callback from the event loop, wgpu's
-        // WebGL2 backend only when polled, so poll and yield a task until it ran.
-        #[cfg(target_arch = "wasm32")]
-        loop {
-            let done = mapped
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .result
-                .take();
-            if let Some(r) = done {
-                r.map_err(RenderError::Gpu)?;
-                break;
-            }
-            if gpu.is_lost() {
-                return Err(RenderError::Gpu("the device was lost".into()));
-            }
-            let _ = gpu.device.poll(wgpu::PollType::Poll);
-            yield_to_browser().await;
-        }
-        gpu.take_error()?;
-        let data = buffer
-            .get_mapped_range(..)
-            .map_err(|e| RenderError::Gpu(e.to_string()))?;
-        let mut out = Vec::with_capacity((row * self.height) as usize);
-        for r in 0..self.height as usize {
-            let start = r * padded as usize;
-            out.extend_from_slice(&data[start..start + row as usize]);
-        }
-        drop(data);
-        buffer.unmap();
-        Ok(out)
+        read_region(
+            gpu,
+            &self.texture,
+            [0, 0],
+            [self.width, self.height],
+            bpp,
+            &buffer,
+        )
+        .await
     }
+}
+
+pub(crate) fn staging_buffer(gpu: &Gpu, size: u64) -> wgpu::Buffer {
+    gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("lumen readback"),
+        size,
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    })
+}
+
+/// Copies the `size` texels at `origin` of a 2-D texture (`bpp` bytes each) into
+/// `buffer` (at least padded rows × height long) and returns them tightly packed.
+///
+/// Natively this blocks on the device until the copy is done. In the browser
+/// the future resolves when the mapping callback fires; on WebGL2 the device is
+/// polled between yields to the event loop (its callbacks run only when polled).
+pub(crate) async fn read_region(
+    gpu: &Gpu,
+    texture: &wgpu::Texture,
+    origin: [u32; 2],
+    size: [u32; 2],
+    bpp: u32,
+    buffer: &wgpu::Buffer,
+) -> Result<Vec<u8>, RenderError> {
+    let [width, height] = size;
+    let row = width * bpp;
+    let padded = row.next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    encoder.copy_texture_to_buffer(
+        wgpu::TexelCopyTextureInfo {
+            texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d {
+                x: origin[0],
+                y: origin[1],
+                z: 0,
+            },
+            aspect: wgpu::TextureAspect::All,
+        },
+        wgpu::TexelCopyBufferInfo {
+            buffer,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(padded),
+                rows_per_image: Some(height),
+            },
+        },
+        wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+    );
+    gpu.queue.submit([encoder.finish()]);
+    let mapped = Mapped::default();
+    let state = mapped.0.clone();
+    buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        s.result = Some(result.map_err(|e| e.to_string()));
+        if let Some(w) = s.waker.take() {
+            w.wake();
+        }
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| RenderError::Gpu(e.to_string()))?;
+    #[cfg(not(target_arch = "wasm32"))]
+    mapped.await.map_err(RenderError::Gpu)?;
+    #[cfg(target_arch = "wasm32")]
+    loop {
+        let done = mapped
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .result
+            .take();
+        if let Some(r) = done {
+            r.map_err(RenderError::Gpu)?;
+            break;
+        }
+        if gpu.is_lost() {
+            return Err(RenderError::Gpu("the device was lost".into()));
+        }
+        let _ = gpu.device.poll(wgpu::PollType::Poll);
+        yield_to_browser().await;
+    }
+    gpu.take_error()?;
+    let data = buffer
+        .get_mapped_range(..)
+        .map_err(|e| RenderError::Gpu(e.to_string()))?;
+    let mut out = Vec::with_capacity((row * height) as usize);
+    for r in 0..height as usize {
+        let start = r * padded as usize;
+        out.extend_from_slice(&data[start..start + row as usize]);
+    }
+    drop(data);
+    buffer.unmap();
+    Ok(out)
 }
 
 #[derive(Default)]

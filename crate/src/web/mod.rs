@@ -376,3 +376,6 @@ pub async fn render_frame(
     };
     Ok(js_sys::Uint8Array::from(&out[..]))
 }
+
+mod retrieve;
+mod session;

@@ -1,0 +1,85 @@
+//! The Worker side of the viewer's loader: retrieve one frame over WADO-RS and
+//! decode it, off the main thread. Tasks come from the main thread's
+//! [`StudySession`](super::session::StudySession) as JSON; the reply is a
+//! [`Frame`](super::Frame) whose bytes are transferred back.
+
+use super::{client, js_error, Frame};
+use crate::codec::{DecodeLimits, PixelDescription, TransferSyntax};
+use crate::dicomweb::transport::CancelToken;
+use crate::frame_json::frame_description;
+use crate::loader::{retrieve_frame, InstancePlan};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use wasm_bindgen::prelude::*;
+
+/// One frame to retrieve: what the main thread hands a Worker.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct FrameTask {
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    pub sop_instance_uid: String,
+    pub description: PixelDescription,
+    pub stored_transfer_syntax: Option<String>,
+    pub frame: u32,
+}
+
+impl FrameTask {
+    pub(crate) fn new(plan: &InstancePlan, frame: u32) -> FrameTask {
+        FrameTask {
+            study_instance_uid: plan.study_instance_uid.clone(),
+            series_instance_uid: plan.series_instance_uid.clone(),
+            sop_instance_uid: plan.sop_instance_uid.clone(),
+            description: plan.description.clone(),
+            stored_transfer_syntax: plan.stored_transfer_syntax.map(|t| t.uid().to_string()),
+            frame,
+        }
+    }
+}
+
+thread_local! {
+    static CANCELS: RefCell<HashMap<u32, CancelToken>> = RefCell::new(HashMap::new());
+}
+
+/// Retrieves and decodes one frame (`task`: JSON from the main thread's
+/// `nextTasks`). `id` names the request for [`cancel_retrieval`]. Rejects with
+/// a message starting `transient:` when a retry may succeed (5xx, 429, dropped
+/// connection, timeout) and `cancelled:` when cancelled.
+#[wasm_bindgen(js_name = retrieveFrame)]
+pub async fn retrieve_frame_task(server: String, task: String, id: u32) -> Result<Frame, JsError> {
+    let c = client(&server)?;
+    let t: FrameTask =
+        serde_json::from_str(&task).map_err(|e| js_error(format!("invalid frame task: {e}")))?;
+    let plan = InstancePlan {
+        study_instance_uid: t.study_instance_uid,
+        series_instance_uid: t.series_instance_uid,
+        sop_instance_uid: t.sop_instance_uid,
+        instance_number: None,
+        description: t.description,
+        stored_transfer_syntax: t
+            .stored_transfer_syntax
+            .and_then(|u| TransferSyntax::from_uid(&u).ok()),
+    };
+    let cancel = CancelToken::new();
+    CANCELS.with(|c| c.borrow_mut().insert(id, cancel.clone()));
+    let result = retrieve_frame(&c, &plan, t.frame, &DecodeLimits::default(), Some(&cancel)).await;
+    CANCELS.with(|c| c.borrow_mut().remove(&id));
+    match result {
+        Ok(decoded) => Ok(Frame {
+            info: frame_description(t.frame, &decoded).to_string(),
+            data: decoded.data,
+        }),
+        Err(_) if cancel.is_cancelled() => Err(js_error("cancelled: no longer wanted")),
+        Err(e) if e.is_transient() => Err(js_error(format!("transient: {e}"))),
+        Err(e) => Err(js_error(e)),
+    }
+}
+
+/// Cancels retrieval `id` (its promise rejects with `cancelled:`).
+#[wasm_bindgen(js_name = cancelRetrieval)]
+pub fn cancel_retrieval(id: u32) {
+    CANCELS.with(|c| {
+        if let Some(t) = c.borrow().get(&id) {
+            t.cancel();
+        }
+    });
+}

@@ -1,0 +1,1001 @@
+//! The viewer's study session on the main thread: the open study (`study`), the
+//! loader's scheduler (`loader::schedule`), the decoded frames as GPU textures
+//! and the volumes built from them, and rendering of 2-D and MPR viewports.
+//! Network and decoding happen in Workers (`retrieve`); the shell moves tasks
+//! and results between them (`www/src/core.ts`).
+//!
+//! Every method takes `&self` and borrows the state only between awaits, so the
+//! shell may call `delivered` while a render is waiting on the GPU.
+
+use super::{client, gpu_for, js_error};
+use crate::codec::{DecodedFrame, FrameInfo};
+
+use crate::dicomweb::QidoQuery;
+use crate::loader::schedule::{Outcome, Policy, Scheduler, Slot, Work};
+use crate::pixel::{
+    self, DisplayAttributes, GreyPipeline, RenderOptions, VoiLutFunction, VoiSelection,
+    VoiTransform, VoiWindow,
+};
+use crate::render::Gpu;
+use crate::render::{
+    cpu, GpuImage, GpuVolume, ImageSettings, Interpolation, MprSettings, Target, View, Zoom,
+};
+use crate::study::{bulk_data_needed, resolve_bulk_data, SeriesModel};
+use crate::volume::{MprPlane, PlaneGrid, Slab, SlabMode, StandardView, Vec3, VoxelData};
+use serde_json::{json, Value as Json};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[derive(serde::Deserialize, Default)]
+struct OpenOptions {
+    #[serde(default)]
+    budget_bytes: Option<f64>,
+    /// `auto` (WebGPU, WebGL2, then the CPU), `webgpu`, `webgl2`, `cpu`.
+    #[serde(default)]
+    backend: Option<String>,
+    #[serde(default)]
+    max_in_flight: Option<usize>,
+}
+
+enum Pixels {
+    Gpu(Rc<GpuImage>),
+    /// The CPU fallback keeps the frame (there is no GPU to hold it).
+    Cpu(Rc<DecodedFrame>),
+}
+
+struct Resident {
+    pixels: Pixels,
+    info: FrameInfo,
+    /// Modality value range, for the min/max window when the file has none.
+    range: Option<(f64, f64)>,
+}
+
+struct Inner {
+    study: Json,
+    series: Vec<SeriesModel>,
+    scheduler: Scheduler,
+    backend: String,
+    gpu: Option<Rc<Gpu>>,
+    slots: HashMap<(usize, usize), Resident>,
+    volumes: HashMap<usize, Rc<GpuVolume>>,
+    gpu_bytes: u64,
+    volume_bytes: u64,
+    budget: u64,
+}
+
+/// An open study: see the module docs. Made by [`open_study`].
+#[wasm_bindgen]
+pub struct StudySession {
+    inner: Rc<RefCell<Inner>>,
+}
+
+/// Opens a study for viewing: QIDO-RS series, then each series' WADO-RS metadata
+/// (palette LUT bulk data fetched), and a renderer on `options.backend`.
+/// `options`: JSON `{"budget_bytes":…, "backend":"auto|webgpu|webgl2|cpu",
+/// "max_in_flight":6}`.
+#[wasm_bindgen(js_name = openStudy)]
+pub async fn open_study(
+    server: String,
+    study: String,
+    options: String,
+) -> Result<StudySession, JsError> {
+    let o: OpenOptions = if options.trim().is_empty() {
+        OpenOptions::default()
+    } else {
+        serde_json::from_str(&options).map_err(|e| js_error(format!("invalid options: {e}")))?
+    };
+    let c = client(&server)?;
+    let row = c
+        .search_studies(&QidoQuery::new().matching("StudyInstanceUID", &study))
+        .await
+        .map_err(js_error)?
+        .into_iter()
+        .find(|s| s.study_instance_uid == study)
+        .ok_or_else(|| js_error(format!("the server has no study {study}")))?;
+    let mut rows = c
+        .search_series(Some(&study), &QidoQuery::new())
+        .await
+        .map_err(js_error)?;
+    rows.sort_by_key(|r| {
+        (
+            r.series_number.unwrap_or(i32::MAX),
+            r.series_instance_uid.clone(),
+        )
+    });
+    let mut series = Vec::new();
+    for r in &rows {
+        let mut sets = c
+            .metadata(&study, Some(&r.series_instance_uid), None)
+            .await
+            .map_err(js_error)?;
+        for d in &mut sets {
+            for (tag, uri) in bulk_data_needed(d) {
+                // A LUT that cannot be fetched leaves the palette missing: those
+                // images then fail with that reason, the rest load.
+                if let Ok(bytes) = c.bulk_data(&uri).await {
+                    resolve_bulk_data(d, tag, bytes);
+                }
+            }
+        }
+        let model = SeriesModel::from_metadata(&study, r, &sets);
+        if !model.images.is_empty() {
+            series.push(model);
+        }
+    }
+    let backend = o.backend.unwrap_or_else(|| "auto".into());
+    let gpu = match backend.as_str() {
+        "cpu" => None,
+        "auto" | "" => gpu_for("auto").await.ok(),
+        b => Some(gpu_for(b).await?),
+    };
+    let budget = o
+        .budget_bytes
+        .filter(|b| b.is_finite() && *b > 0.0)
+        .map(|b| b as u64)
+        .unwrap_or(1 << 30);
+    let mut scheduler = Scheduler::new(Policy {
+        max_in_flight: o.max_in_flight.unwrap_or(6).clamp(1, 64),
+        budget_bytes: budget,
+        ..Policy::default()
+    });
+    for (si, s) in series.iter().enumerate() {
+        let index = scheduler.add_known_series(s.images.len());
+        debug_assert_eq!(index, si);
+        for (ii, im) in s.images.iter().enumerate() {
+            if let Err(e) = &s.instances[im.instance].plan {
+                scheduler.mark_failed(si, ii, e.clone());
+            }
+        }
+    }
+    let name = row.patient_name.as_ref().and_then(|p| p.alphabetic.clone());
+    let info = json!({
+        "study_instance_uid": study,
+        "patient_name": name,
+        "patient_id": row.patient_id,
+        "study_date": row.study_date,
+        "study_description": row.study_description,
+        "accession_number": row.accession_number,
+    });
+    Ok(StudySession {
+        inner: Rc::new(RefCell::new(Inner {
+            study: info,
+            series,
+            scheduler,
+            backend: if gpu.is_some() { backend } else { "cpu".into() },
+            gpu,
+            slots: HashMap::new(),
+            volumes: HashMap::new(),
+            gpu_bytes: 0,
+            volume_bytes: 0,
+            budget,
+        })),
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ZoomJson {
+    Factor(f64),
+    /// `"fit"` (anything not a number fits).
+    Word(serde::de::IgnoredAny),
+}
+
+#[derive(serde::Deserialize)]
+struct WindowJson {
+    center: f64,
+    width: f64,
+}
+
+/// `api.ts` `ViewportState`.
+#[derive(serde::Deserialize)]
+struct ViewportJson {
+    series: usize,
+    image: usize,
+    width: u32,
+    height: u32,
+    #[serde(default)]
+    window: Option<WindowJson>,
+    #[serde(default)]
+    voi_function: Option<String>,
+    #[serde(default)]
+    invert: bool,
+    #[serde(default)]
+    zoom: Option<ZoomJson>,
+    #[serde(default)]
+    pan: Option<[f64; 2]>,
+    #[serde(default)]
+    rotation: f64,
+    #[serde(default)]
+    flip_horizontal: bool,
+    #[serde(default)]
+    flip_vertical: bool,
+    #[serde(default)]
+    interpolation: Option<String>,
+}
+
+/// `api.ts` `MprState`.
+#[derive(serde::Deserialize)]
+struct MprJson {
+    series: usize,
+    view: String,
+    center: [f64; 3],
+    width: u32,
+    height: u32,
+    #[serde(default)]
+    window: Option<WindowJson>,
+    #[serde(default)]
+    invert: bool,
+    #[serde(default)]
+    mm_per_pixel: Option<f64>,
+    #[serde(default)]
+    pan: Option<[f64; 2]>,
+    #[serde(default)]
+    slab_mm: Option<f64>,
+    #[serde(default)]
+    slab_mode: Option<String>,
+    #[serde(default)]
+    interpolation: Option<String>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, JsError> {
+    serde_json::from_str(s).map_err(|e| js_error(format!("invalid {what}: {e}")))
+}
+
+fn interpolation(s: &Option<String>) -> Result<Interpolation, JsError> {
+    match s.as_deref() {
+        None | Some("linear") => Ok(Interpolation::Linear),
+        Some("nearest") => Ok(Interpolation::Nearest),
+        Some(i) => Err(js_error(format!("unknown interpolation {i}"))),
+    }
+}
+
+fn voi_function(s: &Option<String>) -> Result<VoiLutFunction, JsError> {
+    match s.as_deref() {
+        None | Some("linear") => Ok(VoiLutFunction::Linear),
+        Some("linear_exact") => Ok(VoiLutFunction::LinearExact),
+        Some("sigmoid") => Ok(VoiLutFunction::Sigmoid),
+        Some(f) => Err(js_error(format!("unknown VOI LUT function {f}"))),
+    }
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), JsError> {
+    if width == 0 || height == 0 || width > 8192 || height > 8192 {
+        return Err(js_error(format!(
+            "viewport size {width}×{height} is outside 1…8192"
+        )));
+    }
+    Ok(())
+}
+
+impl ViewportJson {
+    fn view(&self, attrs: &DisplayAttributes) -> View {
+        View {
+            zoom: match self.zoom {
+                Some(ZoomJson::Factor(z)) if z.is_finite() && z > 0.0 => Zoom::Factor(z),
+                _ => Zoom::Fit,
+            },
+            pan: self.pan.unwrap_or([0.0, 0.0]),
+            rotation_degrees: if self.rotation.is_finite() {
+                self.rotation
+            } else {
+                0.0
+            },
+            flip_horizontal: self.flip_horizontal,
+            flip_vertical: self.flip_vertical,
+            pixel_aspect: attrs.pixel_aspect(),
+        }
+    }
+
+    fn options(&self, attrs: &DisplayAttributes) -> Result<RenderOptions, JsError> {
+        let function = voi_function(&self.voi_function)?;
+        let voi = match (&self.window, &self.voi_function) {
+            (Some(w), _) => VoiSelection::Window(VoiWindow::new(w.center, w.width, function)),
+            (None, Some(_)) => match attrs.windows.first() {
+                Some(w) => VoiSelection::Window(VoiWindow::new(w.center, w.width, function)),
+                None => VoiSelection::Default,
+            },
+            (None, None) => VoiSelection::Default,
+        };
+        Ok(RenderOptions {
+            voi,
+            invert: self.invert,
+            ..RenderOptions::default()
+        })
+    }
+}
+
+fn is_grey(info: &FrameInfo) -> bool {
+    info.samples_per_pixel == 1 && info.photometric_interpretation.trim() != "PALETTE COLOR"
+}
+
+fn frame_info(v: &Json) -> Result<FrameInfo, JsError> {
+    let n = |k: &str| -> Result<u64, JsError> {
+        v[k].as_u64()
+            .ok_or_else(|| js_error(format!("frame info has no {k}")))
+    };
+    Ok(FrameInfo {
+        rows: n("rows")? as u32,
+        columns: n("columns")? as u32,
+        samples_per_pixel: n("samples_per_pixel")? as u16,
+        bits_allocated: n("bits_allocated")? as u16,
+        bits_stored: n("bits_stored")? as u16,
+        pixel_representation: n("pixel_representation")? as u16,
+        photometric_interpretation: v["photometric_interpretation"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        transfer_syntax: v["transfer_syntax"].as_str().unwrap_or("").to_string(),
+    })
+}
+
+impl Inner {
+    fn series(&self, s: usize) -> Result<&SeriesModel, JsError> {
+        self.series
+            .get(s)
+            .ok_or_else(|| js_error(format!("no series {s} in this study")))
+    }
+
+    fn attributes(&self, s: usize, i: usize) -> Result<DisplayAttributes, JsError> {
+        self.series(s)?
+            .attributes(i)
+            .ok_or_else(|| js_error(format!("series {s} has no image {i}")))
+    }
+
+    fn resident(&self, s: usize, i: usize) -> Result<&Resident, JsError> {
+        if let Some(r) = self.slots.get(&(s, i)) {
+            return Ok(r);
+        }
+        Err(js_error(match self.scheduler.slot(s, i) {
+            Some(Slot::Failed(m)) => m.clone(),
+            Some(_) => format!("image {} of series {s} is still loading", i + 1),
+            None => format!("series {s} has no image {i}"),
+        }))
+    }
+
+    fn evict(&mut self, evicted: &[(usize, usize)]) {
+        for k in evicted {
+            if let Some(r) = self.slots.remove(k) {
+                if let Pixels::Gpu(img) = &r.pixels {
+                    self.gpu_bytes -= img.gpu_bytes();
+                }
+            }
+        }
+    }
+
+    /// The grey pipeline for image (s, i) as `options` ask.
+    fn grey(
+        &self,
+        s: usize,
+        i: usize,
+        r: &Resident,
+        options: &RenderOptions,
+    ) -> Result<Option<GreyPipeline>, JsError> {
+        if !is_grey(&r.info) {
+            return Ok(None);
+        }
+        let attrs = self.attributes(s, i)?;
+        let range = r.range;
+        pixel::grey_pipeline_for(&r.info, &attrs, options, || {
+            range.ok_or(pixel::PixelError::FrameSize {
+                expected: 1,
+                actual: 0,
+            })
+        })
+        .map(Some)
+        .map_err(js_error)
+    }
+
+    fn mpr_grid(&self, m: &MprJson) -> Result<(PlaneGrid, StandardView), JsError> {
+        check_size(m.width, m.height)?;
+        let s = self.series(m.series)?;
+        let volume = s.volume.as_ref().map_err(js_error)?;
+        let view = match m.view.as_str() {
+            "axial" => StandardView::Axial,
+            "coronal" => StandardView::Coronal,
+            "sagittal" => StandardView::Sagittal,
+            v => return Err(js_error(format!("unknown MPR view {v}"))),
+        };
+        let center = Vec3::new(m.center[0], m.center[1], m.center[2]);
+        let plane = MprPlane::standard(view, center);
+        let mm = match m.mm_per_pixel.filter(|v| v.is_finite() && *v > 0.0) {
+            Some(mm) => mm,
+            None => {
+                // Fit the volume's box as projected on the plane.
+                let (mut u, mut v) = ((f64::MAX, f64::MIN), (f64::MAX, f64::MIN));
+                for c in volume.corners() {
+                    let a = (c - center).dot(plane.right);
+                    let b = (c - center).dot(plane.down);
+                    u = (u.0.min(a), u.1.max(a));
+                    v = (v.0.min(b), v.1.max(b));
+                }
+                let span_u = 2.0 * u.0.abs().max(u.1.abs());
+                let span_v = 2.0 * v.0.abs().max(v.1.abs());
+                (span_u / m.width as f64)
+                    .max(span_v / m.height as f64)
+                    .max(1e-3)
+            }
+        };
+        let [px, py] = m.pan.unwrap_or([0.0, 0.0]);
+        let plane = MprPlane {
+            center: center - plane.right * (px * mm) - plane.down * (py * mm),
+            ..plane
+        };
+        Ok((PlaneGrid::new(plane, m.width, m.height, mm), view))
+    }
+}
+
+#[wasm_bindgen]
+impl StudySession {
+    /// `api.ts` `StudyInfo` as JSON.
+    pub fn info(&self) -> String {
+        let g = self.inner.borrow();
+        let mut info = g.study.clone();
+        info["series"] = g
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.info(i))
+            .collect::<Vec<_>>()
+            .into();
+        info["backend"] = g.backend.clone().into();
+        info.to_string()
+    }
+
+    /// `api.ts` `ImageInfo` as JSON.
+    #[wasm_bindgen(js_name = imageInfo)]
+    pub fn image_info(&self, series: usize, image: usize) -> Result<String, JsError> {
+        let g = self.inner.borrow();
+        g.series(series)?
+            .image_info(image)
+            .map(|v| v.to_string())
+            .ok_or_else(|| js_error(format!("series {series} has no image {image}")))
+    }
+
+    /// The image in view. Returns JSON `[[series, image], …]`: requests in flight
+    /// that are no longer wanted (the shell cancels them).
+    #[wasm_bindgen(js_name = setFocus)]
+    pub fn set_focus(&self, series: usize, image: usize) -> String {
+        let cancel = self.inner.borrow_mut().scheduler.set_focus(series, image);
+        let out: Vec<[usize; 2]> = cancel
+            .into_iter()
+            .filter_map(|w| match w {
+                Work::Image { series, image } => Some([series, image]),
+                _ => None,
+            })
+            .collect();
+        serde_json::to_string(&out).unwrap_or_default()
+    }
+
+    /// The requests to start now (`now_ms`: the page's clock), as JSON
+    /// `[{"series":…,"image":…,"task":{…}}]`: hand each `task` to a Worker's
+    /// `retrieveFrame`.
+    #[wasm_bindgen(js_name = nextTasks)]
+    pub fn next_tasks(&self, now_ms: f64) -> String {
+        let mut g = self.inner.borrow_mut();
+        let work = g.scheduler.next(now_ms);
+        let mut out = Vec::new();
+        for w in work {
+            let Work::Image { series, image } = w else {
+                continue;
+            };
+            let task = g.series[series]
+                .image(image)
+                .and_then(|(inst, frame)| inst.plan.as_ref().ok().map(|p| (p, frame)))
+                .map(|(p, frame)| super::retrieve::FrameTask::new(p, frame));
+            match task {
+                Some(t) => out.push(json!({"series": series, "image": image, "task": t})),
+                None => {
+                    g.scheduler.complete(
+                        w,
+                        Outcome::Permanent("the metadata does not describe this image".into()),
+                        now_ms,
+                    );
+                }
+            }
+        }
+        Json::from(out).to_string()
+    }
+
+    /// A Worker decoded image (series, image): `info` is the frame's JSON, `data`
+    /// its canonical bytes. Uploads it and returns JSON `{"evicted":[[s,i],…],
+    /// "error":null|"…"}` (an upload failure marks only this image).
+    pub fn delivered(
+        &self,
+        series: usize,
+        image: usize,
+        info: String,
+        data: Vec<u8>,
+        now_ms: f64,
+    ) -> String {
+        let mut g = self.inner.borrow_mut();
+        let work = Work::Image { series, image };
+        let result = (|| -> Result<(Resident, u64), JsError> {
+            let v: Json = parse("frame info", &info)?;
+            let frame = DecodedFrame {
+                info: frame_info(&v)?,
+                data,
+            };
+            let attrs = g.attributes(series, image)?;
+            let range = if is_grey(&frame.info) {
+                pixel::modality_range(&frame, &attrs).ok()
+            } else {
+                None
+            };
+            let info = frame.info.clone();
+            match &g.gpu {
+                Some(gpu) => {
+                    let img = GpuImage::upload(gpu, &frame, &attrs).map_err(js_error)?;
+                    let bytes = img.gpu_bytes();
+                    Ok((
+                        Resident {
+                            pixels: Pixels::Gpu(Rc::new(img)),
+                            info,
+                            range,
+                        },
+                        bytes,
+                    ))
+                }
+                None => {
+                    // Checked now, so that a frame the CPU cannot show fails here.
+                    if !is_grey(&info) {
+                        pixel::render_rgb8(&frame, &attrs, &RenderOptions::default())
+                            .map_err(js_error)?;
+                    }
+                    let bytes = frame.data.len() as u64;
+                    Ok((
+                        Resident {
+                            pixels: Pixels::Cpu(Rc::new(frame)),
+                            info,
+                            range,
+                        },
+                        bytes,
+                    ))
+                }
+            }
+        })();
+        match result {
+            Ok((resident, bytes)) => {
+                if let Pixels::Gpu(_) = resident.pixels {
+                    g.gpu_bytes += bytes;
+                }
+                g.slots.insert((series, image), resident);
+                let evicted = g
+                    .scheduler
+                    .complete(work, Outcome::Decoded { bytes }, now_ms);
+                g.evict(&evicted);
+                json!({"evicted": evicted, "error": null}).to_string()
+            }
+            Err(e) => {
+                let message = JsValue::from(e)
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+                    .unwrap_or_else(|| "the frame could not be shown".into());
+                g.scheduler
+                    .complete(work, Outcome::Permanent(message.clone()), now_ms);
+                json!({"evicted": [], "error": message}).to_string()
+            }
+        }
+    }
+
+    /// A Worker could not deliver image (series, image): `message` as it rejected
+    /// (`transient:` retries with backoff, `cancelled:` re-queues, anything else
+    /// marks the image failed with that message).
+    pub fn failed(&self, series: usize, image: usize, message: String, now_ms: f64) {
+        let outcome = if message.starts_with("transient:") {
+            Outcome::Transient {
+                retry_after_ms: None,
+            }
+        } else if message.starts_with("cancelled:") {
+            Outcome::Cancelled
+        } else {
+            Outcome::Permanent(message)
+        };
+        self.inner
+            .borrow_mut()
+            .scheduler
+            .complete(Work::Image { series, image }, outcome, now_ms);
+    }
+
+    /// `api.ts` `SlotState` as JSON.
+    #[wasm_bindgen(js_name = slotState)]
+    pub fn slot_state(&self, series: usize, image: usize) -> String {
+        let g = self.inner.borrow();
+        match g.scheduler.slot(series, image) {
+            Some(Slot::Resident { .. }) => json!({"state": "resident"}),
+            Some(Slot::InFlight) => json!({"state": "loading"}),
+            Some(Slot::Queued | Slot::Backoff { .. }) => json!({"state": "queued"}),
+            Some(Slot::Failed(m)) => json!({"state": "failed", "error": m}),
+            Some(Slot::Missing) | None => json!({"state": "missing"}),
+        }
+        .to_string()
+    }
+
+    /// `api.ts` `Progress` as JSON.
+    pub fn progress(&self, series: usize) -> String {
+        let (resident, failed, total) = self.inner.borrow().scheduler.progress(series);
+        json!({"series": series, "resident": resident, "failed": failed, "total": total})
+            .to_string()
+    }
+
+    /// `{"gpu_bytes":…,"volume_bytes":…,"heap_bytes":…,"budget_bytes":…,"backend":…}`.
+    pub fn memory(&self) -> String {
+        let g = self.inner.borrow();
+        let heap = (core::arch::wasm32::memory_size(0) * 65536) as u64;
+        json!({
+            "gpu_bytes": g.gpu_bytes + g.volume_bytes,
+            "frame_bytes": g.scheduler.resident_bytes(),
+            "volume_bytes": g.volume_bytes,
+            "heap_bytes": heap,
+            "budget_bytes": g.budget,
+            "backend": g.backend,
+        })
+        .to_string()
+    }
+
+    /// Whether the GPU device was lost; if so, forgets what it held (the images
+    /// are fetched again) and opens a new device on the next render.
+    fn recover(&self) -> bool {
+        let mut g = self.inner.borrow_mut();
+        if !g.gpu.as_ref().is_some_and(|gpu| gpu.is_lost()) {
+            return false;
+        }
+        g.gpu = None;
+        g.slots.clear();
+        g.volumes.clear();
+        g.gpu_bytes = 0;
+        g.volume_bytes = 0;
+        g.scheduler.drop_resident();
+        true
+    }
+
+    async fn ensure_gpu(&self) -> Result<(), JsError> {
+        let (needed, backend) = {
+            let g = self.inner.borrow();
+            (g.gpu.is_none() && g.backend != "cpu", g.backend.clone())
+        };
+        if needed {
+            let gpu = gpu_for(&backend).await?;
+            self.inner.borrow_mut().gpu = Some(gpu);
+        }
+        Ok(())
+    }
+
+    /// Renders a 2-D viewport (`api.ts` `ViewportState` JSON) and resolves to its
+    /// RGBA pixels (`width × height × 4`). Rejects when the image is not resident
+    /// (still loading, or failed: with the reason).
+    pub async fn render(&self, viewport: String) -> Result<js_sys::Uint8Array, JsError> {
+        if self.recover() {
+            self.ensure_gpu().await?;
+            return Err(js_error(
+                "the GPU device was lost; the images are loading again",
+            ));
+        }
+        let v: ViewportJson = parse("viewport", &viewport)?;
+        check_size(v.width, v.height)?;
+        let (gpu, target) = {
+            let g = self.inner.borrow();
+            let r = g.resident(v.series, v.image)?;
+            let attrs = g.attributes(v.series, v.image)?;
+            let options = v.options(&attrs)?;
+            let settings = ImageSettings {
+                grey: g.grey(v.series, v.image, r, &options)?,
+                view: v.view(&attrs),
+                interpolation: interpolation(&v.interpolation)?,
+            };
+            match (&r.pixels, &g.gpu) {
+                (Pixels::Gpu(img), Some(gpu)) => {
+                    let target = Target::new(gpu, v.width, v.height).map_err(js_error)?;
+                    img.render(gpu, &settings, &target).map_err(js_error)?;
+                    (gpu.clone(), target)
+                }
+                (Pixels::Cpu(frame), _) => {
+                    let rgba = cpu::render_rgba(frame, &attrs, &settings, v.width, v.height)
+                        .map_err(js_error)?;
+                    return Ok(js_sys::Uint8Array::from(&rgba[..]));
+                }
+                (Pixels::Gpu(_), None) => return Err(js_error("no GPU device")),
+            }
+        };
+        let rgba = target.read(&gpu).await.map_err(js_error)?;
+        Ok(js_sys::Uint8Array::from(&rgba[..]))
+    }
+
+    /// The pixel under canvas point (x, y) of a viewport: `api.ts` `Probe` JSON.
+    pub async fn probe(&self, viewport: String, x: f64, y: f64) -> Result<String, JsError> {
+        let v: ViewportJson = parse("viewport", &viewport)?;
+        let (pixels, attrs, info, position) = {
+            let g = self.inner.borrow();
+            let r = g.resident(v.series, v.image)?;
+            let attrs = g.attributes(v.series, v.image)?;
+            let m = v
+                .view(&attrs)
+                .output_to_frame(r.info.columns, r.info.rows, v.width, v.height);
+            let p = m.transform_point(Vec3::new(x, y, 0.0));
+            let pixels = match &r.pixels {
+                Pixels::Gpu(i) => Pixels::Gpu(i.clone()),
+                Pixels::Cpu(f) => Pixels::Cpu(f.clone()),
+            };
+            let slice = g.series[v.series]
+                .image(v.image)
+                .and_then(|(inst, f)| inst.slices.get(f as usize - 1).cloned());
+            (pixels, attrs, r.info.clone(), (p.x, p.y, slice))
+        };
+        let (fx, fy, slice) = position;
+        let inside = fx >= 0.0 && fy >= 0.0 && fx < info.columns as f64 && fy < info.rows as f64;
+        let (col, row) = (fx.floor(), fy.floor());
+        if !inside {
+            return Ok(
+                json!({"column": col, "row": row, "inside": false, "stored": null,
+                "modality_value": null, "units": null, "patient": null})
+                .to_string(),
+            );
+        }
+        let (c, r) = (col as u32, row as u32);
+        let stored: Vec<i64> = match pixels {
+            Pixels::Gpu(img) => {
+                let gpu = self
+                    .inner
+                    .borrow()
+                    .gpu
+                    .clone()
+                    .ok_or_else(|| js_error("no GPU device"))?;
+                img.read_texel(&gpu, c, r).await.map_err(js_error)?
+            }
+            Pixels::Cpu(frame) => {
+                let spp = info.samples_per_pixel as usize;
+                let bytes = (frame.data.len()
+                    / (info.rows as usize * info.columns as usize * spp).max(1))
+                .max(1);
+                let at = (r as usize * info.columns as usize + c as usize) * spp;
+                (0..spp)
+                    .map(|k| {
+                        let b = &frame.data[(at + k) * bytes..(at + k + 1) * bytes];
+                        let mut v = [0u8; 8];
+                        v[..bytes].copy_from_slice(b);
+                        let u = u64::from_le_bytes(v) as i64;
+                        if info.pixel_representation == 1 {
+                            let shift = 64 - 8 * bytes as u32;
+                            (u << shift) >> shift
+                        } else {
+                            u
+                        }
+                    })
+                    .collect()
+            }
+        };
+        let grey = is_grey(&info);
+        let modality_value = grey.then(|| attrs.modality.apply_int(stored[0]));
+        let units = if grey {
+            let g = self.inner.borrow();
+            g.series[v.series]
+                .image_info(v.image)
+                .and_then(|i| i["units"].as_str().map(str::to_string))
+        } else {
+            None
+        };
+        let patient = slice.map(|s| {
+            let p = s.image_position
+                + s.row_direction * (col * s.pixel_spacing[1])
+                + s.column_direction * (row * s.pixel_spacing[0]);
+            p.to_array()
+        });
+        Ok(json!({
+            "column": col, "row": row, "inside": true, "stored": stored,
+            "modality_value": modality_value, "units": units, "patient": patient,
+        })
+        .to_string())
+    }
+
+    /// The length between two canvas points of a viewport, JSON
+    /// `{"value":…,"units":"mm"|"px"}` (mm from Pixel Spacing when known).
+    pub fn measure(
+        &self,
+        viewport: String,
+        x0: f64,
+        y0: f64,
+        x1: f64,
+        y1: f64,
+    ) -> Result<String, JsError> {
+        let v: ViewportJson = parse("viewport", &viewport)?;
+        let g = self.inner.borrow();
+        let s = g.series(v.series)?;
+        let (inst, frame) = s
+            .image(v.image)
+            .ok_or_else(|| js_error(format!("series {} has no image {}", v.series, v.image)))?;
+        let attrs = inst.attributes.for_frame(frame - 1);
+        let (cols, rows) = inst
+            .plan
+            .as_ref()
+            .map(|p| (p.description.columns, p.description.rows))
+            .map_err(js_error)?;
+        let m = v
+            .view(&attrs)
+            .output_to_frame(cols, rows, v.width, v.height);
+        let a = m.transform_point(Vec3::new(x0, y0, 0.0));
+        let b = m.transform_point(Vec3::new(x1, y1, 0.0));
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        Ok(match attrs.pixel_spacing {
+            Some([row_mm, col_mm]) => {
+                json!({"value": ((dx * col_mm).powi(2) + (dy * row_mm).powi(2)).sqrt(), "units": "mm"})
+            }
+            None => json!({"value": (dx * dx + dy * dy).sqrt(), "units": "px"}),
+        }
+        .to_string())
+    }
+
+    /// The centre of a series' volume (patient mm), JSON `[x,y,z]`.
+    #[wasm_bindgen(js_name = volumeCenter)]
+    pub fn volume_center(&self, series: usize) -> Result<String, JsError> {
+        let g = self.inner.borrow();
+        let v = g.series(series)?.volume.as_ref().map_err(js_error)?;
+        Ok(serde_json::to_string(&v.center().to_array()).unwrap_or_default())
+    }
+
+    /// Builds a series' volume on the GPU from its frames (read back from their
+    /// textures, assembled, uploaded once, and the copy dropped).
+    async fn volume(&self, series: usize) -> Result<Rc<GpuVolume>, JsError> {
+        let (images, geometry, gpu) = {
+            let g = self.inner.borrow();
+            if let Some(v) = g.volumes.get(&series) {
+                return Ok(v.clone());
+            }
+            let s = g.series(series)?;
+            let geometry = s.volume.clone().map_err(js_error)?;
+            let gpu = g
+                .gpu
+                .clone()
+                .ok_or_else(|| js_error("MPR needs WebGPU or WebGL2; this browser has neither"))?;
+            let mut images = Vec::with_capacity(s.images.len());
+            for i in 0..s.images.len() {
+                let r = g.resident(series, i).map_err(|e| {
+                    let m = JsValue::from(e)
+                        .dyn_ref::<js_sys::Error>()
+                        .map(|e| String::from(e.message()))
+                        .unwrap_or_default();
+                    js_error(format!("the volume needs every slice: {m}"))
+                })?;
+                match &r.pixels {
+                    Pixels::Gpu(img) => images.push((img.clone(), r.info.clone())),
+                    Pixels::Cpu(_) => return Err(js_error("no GPU device")),
+                }
+            }
+            (images, geometry, gpu)
+        };
+        let mut frames = Vec::with_capacity(images.len());
+        for (img, info) in &images {
+            let data = img.read_frame(&gpu).await.map_err(js_error)?;
+            frames.push(DecodedFrame {
+                info: info.clone(),
+                data,
+            });
+        }
+        drop(images);
+        let refs: Vec<&DecodedFrame> = frames.iter().collect();
+        let voxels = VoxelData::from_decoded_frames(&geometry, &refs).map_err(js_error)?;
+        drop(refs);
+        drop(frames);
+        let volume = Rc::new(GpuVolume::upload(&gpu, &geometry, &voxels).map_err(js_error)?);
+        let bytes = match &voxels {
+            VoxelData::U8(v) => v.data().len() as u64,
+            VoxelData::I8(v) => v.data().len() as u64,
+            VoxelData::U16(v) => v.data().len() as u64 * 2,
+            VoxelData::I16(v) => v.data().len() as u64 * 2,
+            VoxelData::U32(v) => v.data().len() as u64 * 4,
+            VoxelData::I32(v) => v.data().len() as u64 * 4,
+        };
+        drop(voxels);
+        let mut g = self.inner.borrow_mut();
+        g.volume_bytes += bytes;
+        g.volumes.insert(series, volume.clone());
+        Ok(volume)
+    }
+
+    /// Renders an MPR viewport (`api.ts` `MprState` JSON) to RGBA pixels. The
+    /// volume is built on first use; rejects until every slice is resident.
+    #[wasm_bindgen(js_name = renderMpr)]
+    pub async fn render_mpr(&self, state: String) -> Result<js_sys::Uint8Array, JsError> {
+        if self.recover() {
+            self.ensure_gpu().await?;
+            return Err(js_error(
+                "the GPU device was lost; the images are loading again",
+            ));
+        }
+        let m: MprJson = parse("MPR state", &state)?;
+        let volume = self.volume(m.series).await?;
+        let (gpu, target) = {
+            let g = self.inner.borrow();
+            let (grid, _) = g.mpr_grid(&m)?;
+            let s = g.series(m.series)?;
+            // The display pipeline of the series' first slice, with the user's window.
+            let first = s.volume_images.first().copied().unwrap_or(0);
+            let attrs = g.attributes(m.series, first)?;
+            let window = match &m.window {
+                Some(w) => Some(VoiWindow::new(w.center, w.width, VoiLutFunction::Linear)),
+                None => attrs.windows.first().cloned().or_else(|| {
+                    g.slots
+                        .get(&(m.series, first))
+                        .and_then(|r| r.range)
+                        .and_then(|(lo, hi)| pixel::min_max_window(lo, hi))
+                }),
+            }
+            .ok_or_else(|| js_error("no window for this volume"))?;
+            let mono1 = g
+                .slots
+                .get(&(m.series, first))
+                .is_some_and(|r| r.info.photometric_interpretation.trim() == "MONOCHROME1");
+            let slab = m.slab_mm.filter(|t| *t > 0.0).map(|t| {
+                let mode = match m.slab_mode.as_deref() {
+                    Some("minip") => SlabMode::MinIp,
+                    Some("avg" | "average") => SlabMode::Average,
+                    _ => SlabMode::Mip,
+                };
+                Slab::new(t, mode, volume.geometry())
+            });
+            let settings = MprSettings {
+                grid,
+                interpolation: interpolation(&m.interpolation)?,
+                slab,
+                grey: GreyPipeline {
+                    modality: attrs.modality.clone(),
+                    voi: VoiTransform::Window(window),
+                    invert: mono1 != m.invert,
+                },
+            };
+            let gpu = g.gpu.clone().ok_or_else(|| js_error("no GPU device"))?;
+            let target = Target::new(&gpu, m.width, m.height).map_err(js_error)?;
+            volume.render(&gpu, &settings, &target).map_err(js_error)?;
+            (gpu, target)
+        };
+        let rgba = target.read(&gpu).await.map_err(js_error)?;
+        Ok(js_sys::Uint8Array::from(&rgba[..]))
+    }
+
+    /// Reference lines of the other two standard planes and the crosshair centre
+    /// in an MPR viewport: `api.ts` `MprOverlay` JSON.
+    #[wasm_bindgen(js_name = mprOverlay)]
+    pub fn mpr_overlay(&self, state: String) -> Result<String, JsError> {
+        let m: MprJson = parse("MPR state", &state)?;
+        let g = self.inner.borrow();
+        let (grid, view) = g.mpr_grid(&m)?;
+        let center = Vec3::new(m.center[0], m.center[1], m.center[2]);
+        let mut lines = Vec::new();
+        for (name, other) in [
+            ("axial", StandardView::Axial),
+            ("coronal", StandardView::Coronal),
+            ("sagittal", StandardView::Sagittal),
+        ] {
+            if other == view {
+                continue;
+            }
+            if let Some([a, b]) = grid.reference_line(&MprPlane::standard(other, center)) {
+                lines.push(json!({"view": name, "from": a, "to": b}));
+            }
+        }
+        Ok(json!({
+            "lines": lines,
+            "center": grid.patient_to_image(center),
+            "mm_per_pixel": grid.spacing[0],
+        })
+        .to_string())
+    }
+
+    /// Canvas point (x, y) of an MPR viewport → patient position, JSON `[x,y,z]`.
+    #[wasm_bindgen(js_name = mprPoint)]
+    pub fn mpr_point(&self, state: String, x: f64, y: f64) -> Result<String, JsError> {
+        let m: MprJson = parse("MPR state", &state)?;
+        let g = self.inner.borrow();
+        let (grid, _) = g.mpr_grid(&m)?;
+        Ok(serde_json::to_string(&grid.image_to_patient(x, y).to_array()).unwrap_or_default())
+    }
+
+    /// Drops every texture and volume of this study.
+    pub fn close(&self) {
+        let mut g = self.inner.borrow_mut();
+        g.slots.clear();
+        g.volumes.clear();
+        g.gpu_bytes = 0;
+        g.volume_bytes = 0;
+    }
+}
