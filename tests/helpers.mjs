@@ -43,6 +43,9 @@ export function dicomwebUrl() {
   return execFileSync("bash", [path.join(root, "scripts", "orthanc.sh"), "start"], { encoding: "utf8" }).trim();
 }
 
+/** Chromium flags under which headless WebGPU (SwiftShader) presents and stays alive (FIELD-NOTES). */
+export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-angle=swiftshader", "--enable-features=Vulkan", "--use-vulkan=swiftshader"];
+
 /** Debian's Chromium, headless, with no background traffic (the machine's network is closed). */
 export async function launchChromium(extraArgs = []) {
   const { chromium } = await import("playwright-core");

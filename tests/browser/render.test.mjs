@@ -9,7 +9,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
 import { startServer } from "../../scripts/serve.mjs";
-import { cli, corpusDir, launchChromium } from "../helpers.mjs";
+import { cli, corpusDir, launchChromium, WEBGPU_FLAGS } from "../helpers.mjs";
 
 // A CT with rescale and an explicit window, MONOCHROME1 with its own window, a
 // palette file and an RGB file (the files crate/tests/render.rs uses).
@@ -23,7 +23,7 @@ const CASES = [
 
 // WebGPU needs these to present (FIELD-NOTES); WebGL2 needs nothing.
 const BACKENDS = [
-  { name: "webgpu", args: ["--enable-unsafe-webgpu", "--use-angle=swiftshader", "--enable-features=Vulkan", "--use-vulkan=swiftshader"] },
+  { name: "webgpu", args: WEBGPU_FLAGS },
   { name: "webgl2", args: [] },
 ];
 

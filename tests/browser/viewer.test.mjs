@@ -25,15 +25,15 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
 import { startServer } from "../../scripts/serve.mjs";
-import { cli, corpusDir, dicomwebUrl, launchChromium } from "../helpers.mjs";
+import { cli, corpusDir, dicomwebUrl, launchChromium, WEBGPU_FLAGS } from "../helpers.mjs";
 
 const WAIT = 60_000;
 const LONG_WAIT = 180_000; // a whole series over DICOMweb, decoded in the page
 const cacheDir = process.env.LUMEN_CACHE || path.join(os.homedir(), ".cache", "lumen");
 
-// WebGPU needs these to present (FIELD-NOTES); WebGL2 needs nothing.
+// WebGPU needs its flags to present (FIELD-NOTES); WebGL2 needs nothing.
 const BACKENDS = [
-  { name: "webgpu", args: ["--enable-unsafe-webgpu", "--use-angle=swiftshader", "--enable-features=Vulkan", "--use-vulkan=swiftshader"] },
+  { name: "webgpu", args: WEBGPU_FLAGS },
   { name: "webgl2", args: [] },
 ];
 

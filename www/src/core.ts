@@ -243,6 +243,8 @@ export async function createCore(options: { backend?: string; workers?: number }
       return JSON.parse(await searchStudies(serverJson(server), JSON.stringify(params)));
     },
     async openStudy(server: ServerConfig, studyUid: string, opts: { budgetBytes?: number } = {}): Promise<Study> {
+      // Where loading a study starts (benchmarks measure `lumen:series-loaded` from here).
+      performance.mark("lumen:open-study", { detail: { study: studyUid } });
       const json = serverJson(server);
       const session = await openStudy(
         json,

@@ -123,6 +123,9 @@ export class ReadingScreen {
     header.querySelector<HTMLButtonElement>("button.back")!.addEventListener("click", () => this.options.onWorklist());
 
     const seriesList = h("nav", { class: "series-list", "aria-label": "Series" });
+    seriesList.addEventListener("mousedown", (e) => {
+      if ((e.target as Element).closest("button")) e.preventDefault();
+    });
     info.series.forEach((s, i) => seriesList.append(this.makeThumb(s, i)));
     if (!info.series.length) seriesList.append(h("p", { class: "hint", text: "This study has no series with images." }));
 
@@ -259,7 +262,10 @@ export class ReadingScreen {
       toolGroup.append(b);
     }
     const preset = h("select", { "aria-label": "Window preset", title: "Window preset (center/width)" });
-    preset.addEventListener("change", () => this.applyPreset(preset.value));
+    preset.addEventListener("change", () => {
+      this.applyPreset(preset.value);
+      preset.blur(); // the arrow keys go back to the images
+    });
 
     const act = (label: string, key: string, text: string, fn: () => void, attrs: Record<string, string | number | boolean> = {}) => {
       const b = button(label, `${label} (${key})`, { "aria-keyshortcuts": key === "Space" ? "Space" : key, ...attrs });
@@ -300,7 +306,7 @@ export class ReadingScreen {
     const slab = h("div", { class: "group slab", role: "group", "aria-label": "Slab", hidden: true }, h("span", { class: "hint", text: "Slab" }), slabMm, h("span", { class: "hint", text: "mm" }), slabMode);
     const status = h("span", { class: "reading-status", role: "status", "aria-live": "polite" });
     this.ui = { layouts, tools, preset, invert, rotate, flipH, flipV, reset, cine, fps, interp, slab, slabMm, slabMode, status };
-    return h(
+    const toolbar = h(
       "div",
       { class: "toolbar", role: "toolbar", "aria-label": "Viewer tools" },
       layoutGroup,
@@ -311,6 +317,12 @@ export class ReadingScreen {
       slab,
       status,
     );
+    // A mouse click on a button leaves the keyboard focus where it was, so that the
+    // shortcuts (Space: cine, arrows: images) keep working; Tab still reaches them.
+    toolbar.addEventListener("mousedown", (e) => {
+      if ((e.target as Element).closest("button")) e.preventDefault();
+    });
+    return toolbar;
   }
 
   private activeViewport(): StackViewport | null {

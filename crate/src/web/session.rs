@@ -63,6 +63,9 @@ struct Inner {
     gpu_bytes: u64,
     volume_bytes: u64,
     budget: u64,
+    /// Offscreen targets not in use, reused by size (a W/L drag renders the same
+    /// size again and again; making a texture and a staging buffer each time costs).
+    spare_targets: Vec<Rc<Target>>,
 }
 
 /// An open study: see the module docs. Made by [`open_study`].
@@ -170,6 +173,7 @@ pub async fn open_study(
             gpu_bytes: 0,
             volume_bytes: 0,
             budget,
+            spare_targets: Vec::new(),
         })),
     })
 }
@@ -331,6 +335,25 @@ fn frame_info(v: &Json) -> Result<FrameInfo, JsError> {
 }
 
 impl Inner {
+    /// A free target of this size (taken out of the spares until given back).
+    fn target(&mut self, gpu: &Gpu, width: u32, height: u32) -> Result<Rc<Target>, JsError> {
+        match self
+            .spare_targets
+            .iter()
+            .position(|t| t.width() == width && t.height() == height)
+        {
+            Some(i) => Ok(self.spare_targets.swap_remove(i)),
+            None => Ok(Rc::new(Target::new(gpu, width, height).map_err(js_error)?)),
+        }
+    }
+
+    fn give_back(&mut self, target: Rc<Target>) {
+        self.spare_targets.push(target);
+        if self.spare_targets.len() > 6 {
+            self.spare_targets.remove(0);
+        }
+    }
+
     fn series(&self, s: usize) -> Result<&SeriesModel, JsError> {
         self.series
             .get(s)
@@ -675,7 +698,8 @@ impl StudySession {
         let v: ViewportJson = parse("viewport", &viewport)?;
         check_size(v.width, v.height)?;
         let (gpu, target) = {
-            let g = self.inner.borrow();
+            let mut g = self.inner.borrow_mut();
+            let g = &mut *g;
             let r = g.resident(v.series, v.image)?;
             let attrs = g.attributes(v.series, v.image)?;
             let options = v.options(&attrs)?;
@@ -686,9 +710,10 @@ impl StudySession {
             };
             match (&r.pixels, &g.gpu) {
                 (Pixels::Gpu(img), Some(gpu)) => {
-                    let target = Target::new(gpu, v.width, v.height).map_err(js_error)?;
-                    img.render(gpu, &settings, &target).map_err(js_error)?;
-                    (gpu.clone(), target)
+                    let (img, gpu) = (img.clone(), gpu.clone());
+                    let target = g.target(&gpu, v.width, v.height)?;
+                    img.render(&gpu, &settings, &target).map_err(js_error)?;
+                    (gpu, target)
                 }
                 (Pixels::Cpu(frame), _) => {
                     let rgba = cpu::render_rgba(frame, &attrs, &settings, v.width, v.height)
@@ -698,8 +723,9 @@ impl StudySession {
                 (Pixels::Gpu(_), None) => return Err(js_error("no GPU device")),
             }
         };
-        let rgba = target.read(&gpu).await.map_err(js_error)?;
-        Ok(js_sys::Uint8Array::from(&rgba[..]))
+        let rgba = target.read(&gpu).await;
+        self.inner.borrow_mut().give_back(target);
+        Ok(js_sys::Uint8Array::from(&rgba.map_err(js_error)?[..]))
     }
 
     /// The pixel under canvas point (x, y) of a viewport: `api.ts` `Probe` JSON.
@@ -944,12 +970,14 @@ impl StudySession {
                 },
             };
             let gpu = g.gpu.clone().ok_or_else(|| js_error("no GPU device"))?;
-            let target = Target::new(&gpu, m.width, m.height).map_err(js_error)?;
+            drop(g);
+            let target = self.inner.borrow_mut().target(&gpu, m.width, m.height)?;
             volume.render(&gpu, &settings, &target).map_err(js_error)?;
             (gpu, target)
         };
-        let rgba = target.read(&gpu).await.map_err(js_error)?;
-        Ok(js_sys::Uint8Array::from(&rgba[..]))
+        let rgba = target.read(&gpu).await;
+        self.inner.borrow_mut().give_back(target);
+        Ok(js_sys::Uint8Array::from(&rgba.map_err(js_error)?[..]))
     }
 
     /// Reference lines of the other two standard planes and the crosshair centre
