@@ -647,4 +647,63 @@ mod tests {
         assert_eq!(evicted.len(), 1);
         assert!(s.resident_bytes() <= 5_000);
     }
+
+    /// The viewer's case end to end: a jump to the middle of a series asks for that
+    /// image, then its neighbours outward in both directions; scrolling through a
+    /// series five times larger than the budget keeps the budget at every step and
+    /// always has the image in view first.
+    #[test]
+    fn a_jump_loads_outward_and_scrolling_a_series_larger_than_the_budget_holds_it() {
+        let frame = 512 * 512 * 2;
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 6,
+            budget_bytes: 20 * frame,
+            ..Policy::default()
+        });
+        let series = s.add_known_series(100);
+        s.set_focus(series, 50);
+        let first: Vec<usize> = s
+            .next(0.0)
+            .into_iter()
+            .map(|w| match w {
+                Work::Image { image, .. } => image,
+                w => panic!("{w:?}"),
+            })
+            .collect();
+        // The view, then outward: ±1 before ±2, both sides (the series' first image
+        // for its thumbnail may come right after the view).
+        assert_eq!(first[0], 50, "{first:?}");
+        let rest: Vec<usize> = first[1..].iter().copied().filter(|&i| i != 0).collect();
+        let distance: Vec<usize> = rest.iter().map(|&i| i.abs_diff(50)).collect();
+        assert!(distance.windows(2).all(|d| d[0] <= d[1]), "{first:?}");
+        assert!(rest.contains(&49) && rest.contains(&51), "{first:?}");
+        for &i in &first {
+            s.complete(Work::Image { series, image: i }, Outcome::Decoded { bytes: frame }, 1.0);
+        }
+        // Scroll 50 → 99 → 0, one image per step, four requests completing per step.
+        let mut now = 2.0;
+        for view in (50..100).chain((0..100).rev()) {
+            for w in s.set_focus(series, view) {
+                s.complete(w, Outcome::Cancelled, now);
+            }
+            let work = s.next(now);
+            if !matches!(s.slot(series, view), Some(Slot::Resident { .. })) {
+                assert_eq!(work.first(), Some(&Work::Image { series, image: view }), "view {view}");
+            }
+            for w in work.into_iter().take(4) {
+                s.complete(w, Outcome::Decoded { bytes: frame }, now);
+                assert!(s.resident_bytes() <= 20 * frame, "view {view}: over budget");
+            }
+            // Whatever was not completed goes back (the next step re-ranks it).
+            let in_flight: Vec<Work> = s.in_flight.iter().copied().collect();
+            for w in in_flight {
+                s.complete(w, Outcome::Cancelled, now);
+            }
+            assert!(
+                matches!(s.slot(series, view), Some(Slot::Resident { .. })),
+                "view {view} not resident"
+            );
+            now += 1.0;
+        }
+    }
 }
