@@ -34,9 +34,8 @@ use lumen::pixel::{
     VoiSelection, VoiWindow,
 };
 use lumen::render::{
-    self,
-    BackendChoice, Gpu, GpuImage, GpuVolume, ImageSettings, Interpolation, MprSettings, Target,
-    View, Zoom,
+    self, BackendChoice, Gpu, GpuImage, GpuVolume, ImageSettings, Interpolation, MprSettings,
+    Target, View, Zoom,
 };
 use lumen::volume::{
     self, MprPlane, PlaneGrid, Slab, SlabMode, SliceGeometry, Vec3, VolumeGeometry, VoxelData,
@@ -469,7 +468,10 @@ fn the_cpu_fallback_renderer_and_the_probe_match_the_gpu() {
                 let want = render::cpu::render_rgba(&frame, &attrs, &settings, w, h).unwrap();
                 let (max, n) = compare(&want, &got);
                 eprintln!("[render] {name} {rel} {interpolation:?}: CPU fallback {n} bytes off, largest {max}");
-                assert!(max <= 1, "{name} {rel} {interpolation:?}: off by {max} on {n} bytes");
+                assert!(
+                    max <= 1,
+                    "{name} {rel} {interpolation:?}: off by {max} on {n} bytes"
+                );
             }
             // Probe: a few texels read back equal the decoded stored values.
             let (c, r) = (frame.info.columns, frame.info.rows);

@@ -40,7 +40,8 @@ test("wasm retrieves and decodes studies exactly as the native lumen get", async
   const studies = JSON.parse(await lumen.searchStudies(server, ""));
   let frames = 0;
   const mismatches = [];
-  for (const s of studies.slice(0, 12)) {
+  // The corrupt-slice fixture (viewer tests) fails by design: not a wasm/native comparison.
+  for (const s of studies.filter((s) => s.patient_id !== "LUMEN-CORRUPT").slice(0, 12)) {
     const wasm = (await lumen.retrieveStudyRecords(server, s.study_instance_uid, undefined)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
     const native = new Map(nativeGet(s.study_instance_uid).map((r) => [key(r), r]));
     assert.equal(wasm.length, native.size, `${s.study_instance_uid}: ${wasm.length} records in wasm, ${native.size} native`);

@@ -678,7 +678,11 @@ mod tests {
         assert!(distance.windows(2).all(|d| d[0] <= d[1]), "{first:?}");
         assert!(rest.contains(&49) && rest.contains(&51), "{first:?}");
         for &i in &first {
-            s.complete(Work::Image { series, image: i }, Outcome::Decoded { bytes: frame }, 1.0);
+            s.complete(
+                Work::Image { series, image: i },
+                Outcome::Decoded { bytes: frame },
+                1.0,
+            );
         }
         // Scroll 50 → 99 → 0, one image per step, four requests completing per step.
         let mut now = 2.0;
@@ -688,7 +692,14 @@ mod tests {
             }
             let work = s.next(now);
             if !matches!(s.slot(series, view), Some(Slot::Resident { .. })) {
-                assert_eq!(work.first(), Some(&Work::Image { series, image: view }), "view {view}");
+                assert_eq!(
+                    work.first(),
+                    Some(&Work::Image {
+                        series,
+                        image: view
+                    }),
+                    "view {view}"
+                );
             }
             for w in work.into_iter().take(4) {
                 s.complete(w, Outcome::Decoded { bytes: frame }, now);

@@ -91,7 +91,12 @@ pub async fn open_study(
     };
     let c = client(&server)?;
     let row = c
-        .search_studies(&QidoQuery::new().matching("StudyInstanceUID", &study))
+        .search_studies(
+            &QidoQuery::new()
+                .matching("StudyInstanceUID", &study)
+                .include("StudyDescription")
+                .include("AccessionNumber"),
+        )
         .await
         .map_err(js_error)?
         .into_iter()
@@ -470,10 +475,24 @@ impl StudySession {
     #[wasm_bindgen(js_name = imageInfo)]
     pub fn image_info(&self, series: usize, image: usize) -> Result<String, JsError> {
         let g = self.inner.borrow();
-        g.series(series)?
+        let mut info = g
+            .series(series)?
             .image_info(image)
-            .map(|v| v.to_string())
-            .ok_or_else(|| js_error(format!("series {series} has no image {image}")))
+            .ok_or_else(|| js_error(format!("series {series} has no image {image}")))?;
+        // The window `render` uses when none is given: the file's first, else the
+        // frame's min/max (known once the frame is resident).
+        let first = info["windows"].get(0).cloned();
+        info["default_window"] = match first {
+            Some(w) => json!({"center": w["center"], "width": w["width"]}),
+            None => g
+                .slots
+                .get(&(series, image))
+                .and_then(|r| r.range)
+                .and_then(|(lo, hi)| pixel::min_max_window(lo, hi))
+                .map(|w| json!({"center": w.center, "width": w.width}))
+                .unwrap_or(Json::Null),
+        };
+        Ok(info.to_string())
     }
 
     /// The image in view. Returns JSON `[[series, image], …]`: requests in flight
