@@ -5,11 +5,11 @@
 //   "headers"?: [["k", "v"]], "wado_uri_url"?: "...", "timeout_ms"?: 30000 },
 //   "budget_mb": 1024 }
 // URL: ?dicomweb=<base URL>&study=<StudyInstanceUID>&series=<SeriesInstanceUID>
-//      &backend=webgpu|webgl2|auto
+//      &backend=webgpu|webgl2|cpu|auto
 import type { ServerConfig } from "./api.js";
 import { errorMessage } from "./dom.js";
 
-export type Backend = "auto" | "webgpu" | "webgl2";
+export type Backend = "auto" | "webgpu" | "webgl2" | "cpu";
 
 export interface ViewerConfig {
   /** The DICOMweb server (base_url made absolute against the page). */
@@ -77,7 +77,7 @@ async function fetchConfigJson(warnings: string[]): Promise<Record<string, unkno
 }
 
 export function parseBackend(v: string | null): Backend {
-  return v === "webgpu" || v === "webgl2" ? v : "auto";
+  return v === "webgpu" || v === "webgl2" || v === "cpu" ? v : "auto";
 }
 
 /** config.json (optional) with the URL parameters applied. */
