@@ -1,5 +1,7 @@
 // Shared by the Node tests: where things are, the corpus manifest, the native CLI.
+import assert from "node:assert/strict";
 import fs from "node:fs";
+import zlib from "node:zlib";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
@@ -53,4 +55,35 @@ export async function launchChromium(extraArgs = []) {
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", ...extraArgs],
   });
+}
+
+/** Decodes an 8-bit grey or RGB PNG with filter type 0 (the CLI's own writer). */
+export function decodePng(buf) {
+  assert.equal(buf.subarray(0, 8).toString("latin1"), "\x89PNG\r\n\x1a\n");
+  let pos = 8;
+  let width, height, channels;
+  const idat = [];
+  while (pos < buf.length) {
+    const len = buf.readUInt32BE(pos);
+    const type = buf.subarray(pos + 4, pos + 8).toString("latin1");
+    const data = buf.subarray(pos + 8, pos + 8 + len);
+    if (type === "IHDR") {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      assert.equal(data[8], 8, "bit depth");
+      channels = { 0: 1, 2: 3 }[data[9]];
+      assert.ok(channels, `colour type ${data[9]}`);
+    } else if (type === "IDAT") idat.push(data);
+    else if (type === "IEND") break;
+    pos += 12 + len;
+  }
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const pixels = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (stride + 1);
+    assert.equal(raw[row], 0, `PNG filter type on row ${y}`);
+    raw.copy(pixels, y * stride, row + 1, row + 1 + stride);
+  }
+  return { width, height, channels, pixels };
 }

@@ -107,13 +107,19 @@ pub fn stored_values(frame: &DecodedFrame) -> Result<Vec<f64>, RenderError> {
     }
     Ok(frame.data[..n * bytes]
         .chunks_exact(bytes)
-        .map(|b| match (bytes, signed) {
-            (1, false) => b[0] as f64,
-            (1, true) => b[0] as i8 as f64,
-            (2, false) => u16::from_le_bytes([b[0], b[1]]) as f64,
-            (2, true) => i16::from_le_bytes([b[0], b[1]]) as f64,
-            (_, false) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-            (_, true) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-        })
+        .map(|b| sample_at(b, signed) as f64)
         .collect())
+}
+
+/// One little-endian sample of 1, 2 or 4 bytes (the canonical layout, and the
+/// GPU's integer texels).
+pub(crate) fn sample_at(b: &[u8], signed: bool) -> i64 {
+    match (b.len(), signed) {
+        (1, false) => b[0] as i64,
+        (1, true) => b[0] as i8 as i64,
+        (2, false) => u16::from_le_bytes([b[0], b[1]]) as i64,
+        (2, true) => i16::from_le_bytes([b[0], b[1]]) as i64,
+        (_, false) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+        (_, true) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+    }
 }

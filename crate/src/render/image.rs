@@ -70,18 +70,6 @@ impl ImageSettings {
     }
 }
 
-/// One little-endian sample of 1, 2 or 4 bytes.
-fn sample_at(b: &[u8], signed: bool) -> i64 {
-    match (b.len(), signed) {
-        (1, false) => b[0] as i64,
-        (1, true) => b[0] as i8 as i64,
-        (2, false) => u16::from_le_bytes([b[0], b[1]]) as i64,
-        (2, true) => i16::from_le_bytes([b[0], b[1]]) as i64,
-        (_, false) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-        (_, true) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-    }
-}
-
 fn photometric(frame: &DecodedFrame) -> &str {
     frame
         .info
@@ -251,7 +239,7 @@ impl GpuImage {
         };
         let width = (bpp / if channels == 1 { 1 } else { 4 }) as usize;
         Ok((0..channels)
-            .map(|c| sample_at(&bytes[c * width..(c + 1) * width], self.signed))
+            .map(|c| super::cpu::sample_at(&bytes[c * width..(c + 1) * width], self.signed))
             .collect())
     }
 

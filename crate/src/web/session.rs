@@ -790,22 +790,16 @@ impl StudySession {
             }
             Pixels::Cpu(frame) => {
                 let spp = info.samples_per_pixel as usize;
-                let bytes = (frame.data.len()
-                    / (info.rows as usize * info.columns as usize * spp).max(1))
-                .max(1);
+                let bytes = match info.bits_allocated {
+                    0..=8 => 1,
+                    9..=16 => 2,
+                    _ => 4,
+                };
                 let at = (r as usize * info.columns as usize + c as usize) * spp;
                 (0..spp)
                     .map(|k| {
-                        let b = &frame.data[(at + k) * bytes..(at + k + 1) * bytes];
-                        let mut v = [0u8; 8];
-                        v[..bytes].copy_from_slice(b);
-                        let u = u64::from_le_bytes(v) as i64;
-                        if info.pixel_representation == 1 {
-                            let shift = 64 - 8 * bytes as u32;
-                            (u << shift) >> shift
-                        } else {
-                            u
-                        }
+                        let b = frame.data.get((at + k) * bytes..(at + k + 1) * bytes);
+                        b.map_or(0, |b| cpu::sample_at(b, info.pixel_representation == 1))
                     })
                     .collect()
             }
