@@ -10,6 +10,8 @@ use crate::pixel::DisplayAttributes;
 use crate::volume::{NotAVolume, SliceGeometry, VolumeGeometry};
 use serde_json::{json, Value as Json};
 
+/// The most frames one instance may claim (metadata is not trusted to size lists).
+const MAX_FRAMES_PER_INSTANCE: u32 = 1 << 16;
 const SLICE_LOCATION: Tag = Tag(0x0020, 0x1041);
 const PALETTE_DATA: [Tag; 3] = [
     Tag(0x0028, 0x1201),
@@ -86,7 +88,16 @@ impl SeriesModel {
         let mut instances: Vec<InstanceModel> = metadata
             .iter()
             .filter_map(|d| {
-                let plan = instance_plan(study, se, d)?.map_err(|e| e.to_string());
+                // Number of Frames comes from the server: it sizes the image list, so
+                // an implausible one fails that instance instead of allocating.
+                let plan = instance_plan(study, se, d)?
+                    .map_err(|e| e.to_string())
+                    .and_then(|p| match p.description.number_of_frames {
+                        n if n > MAX_FRAMES_PER_INSTANCE => Err(format!(
+                            "Number of Frames {n} exceeds the {MAX_FRAMES_PER_INSTANCE} this viewer accepts"
+                        )),
+                        _ => Ok(p),
+                    });
                 let frames = plan
                     .as_ref()
                     .map(|p| p.description.number_of_frames)
@@ -167,9 +178,11 @@ impl SeriesModel {
     }
 
     /// The display attributes that apply to image `image` (per-frame groups applied).
-    pub fn attributes(&self, image: usize) -> Option<DisplayAttributes> {
+    /// Borrowed unless a per-frame functional group changes something: this runs
+    /// on every render.
+    pub fn attributes(&self, image: usize) -> Option<std::borrow::Cow<'_, DisplayAttributes>> {
         let (inst, frame) = self.image(image)?;
-        Some(inst.attributes.for_frame(frame - 1).into_owned())
+        Some(inst.attributes.for_frame(frame - 1))
     }
 
     /// The series as the shell lists it (`api.ts` `SeriesInfo`).

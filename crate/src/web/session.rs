@@ -365,7 +365,11 @@ impl Inner {
             .ok_or_else(|| js_error(format!("no series {s} in this study")))
     }
 
-    fn attributes(&self, s: usize, i: usize) -> Result<DisplayAttributes, JsError> {
+    fn attributes(
+        &self,
+        s: usize,
+        i: usize,
+    ) -> Result<std::borrow::Cow<'_, DisplayAttributes>, JsError> {
         self.series(s)?
             .attributes(i)
             .ok_or_else(|| js_error(format!("series {s} has no image {i}")))
@@ -753,7 +757,7 @@ impl StudySession {
         let (pixels, attrs, info, position) = {
             let g = self.inner.borrow();
             let r = g.resident(v.series, v.image)?;
-            let attrs = g.attributes(v.series, v.image)?;
+            let attrs = g.attributes(v.series, v.image)?.into_owned();
             let m = v
                 .view(&attrs)
                 .output_to_frame(r.info.columns, r.info.rows, v.width, v.height);
