@@ -8,7 +8,9 @@
 //    the canvas and compared with `lumen render` (native GPU path) on the corpus file of
 //    the same SOP Instance UID, same size and view: within one grey level;
 //  * MPR 1×3 once the series is loaded: three non-blank, different views with their
-//    reference lines; a crosshair click in the axial view moves the coronal and
+//    reference lines; the axial viewport as shown and five more scenes (nearest,
+//    zoom/pan, MIP, MinIP, an oblique plane with an average slab) rendered by the core
+//    equal `lumen render --mpr` within one grey level; a crosshair click in the axial view moves the coronal and
 //    sagittal planes but not the axial one; the wheel moves the axial plane;
 //  * the fixture study with one corrupt slice (PatientID LUMEN-CORRUPT,
 //    scripts/corpus/samples/build.py): exactly one of its 10 images shows its error
@@ -111,6 +113,24 @@ function nativeRender(file, state) {
   fs.rmSync(out, { force: true });
   assert.equal(png.channels, 1, "the head CT renders grey");
   assert.ok(new Set(png.pixels).size > 16, `${file}: the native render has only ${new Set(png.pixels).size} distinct values`);
+  return png;
+}
+
+/** `lumen render SERIES_DIR --mpr …` of an MPR viewport's state (`api.ts` MprState): the grey pixels. */
+function nativeMpr(dir, state) {
+  const out = path.join(os.tmpdir(), `lumen-viewer-mpr-${process.pid}-${Date.now()}.png`);
+  const args = ["render", dir, "--out", out, "--mpr", state.view, "--center", state.center.join(","), "--size", `${state.width}x${state.height}`];
+  if (state.normal) args.push("--normal", state.normal.join(","));
+  if (state.window) args.push("--window", `${state.window.center},${state.window.width}`);
+  if (state.mm_per_pixel) args.push("--mm-per-pixel", String(state.mm_per_pixel));
+  if (state.pan && (state.pan[0] || state.pan[1])) args.push("--pan", `${state.pan[0]},${state.pan[1]}`);
+  if (state.slab_mm) args.push("--slab-mm", String(state.slab_mm), "--slab-mode", state.slab_mode ?? "mip");
+  if (state.invert) args.push("--invert");
+  args.push("--interp", state.interpolation ?? "linear");
+  execFileSync(cli, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const png = decodePng(fs.readFileSync(out));
+  fs.rmSync(out, { force: true });
+  assert.equal(png.channels, 1, "the head CT renders grey");
   return png;
 }
 
@@ -407,6 +427,35 @@ test("the viewer: worklist, reading, MPR and a corrupt slice (WebGPU, WebGL2)", 
         assert.ok(differs(before[0], before[1]) > 0 && differs(before[1], before[2]) > 0 && differs(before[0], before[2]) > 0, "the three MPR views differ");
         const lines = await page.$$eval(".viewport.mpr", (els) => els.map((e) => e.querySelectorAll("line.ref-line").length));
         assert.deepEqual(lines, [2, 2, 2], "each MPR view shows the other two planes' reference lines");
+
+        // The same scenes rendered natively by `lumen render --mpr` (the same framing,
+        // volume and shader code, on Mesa): the axial viewport exactly as shown, then
+        // explicit scenes through the core's renderMpr: nearest and linear reslices, a
+        // 20 mm MIP, a 10 mm MinIP and an oblique plane with a 10 mm average slab.
+        const shown = await settleReady(page, 0);
+        const c = shown.center;
+        const scenes = [
+          { what: "axial viewport as shown", state: shown },
+          { what: "coronal, nearest", state: { series: shown.series, view: "coronal", center: c, width: 256, height: 192, window: { center: 40, width: 80 }, interpolation: "nearest" } },
+          { what: "sagittal, linear, zoomed and panned", state: { series: shown.series, view: "sagittal", center: c, width: 200, height: 240, window: { center: 300, width: 1500 }, interpolation: "linear", mm_per_pixel: 0.6, pan: [12, -7] } },
+          { what: "axial 20 mm MIP", state: { series: shown.series, view: "axial", center: c, width: 256, height: 256, window: { center: 300, width: 1500 }, interpolation: "linear", slab_mm: 20, slab_mode: "mip" } },
+          { what: "coronal 10 mm MinIP, inverted", state: { series: shown.series, view: "coronal", center: c, width: 240, height: 200, window: { center: 40, width: 400 }, interpolation: "linear", slab_mm: 10, slab_mode: "minip", invert: true } },
+          { what: "oblique (1,1,2), 10 mm average", state: { series: shown.series, view: "oblique", normal: [1, 1, 2], center: c, width: 256, height: 256, window: { center: 40, width: 400 }, interpolation: "linear", slab_mm: 10, slab_mode: "avg" } },
+        ];
+        for (const { what, state } of scenes) {
+          await page.evaluate(async (st) => {
+            document.getElementById("mpr-check")?.remove();
+            const canvas = document.createElement("canvas");
+            canvas.id = "mpr-check";
+            document.body.append(canvas);
+            await window.lumen.study.renderMpr(st, canvas);
+          }, state);
+          const got = await readCanvas(page, "#mpr-check");
+          const r = compare(got, nativeMpr(seriesDir, state), `${backend.name} MPR ${what}`);
+          assert.ok(distinct(got) > 16, `${what}: blank (${distinct(got)} distinct values)`);
+          t.diagnostic(`${backend.name} MPR ${what}: max difference ${r.max}, ${r.differing} of ${got.pixels.length} pixels differ from lumen render`);
+        }
+        await page.evaluate(() => document.getElementById("mpr-check")?.remove());
 
         // Crosshair click in the axial view: the centre moves in x/y, so the coronal and
         // sagittal planes move; the axial plane stays, and so does its view (the UI pans

@@ -113,7 +113,10 @@ export type MprView = "axial" | "coronal" | "sagittal";
 /** One MPR viewport: a standard plane through `center` (patient mm). */
 export interface MprState {
   series: number;
-  view: MprView;
+  /** A standard plane, or "oblique" through `center` perpendicular to `normal`. */
+  view: MprView | "oblique";
+  /** Patient axes; only for `view: "oblique"`. */
+  normal?: [number, number, number];
   center: [number, number, number];
   width: number;
   height: number;

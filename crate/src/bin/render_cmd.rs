@@ -29,6 +29,8 @@ struct Options {
     mpr: Option<String>,
     slice: Option<f64>,
     normal: Option<Vec3>,
+    center: Option<Vec3>,
+    mm_per_pixel: Option<f64>,
     slab_mm: Option<f64>,
     slab_mode: Option<SlabMode>,
     interpolation: Interpolation,
@@ -126,6 +128,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--flip" => {
                 let v = value()?;
                 o.flip = (v.contains('h'), v.contains('v'));
+            }
+            "--center" => {
+                let v = numbers(&value()?, 3, "--center")?;
+                o.center = Some(Vec3::new(v[0], v[1], v[2]));
+            }
+            "--mm-per-pixel" => {
+                let v = numbers(&value()?, 1, "--mm-per-pixel")?[0];
+                if v <= 0.0 {
+                    return Err(format!("--mm-per-pixel must be positive, got {v}"));
+                }
+                o.mm_per_pixel = Some(v);
             }
             "--zoom" => o.zoom = Some(numbers(&value()?, 1, "--zoom")?[0]),
             "--pan" => {
@@ -248,7 +261,8 @@ fn build_series(instances: &[Instance]) -> Result<Series, String> {
     })
 }
 
-/// The plane of `--mpr` through voxel `--slice` along the axis closest to its normal.
+/// The plane of `--mpr` through `--center` (patient mm), else through voxel
+/// `--slice` along the axis closest to its normal (default the middle).
 fn plane(o: &Options, volume: &VolumeGeometry) -> Result<MprPlane, String> {
     let view = o.mpr.as_deref().unwrap_or("axial");
     let normal = match view {
@@ -282,25 +296,15 @@ fn plane(o: &Options, volume: &VolumeGeometry) -> Result<MprPlane, String> {
             .unwrap_or(2);
         c[axis] = k;
     }
-    let centre = volume.voxel_to_patient(Vec3::new(c[0], c[1], c[2]));
+    let centre = o
+        .center
+        .unwrap_or_else(|| volume.voxel_to_patient(Vec3::new(c[0], c[1], c[2])));
     Ok(match view {
         "axial" => MprPlane::standard(StandardView::Axial, centre),
         "coronal" => MprPlane::standard(StandardView::Coronal, centre),
         "sagittal" => MprPlane::standard(StandardView::Sagittal, centre),
         _ => MprPlane::from_normal(centre, normal).ok_or("--normal is zero")?,
     })
-}
-
-/// A grid of `w × h` over `plane` with the mm per pixel that shows the whole cut.
-fn fitted_grid(plane: MprPlane, volume: &VolumeGeometry, w: u32, h: u32) -> PlaneGrid {
-    let unit = PlaneGrid::new(plane, 2, 2, 1.0);
-    let (mut du, mut dv) = (1e-6f64, 1e-6f64);
-    for p in unit.volume_outline(volume) {
-        du = du.max((p[0] - 1.0).abs());
-        dv = dv.max((p[1] - 1.0).abs());
-    }
-    let mm = (2.0 * du / w as f64).max(2.0 * dv / h as f64) * 1.02;
-    PlaneGrid::new(plane, w, h, mm)
 }
 
 pub fn run(args: &[String]) -> ExitCode {
@@ -347,7 +351,14 @@ fn render(o: &Options) -> Result<(), String> {
             .filter(|t| *t > 0.0)
             .map(|t| Slab::new(t, o.slab_mode.unwrap_or(SlabMode::Mip), &series.geometry));
         let settings = MprSettings {
-            grid: fitted_grid(plane(o, &series.geometry)?, &series.geometry, w, h),
+            grid: PlaneGrid::framed(
+                plane(o, &series.geometry)?,
+                &series.geometry,
+                w,
+                h,
+                o.mm_per_pixel,
+                o.pan,
+            ),
             interpolation: o.interpolation,
             slab,
             grey,
@@ -596,7 +607,7 @@ fn bench_mpr(
     ]
     .into_iter()
     .map(|v| MprSettings {
-        grid: fitted_grid(MprPlane::standard(v, centre), geometry, w, h),
+        grid: PlaneGrid::framed(MprPlane::standard(v, centre), geometry, w, h, None, [0.0, 0.0]),
         interpolation: Interpolation::Linear,
         slab: None,
         grey: settings.grey.clone(),

@@ -212,6 +212,40 @@ impl PlaneGrid {
         }
     }
 
+    /// The grid a viewport shows of `plane`: `mm_per_pixel` when given (finite,
+    /// positive), else the zoom at which the volume's whole box, projected on the
+    /// plane and centred on the plane's centre, fits `width × height` (so scrolling
+    /// through the volume never changes the zoom); then panned by `pan` output
+    /// pixels (the content moves right and down). The viewer and `lumen render
+    /// --mpr` both frame with this.
+    pub fn framed(
+        plane: MprPlane,
+        volume: &VolumeGeometry,
+        width: u32,
+        height: u32,
+        mm_per_pixel: Option<f64>,
+        pan: [f64; 2],
+    ) -> PlaneGrid {
+        let mm = match mm_per_pixel.filter(|v| v.is_finite() && *v > 0.0) {
+            Some(mm) => mm,
+            None => {
+                let (mut u, mut v) = (0f64, 0f64);
+                for c in volume.corners() {
+                    u = u.max((c - plane.center).dot(plane.right).abs());
+                    v = v.max((c - plane.center).dot(plane.down).abs());
+                }
+                (2.0 * u / width.max(1) as f64)
+                    .max(2.0 * v / height.max(1) as f64)
+                    .max(1e-3)
+            }
+        };
+        let plane = MprPlane {
+            center: plane.center - plane.right * (pan[0] * mm) - plane.down * (pan[1] * mm),
+            ..plane
+        };
+        PlaneGrid::new(plane, width, height, mm)
+    }
+
     /// Image coordinates (u, v) → patient; see the module docs.
     pub fn image_to_patient(&self, u: f64, v: f64) -> Vec3 {
         let p = &self.plane;

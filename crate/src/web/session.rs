@@ -246,6 +246,9 @@ struct MprJson {
     slab_mode: Option<String>,
     #[serde(default)]
     interpolation: Option<String>,
+    /// The plane's normal for `view: "oblique"` (patient axes; need not be unit).
+    #[serde(default)]
+    normal: Option<[f64; 3]>,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, JsError> {
@@ -419,42 +422,37 @@ impl Inner {
         .map_err(js_error)
     }
 
-    fn mpr_grid(&self, m: &MprJson) -> Result<(PlaneGrid, StandardView), JsError> {
+    fn mpr_grid(&self, m: &MprJson) -> Result<(PlaneGrid, Option<StandardView>), JsError> {
         check_size(m.width, m.height)?;
         let s = self.series(m.series)?;
         let volume = s.volume.as_ref().map_err(js_error)?;
-        let view = match m.view.as_str() {
-            "axial" => StandardView::Axial,
-            "coronal" => StandardView::Coronal,
-            "sagittal" => StandardView::Sagittal,
-            v => return Err(js_error(format!("unknown MPR view {v}"))),
-        };
         let center = Vec3::new(m.center[0], m.center[1], m.center[2]);
-        let plane = MprPlane::standard(view, center);
-        let mm = match m.mm_per_pixel.filter(|v| v.is_finite() && *v > 0.0) {
-            Some(mm) => mm,
-            None => {
-                // Fit the volume's box as projected on the plane.
-                let (mut u, mut v) = ((f64::MAX, f64::MIN), (f64::MAX, f64::MIN));
-                for c in volume.corners() {
-                    let a = (c - center).dot(plane.right);
-                    let b = (c - center).dot(plane.down);
-                    u = (u.0.min(a), u.1.max(a));
-                    v = (v.0.min(b), v.1.max(b));
-                }
-                let span_u = 2.0 * u.0.abs().max(u.1.abs());
-                let span_v = 2.0 * v.0.abs().max(v.1.abs());
-                (span_u / m.width as f64)
-                    .max(span_v / m.height as f64)
-                    .max(1e-3)
+        if !m.center.iter().all(|v| v.is_finite()) {
+            return Err(js_error("the MPR centre is not a finite position"));
+        }
+        let (plane, view) = match m.view.as_str() {
+            "axial" => (MprPlane::standard(StandardView::Axial, center), Some(StandardView::Axial)),
+            "coronal" => (MprPlane::standard(StandardView::Coronal, center), Some(StandardView::Coronal)),
+            "sagittal" => (MprPlane::standard(StandardView::Sagittal, center), Some(StandardView::Sagittal)),
+            "oblique" => {
+                let n = m
+                    .normal
+                    .ok_or_else(|| js_error("an oblique MPR view needs a normal [x,y,z]"))?;
+                let plane = MprPlane::from_normal(center, Vec3::new(n[0], n[1], n[2]))
+                    .ok_or_else(|| js_error("the oblique MPR normal is zero or not finite"))?;
+                (plane, None)
             }
+            v => return Err(js_error(format!("unknown MPR view {v} (axial, coronal, sagittal, oblique)"))),
         };
-        let [px, py] = m.pan.unwrap_or([0.0, 0.0]);
-        let plane = MprPlane {
-            center: center - plane.right * (px * mm) - plane.down * (py * mm),
-            ..plane
-        };
-        Ok((PlaneGrid::new(plane, m.width, m.height, mm), view))
+        let grid = PlaneGrid::framed(
+            plane,
+            volume,
+            m.width,
+            m.height,
+            m.mm_per_pixel,
+            m.pan.unwrap_or([0.0, 0.0]),
+        );
+        Ok((grid, view))
     }
 }
 
@@ -1011,7 +1009,7 @@ impl StudySession {
             ("coronal", StandardView::Coronal),
             ("sagittal", StandardView::Sagittal),
         ] {
-            if other == view {
+            if Some(other) == view {
                 continue;
             }
             if let Some([a, b]) = grid.reference_line(&MprPlane::standard(other, center)) {
