@@ -7,6 +7,8 @@
 //    image, the next ones (keyboard, wheel), a W/L preset and a zoom are read back from
 //    the canvas and compared with `lumen render` (native GPU path) on the corpus file of
 //    the same SOP Instance UID, same size and view: within one grey level;
+//  * the GPU device destroyed (as a driver reset would): the viewer recovers without a
+//    reload and shows the same pixels again;
 //  * MPR 1×3 once the series is loaded: three non-blank, different views with their
 //    reference lines; the axial viewport as shown and five more scenes (nearest,
 //    zoom/pan, MIP, MinIP, an oblique plane with an average slab) rendered by the core
@@ -408,6 +410,30 @@ test("the viewer: worklist, reading, MPR and a corrupt slice (WebGPU, WebGL2)", 
         const reset = await settleReady(page, 0, { zoom: "fit" });
         assert.equal(reset.window, undefined, "reset drops the explicit window");
         await check("reset");
+
+        // The GPU device is lost (destroyed, as a driver reset would): the next render
+        // notices, a new device is made, the frames are fetched and uploaded again,
+        // and the same image comes back with the same pixels, without a reload.
+        await page.waitForSelector('body[data-series-loaded="1"]', { timeout: LONG_WAIT });
+        const losses = await page.evaluate(() => window.lumen.study.memory().device_losses);
+        const lostAt = Date.now();
+        await page.evaluate(() => window.lumen.study.loseDevice());
+        await page.keyboard.press("ArrowDown");
+        await page.waitForFunction((n) => window.lumen.study.memory().device_losses === n + 1, losses, { timeout: WAIT, polling: 50 });
+        await settleReady(page, 0, { image: first.state.image + 3 }, LONG_WAIT);
+        await check("after the device was lost");
+        await page.waitForFunction(
+          (s) => {
+            const p = window.lumen.study.progress(s);
+            return p.resident === p.total;
+          },
+          reset.series,
+          { timeout: LONG_WAIT, polling: 100 },
+        );
+        const memory = await page.evaluate(() => window.lumen.study.memory());
+        assert.equal(memory.backend, backend.name, "the new device is on the same backend");
+        assert.ok(memory.gpu_bytes > 0, "the frames are back on the GPU");
+        t.diagnostic(`${backend.name} device lost: series resident again ${Date.now() - lostAt} ms later (${memory.gpu_bytes} GPU bytes)`);
       });
 
       await t.test("head CT: MPR", async () => {

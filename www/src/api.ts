@@ -171,7 +171,11 @@ export interface Study {
   /** Canvas pixel in an MPR viewport → patient position (for moving the crosshair). */
   mprPoint(state: MprState, x: number, y: number): [number, number, number];
   /** Bytes held: decoded frames on the GPU, volumes on the GPU, wasm heap. */
-  memory(): { gpu_bytes: number; heap_bytes: number; budget_bytes: number };
+  memory(): { gpu_bytes: number; frame_bytes: number; volume_bytes: number; heap_bytes: number; budget_bytes: number; backend: string; device_losses: number };
+  /** Fault injection (tests): destroys the GPU device as a driver reset would; rendering recovers by itself. */
+  loseDevice(): void;
+  /** Whether the GPU device is lost (recovery begins at the next render). */
+  deviceLost(): boolean;
   close(): void;
 }
 

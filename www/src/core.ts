@@ -181,8 +181,26 @@ class OpenStudy implements Study {
   }
 
   async render(state: ViewportState, canvas: HTMLCanvasElement): Promise<void> {
-    const rgba = await this.session.render(JSON.stringify(state));
+    const rgba = await this.recovering(this.session.render(JSON.stringify(state)));
     draw(canvas, rgba, state.width, state.height);
+  }
+
+  /** A render that failed may have found the device lost and re-queued every image: keep loading. */
+  private async recovering<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      this.pump();
+      throw e;
+    }
+  }
+
+  loseDevice(): void {
+    this.session.loseDevice();
+  }
+
+  deviceLost(): boolean {
+    return this.session.deviceLost();
   }
 
   async probe(state: ViewportState, x: number, y: number): Promise<Probe> {
@@ -199,7 +217,7 @@ class OpenStudy implements Study {
 
   async renderMpr(state: MprState, canvas: HTMLCanvasElement): Promise<MprOverlay> {
     const json = JSON.stringify(state);
-    const rgba = await this.session.renderMpr(json);
+    const rgba = await this.recovering(this.session.renderMpr(json));
     draw(canvas, rgba, state.width, state.height);
     return JSON.parse(this.session.mprOverlay(json));
   }
@@ -208,7 +226,7 @@ class OpenStudy implements Study {
     return JSON.parse(this.session.mprPoint(JSON.stringify(state), x, y));
   }
 
-  memory(): { gpu_bytes: number; heap_bytes: number; budget_bytes: number } {
+  memory(): ReturnType<Study["memory"]> {
     return JSON.parse(this.session.memory());
   }
 

@@ -208,6 +208,18 @@ impl Gpu {
         self.lost.load(Ordering::SeqCst)
     }
 
+    /// Destroys the device, as a driver reset or a GPU process crash would: fault
+    /// injection for tests of device-loss recovery. [`Gpu::is_lost`] turns true
+    /// once the backend reports the loss (asynchronously in the browser).
+    pub fn destroy(&self) {
+        self.device.destroy();
+        // wgpu's GL backend reports no loss for a destroyed device (WebGPU does,
+        // through its lost callback): say so here, as the callback would.
+        if self.info.backend == wgpu::Backend::Gl.to_string() {
+            self.lost.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// Caps the side of a volume brick below the device's 3-D limit (at least 2).
     pub fn set_max_brick(&self, side: u32) {
         self.max_brick

@@ -39,9 +39,11 @@ struct OpenOptions {
     max_in_flight: Option<usize>,
 }
 
+#[derive(Clone)]
 enum Pixels {
     Gpu(Rc<GpuImage>),
-    /// The CPU fallback keeps the frame (there is no GPU to hold it).
+    /// The CPU fallback keeps the frame (there is no GPU to hold it); so does a
+    /// GPU study for a frame that arrives while a lost device is being replaced.
     Cpu(Rc<DecodedFrame>),
 }
 
@@ -62,6 +64,8 @@ struct Inner {
     volumes: HashMap<usize, Rc<GpuVolume>>,
     gpu_bytes: u64,
     volume_bytes: u64,
+    /// GPU devices lost and replaced so far.
+    device_losses: u32,
     budget: u64,
     /// Offscreen targets not in use, reused by size (a W/L drag renders the same
     /// size again and again; making a texture and a staging buffer each time costs).
@@ -177,6 +181,7 @@ pub async fn open_study(
             volumes: HashMap::new(),
             gpu_bytes: 0,
             volume_bytes: 0,
+            device_losses: 0,
             budget,
             spare_targets: Vec::new(),
         })),
@@ -355,7 +360,12 @@ impl Inner {
         }
     }
 
-    fn give_back(&mut self, target: Rc<Target>) {
+    /// Keeps `target` for reuse, unless the device it was made on (`gpu`) is no
+    /// longer this study's (lost and replaced meanwhile).
+    fn give_back(&mut self, gpu: &Rc<Gpu>, target: Rc<Target>) {
+        if !self.gpu.as_ref().is_some_and(|g| Rc::ptr_eq(g, gpu)) || gpu.is_lost() {
+            return;
+        }
         self.spare_targets.push(target);
         if self.spare_targets.len() > 6 {
             self.spare_targets.remove(0);
@@ -663,7 +673,8 @@ impl StudySession {
             .to_string()
     }
 
-    /// `{"gpu_bytes":…,"volume_bytes":…,"heap_bytes":…,"budget_bytes":…,"backend":…}`.
+    /// `{"gpu_bytes":…,"frame_bytes":…,"volume_bytes":…,"heap_bytes":…,"budget_bytes":…,
+    /// "backend":…,"device_losses":…}`.
     pub fn memory(&self) -> String {
         let g = self.inner.borrow();
         let heap = (core::arch::wasm32::memory_size(0) * 65536) as u64;
@@ -674,6 +685,7 @@ impl StudySession {
             "heap_bytes": heap,
             "budget_bytes": g.budget,
             "backend": g.backend,
+            "device_losses": g.device_losses,
         })
         .to_string()
     }
@@ -686,6 +698,8 @@ impl StudySession {
             return false;
         }
         g.gpu = None;
+        g.device_losses += 1;
+        g.spare_targets.clear();
         g.slots.clear();
         g.volumes.clear();
         g.gpu_bytes = 0;
@@ -745,7 +759,7 @@ impl StudySession {
             }
         };
         let rgba = target.read(&gpu).await;
-        self.inner.borrow_mut().give_back(target);
+        self.inner.borrow_mut().give_back(&gpu, target);
         Ok(js_sys::Uint8Array::from(&rgba.map_err(js_error)?[..]))
     }
 
@@ -897,16 +911,18 @@ impl StudySession {
                         .unwrap_or_default();
                     js_error(format!("the volume needs every slice: {m}"))
                 })?;
-                match &r.pixels {
-                    Pixels::Gpu(img) => images.push((img.clone(), r.info.clone())),
-                    Pixels::Cpu(_) => return Err(js_error("no GPU device")),
-                }
+                images.push((r.pixels.clone(), r.info.clone()));
             }
             (images, geometry, gpu)
         };
         let mut frames = Vec::with_capacity(images.len());
-        for (img, info) in &images {
-            let data = img.read_frame(&gpu).await.map_err(js_error)?;
+        for (pixels, info) in &images {
+            // Frames that arrived while a lost device was being replaced are held
+            // on the CPU; the rest are read back from their textures.
+            let data = match pixels {
+                Pixels::Gpu(img) => img.read_frame(&gpu).await.map_err(js_error)?,
+                Pixels::Cpu(frame) => frame.data.clone(),
+            };
             frames.push(DecodedFrame {
                 info: info.clone(),
                 data,
@@ -991,7 +1007,7 @@ impl StudySession {
             (gpu, target)
         };
         let rgba = target.read(&gpu).await;
-        self.inner.borrow_mut().give_back(target);
+        self.inner.borrow_mut().give_back(&gpu, target);
         Ok(js_sys::Uint8Array::from(&rgba.map_err(js_error)?[..]))
     }
 
@@ -1031,6 +1047,22 @@ impl StudySession {
         let g = self.inner.borrow();
         let (grid, _) = g.mpr_grid(&m)?;
         Ok(serde_json::to_string(&grid.image_to_patient(x, y).to_array()).unwrap_or_default())
+    }
+
+    /// Fault injection (tests, hardening): destroys this study's GPU device as a
+    /// driver reset would. The next render notices the loss, opens a new device,
+    /// fetches the images again and rejects until they are back.
+    #[wasm_bindgen(js_name = loseDevice)]
+    pub fn lose_device(&self) {
+        if let Some(gpu) = &self.inner.borrow().gpu {
+            gpu.destroy();
+        }
+    }
+
+    /// Whether this study's GPU device is lost (recovery starts at the next render).
+    #[wasm_bindgen(js_name = deviceLost)]
+    pub fn device_lost(&self) -> bool {
+        self.inner.borrow().gpu.as_ref().is_some_and(|g| g.is_lost())
     }
 
     /// Drops every texture and volume of this study.
