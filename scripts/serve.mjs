@@ -66,13 +66,18 @@ function proxy(req, res, target) {
 
 /**
  * `dicomweb`: origin of the DICOMweb server to proxy `/dicom-web/*` and `/wado` to
- * (e.g. http://127.0.0.1:18042), or none.
+ * (e.g. http://127.0.0.1:18042), or none. `intercept(req, res, forward)`: fault
+ * injection for tests, called for each DICOMweb request; it answers itself, or calls
+ * `forward()` to proxy as usual.
  */
-export function startServer({ port = 0, host = "127.0.0.1", dicomweb = process.env.LUMEN_DICOMWEB_ORIGIN } = {}) {
+export function startServer({ port = 0, host = "127.0.0.1", dicomweb = process.env.LUMEN_DICOMWEB_ORIGIN, intercept = null } = {}) {
   const www = path.join(root, "www");
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://localhost");
-    if (dicomweb && (url.pathname.startsWith("/dicom-web/") || url.pathname === "/wado")) return proxy(req, res, dicomweb);
+    if (dicomweb && (url.pathname.startsWith("/dicom-web/") || url.pathname === "/wado")) {
+      const forward = () => proxy(req, res, dicomweb);
+      return intercept ? intercept(req, res, forward) : forward();
+    }
     let pathname = decodeURIComponent(url.pathname);
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed");
     if (pathname === "/samples/index.json") return send(res, 200, JSON.stringify(sampleIndex()), TYPES[".json"]);

@@ -184,5 +184,6 @@ export interface Core {
   /** The backend actually in use: "webgpu", "webgl2" or "cpu". */
   readonly backend: string;
   searchStudies(server: ServerConfig, params: [string, string][]): Promise<StudyRow[]>;
-  openStudy(server: ServerConfig, studyUid: string, options?: { budgetBytes?: number }): Promise<Study>;
+  /** `maxInFlight`: requests kept in flight (default: 6 on HTTP/1.1, 16 on HTTP/2 or 3; the loader adapts below it). */
+  openStudy(server: ServerConfig, studyUid: string, options?: { budgetBytes?: number; maxInFlight?: number }): Promise<Study>;
 }

@@ -3,7 +3,7 @@
 //
 // config.json: { "dicomweb": { "base_url": "/dicom-web", "bearer_token"?: "...",
 //   "headers"?: [["k", "v"]], "wado_uri_url"?: "...", "timeout_ms"?: 30000 },
-//   "budget_mb": 1024 }
+//   "budget_mb": 1024, "max_in_flight"?: 6 }
 // URL: ?dicomweb=<base URL>&study=<StudyInstanceUID>&series=<SeriesInstanceUID>
 //      &backend=webgpu|webgl2|cpu|auto
 import type { ServerConfig } from "./api.js";
@@ -16,6 +16,8 @@ export interface ViewerConfig {
   server: ServerConfig;
   /** Byte budget of an opened study, in MiB. */
   budgetMb: number;
+  /** Requests in flight (else chosen from the connection's protocol). */
+  maxInFlight?: number;
   backend: Backend;
   /** Problems with config.json that fell back to defaults (shown, never fatal). */
   warnings: string[];
@@ -88,10 +90,13 @@ export async function loadConfig(params: URLSearchParams): Promise<ViewerConfig>
   let budgetMb: number = DEFAULT_CONFIG.budget_mb;
   if (typeof json.budget_mb === "number" && json.budget_mb > 0) budgetMb = json.budget_mb;
   else if (json.budget_mb !== undefined) warnings.push("config.json: budget_mb must be a positive number");
+  let maxInFlight: number | undefined;
+  if (typeof json.max_in_flight === "number" && Number.isInteger(json.max_in_flight) && json.max_in_flight >= 1 && json.max_in_flight <= 64) maxInFlight = json.max_in_flight;
+  else if (json.max_in_flight !== undefined) warnings.push("config.json: max_in_flight must be an integer from 1 to 64");
   let backend = parseBackend(typeof json.backend === "string" ? json.backend : null);
   const dicomweb = params.get("dicomweb");
   if (dicomweb) server.base_url = dicomweb;
   server.base_url = absolute(server.base_url);
   if (params.has("backend")) backend = parseBackend(params.get("backend"));
-  return { server, budgetMb, backend, warnings };
+  return { server, budgetMb, maxInFlight, backend, warnings };
 }

@@ -137,7 +137,7 @@ class OpenStudy implements Study {
       );
       for (const [s, i] of r.evicted) this.emit(s, i);
     } else {
-      this.session.failed(series, image, msg.error, now);
+      this.session.failed(series, image, msg.error, msg.retryAfterMs, now);
     }
     this.emit(series, image);
     this.pump();
@@ -189,9 +189,9 @@ class OpenStudy implements Study {
   private async recovering<T>(p: Promise<T>): Promise<T> {
     try {
       return await p;
-    } catch (e) {
+    } finally {
+      // Also after an MPR volume is built: it may have evicted frames to fit the budget.
       this.pump();
-      throw e;
     }
   }
 
@@ -241,6 +241,20 @@ class OpenStudy implements Study {
   }
 }
 
+/** The protocol the page used for `baseUrl` ("h2", "h3", "http/1.1"; "" when the server hides it). */
+function protocolOf(baseUrl: string): string {
+  const entries = performance.getEntriesByType("resource") as PerformanceResourceTiming[];
+  for (let i = entries.length - 1; i >= 0; i--) {
+    if (entries[i].name.startsWith(baseUrl) && entries[i].nextHopProtocol) return entries[i].nextHopProtocol;
+  }
+  return "";
+}
+
+/** Requests in flight per origin: 6 on HTTP/1.1 (the browser's own limit), 16 when multiplexed. */
+export function inFlightFor(protocol: string): number {
+  return /^h[23]/.test(protocol) ? 16 : 6;
+}
+
 /**
  * Starts the core: the wasm module on this thread and a pool of retrieve/decode
  * Workers sized to the machine. `backend`: "auto" (WebGPU, then WebGL2, then the
@@ -260,15 +274,18 @@ export async function createCore(options: { backend?: string; workers?: number }
     async searchStudies(server: ServerConfig, params: [string, string][]): Promise<StudyRow[]> {
       return JSON.parse(await searchStudies(serverJson(server), JSON.stringify(params)));
     },
-    async openStudy(server: ServerConfig, studyUid: string, opts: { budgetBytes?: number } = {}): Promise<Study> {
+    async openStudy(server: ServerConfig, studyUid: string, opts: { budgetBytes?: number; maxInFlight?: number } = {}): Promise<Study> {
       // Where loading a study starts (benchmarks measure `lumen:series-loaded` from here).
       performance.mark("lumen:open-study", { detail: { study: studyUid } });
       const json = serverJson(server);
       const session = await openStudy(
         json,
         studyUid,
-        JSON.stringify({ budget_bytes: opts.budgetBytes, backend: options.backend ?? "auto" }),
+        JSON.stringify({ budget_bytes: opts.budgetBytes, backend: options.backend ?? "auto", max_in_flight: opts.maxInFlight }),
       );
+      // The metadata came over this page's connection: HTTP/2 and /3 multiplex, so
+      // the loader may keep more frames in flight than HTTP/1.1's 6 per origin.
+      if (opts.maxInFlight === undefined) session.setMaxInFlight(inFlightFor(protocolOf(JSON.parse(json).base_url)));
       const study = new OpenStudy(session, pool, json);
       backend = (study.info as unknown as { backend: string }).backend;
       return study;

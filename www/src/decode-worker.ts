@@ -32,7 +32,13 @@ onmessage = async (event: MessageEvent<DecodeRequest>) => {
     (postMessage as (m: unknown, t: Transferable[]) => void)(reply, [reply.data]);
     return;
   } catch (e) {
-    reply = { id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) };
+    const retryAfterMs = (e as { retryAfterMs?: unknown })?.retryAfterMs;
+    reply = {
+      id: req.id,
+      ok: false,
+      error: e instanceof Error ? e.message : String(e),
+      ...(typeof retryAfterMs === "number" ? { retryAfterMs } : {}),
+    };
   }
   postMessage(reply);
 };

@@ -143,7 +143,7 @@ async function route(): Promise<void> {
   };
   let study: Study;
   try {
-    study = await core.openStudy(config.server, uid, { budgetBytes: Math.round(config.budgetMb * 1024 * 1024) });
+    study = await core.openStudy(config.server, uid, { budgetBytes: Math.round(config.budgetMb * 1024 * 1024), maxInFlight: config.maxInFlight });
   } catch (e) {
     if (generation !== routeGeneration) return;
     transient?.remove();

@@ -24,5 +24,6 @@ export type DecodeRequest =
 
 export type DecodeResponse =
   | { id: number; ok: true; info: FrameInfo; data: ArrayBuffer }
-  | { id: number; ok: false; error: string }
+  /** `retryAfterMs`: the server's Retry-After on a transient failure (429, 503). */
+  | { id: number; ok: false; error: string; retryAfterMs?: number }
   | { id: -1; ready: true; version: string };

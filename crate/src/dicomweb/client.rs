@@ -243,6 +243,9 @@ impl<T: Transport> DicomWebClient<T> {
         if (200..300).contains(&response.status) {
             return Ok(response);
         }
+        let retry_after_ms = response
+            .header("Retry-After")
+            .and_then(super::error::parse_retry_after);
         let body = read_prefix(&mut response.body, 64 << 10).await;
         let message = server_message(&body);
         let status = response.status;
@@ -259,6 +262,7 @@ impl<T: Transport> DicomWebClient<T> {
                 url,
                 status,
                 message,
+                retry_after_ms,
             }
         })
     }
@@ -711,6 +715,7 @@ impl<T: Transport> DicomWebClient<T> {
                 url,
                 status,
                 message: text.trim().to_string(),
+                retry_after_ms: None,
             });
         };
         let uid = |d: &Dataset| {

@@ -39,6 +39,14 @@ impl RetrieveError {
     pub fn is_transient(&self) -> bool {
         matches!(self, RetrieveError::DicomWeb(e) if e.is_transient())
     }
+
+    /// The server's Retry-After, when it sent one.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            RetrieveError::DicomWeb(e) => e.retry_after_ms(),
+            _ => None,
+        }
+    }
 }
 
 /// One instance's identity and pixel description, from WADO-RS metadata.

@@ -7,8 +7,13 @@
 //! rest of that series, then the other series. When the view moves, queued work is
 //! re-ranked and in-flight requests that fell out of the wanted set are cancelled.
 //! Transient failures (5xx, 429, dropped connections) retry with exponential
-//! backoff; a permanent failure marks that slot and nothing else. Decoded bytes stay
-//! under a budget that is never exceeded: the frames farthest from the view go first.
+//! backoff; a permanent failure marks that slot and nothing else. Concurrency adapts
+//! to the server: the window of requests in flight halves on each transient failure
+//! (overload: 429, 503, dropped connections) and grows back by about one request per
+//! round of successes, up to the policy's ceiling (about 6 per origin on HTTP/1.1,
+//! more on HTTP/2). Decoded bytes, plus bytes reserved for what is built from them
+//! (MPR volumes), stay under a budget that is never exceeded: the frames farthest
+//! from the view go first.
 
 use std::collections::BTreeSet;
 
@@ -117,6 +122,10 @@ pub struct Scheduler {
     focus: Option<(usize, usize)>,
     in_flight: BTreeSet<Work>,
     resident_bytes: u64,
+    /// Budget bytes held by things other than frames (MPR volumes).
+    reserved_bytes: u64,
+    /// Requests allowed in flight now: 1 ..= policy.max_in_flight (AIMD).
+    window: f64,
 }
 
 impl Scheduler {
@@ -127,7 +136,54 @@ impl Scheduler {
             focus: None,
             in_flight: BTreeSet::new(),
             resident_bytes: 0,
+            reserved_bytes: 0,
+            window: policy.max_in_flight.max(1) as f64,
         }
+    }
+
+    /// Sets the ceiling of requests in flight (the shell knows the connection:
+    /// HTTP/1.1 or HTTP/2); the current window starts over at it.
+    pub fn set_max_in_flight(&mut self, n: usize) {
+        self.policy.max_in_flight = n.max(1);
+        self.window = self.policy.max_in_flight as f64;
+    }
+
+    /// Requests allowed in flight now (the adaptive window, rounded down).
+    pub fn window(&self) -> usize {
+        (self.window.floor() as usize).clamp(1, self.policy.max_in_flight.max(1))
+    }
+
+    /// Reserves `bytes` of the budget for something built from the frames (an MPR
+    /// volume on the GPU), replacing the previous reservation; returns the images
+    /// evicted to make room (farthest from the view first). Fails, changing
+    /// nothing, when the reservation alone would leave no room for the image in view.
+    pub fn reserve(&mut self, bytes: u64) -> Result<Vec<(usize, usize)>, String> {
+        let focus_bytes = self
+            .focus
+            .and_then(|(s, i)| match self.slot(s, i) {
+                Some(Slot::Resident { bytes }) => Some(*bytes),
+                _ => None,
+            })
+            .unwrap_or(0);
+        if bytes.saturating_add(focus_bytes) > self.policy.budget_bytes {
+            return Err(format!(
+                "{} MB do not fit the memory budget of {} MB",
+                bytes.div_ceil(1 << 20),
+                self.policy.budget_bytes >> 20
+            ));
+        }
+        self.reserved_bytes = bytes;
+        Ok(self.evict_to_budget())
+    }
+
+    /// Bytes reserved with [`Scheduler::reserve`].
+    pub fn reserved_bytes(&self) -> u64 {
+        self.reserved_bytes
+    }
+
+    /// The budget left for frames.
+    fn frame_budget(&self) -> u64 {
+        self.policy.budget_bytes.saturating_sub(self.reserved_bytes)
     }
 
     /// Adds a series whose metadata is still to be fetched; returns its index.
@@ -293,10 +349,7 @@ impl Scheduler {
                 }
             }
         }
-        let free = self
-            .policy
-            .max_in_flight
-            .saturating_sub(self.in_flight.len());
+        let free = self.window().saturating_sub(self.in_flight.len());
         if free == 0 {
             return Vec::new();
         }
@@ -335,7 +388,7 @@ impl Scheduler {
                 }
             })
             .unwrap_or(0);
-        if self.resident_bytes + estimate <= self.policy.budget_bytes {
+        if self.resident_bytes + estimate <= self.frame_budget() {
             return true;
         }
         let rank = self.image_rank(series, image);
@@ -387,11 +440,16 @@ impl Scheduler {
             }
             (Work::SeriesMetadata { series }, _) => self.series[series].metadata = Slot::Queued,
             (Work::Image { series, image }, Outcome::Decoded { bytes }) => {
+                // Additive increase: about one more request per window of successes.
+                let max = policy.max_in_flight.max(1) as f64;
+                self.window = (self.window + 1.0 / self.window).min(max);
                 self.series[series].images[image] = Slot::Resident { bytes };
                 self.resident_bytes += bytes;
                 return self.evict_to_budget();
             }
             (Work::Image { series, image }, Outcome::Transient { retry_after_ms }) => {
+                // Multiplicative decrease: the server or the path is overloaded.
+                self.window = (self.window / 2.0).max(1.0);
                 let s = &mut self.series[series];
                 s.attempts[image] += 1;
                 s.images[image] =
@@ -408,7 +466,7 @@ impl Scheduler {
     fn evict_to_budget(&mut self) -> Vec<(usize, usize)> {
         let mut evicted = Vec::new();
         for (s, i) in self.eviction_order() {
-            if self.resident_bytes <= self.policy.budget_bytes {
+            if self.resident_bytes <= self.frame_budget() {
                 break;
             }
             if let Slot::Resident { bytes } = self.series[s].images[i] {
@@ -551,13 +609,17 @@ mod tests {
         );
         s.complete(w[1], Outcome::Permanent("404 Not Found".into()), 0.0);
         assert_eq!(s.slot(0, 0), Some(&Slot::Failed("404 Not Found".into())));
+        let during = s.next(50.0);
         assert!(
-            !s.next(50.0).contains(&Work::Image {
+            !during.contains(&Work::Image {
                 series: 0,
                 image: 1
             }),
             "still backing off"
         );
+        for w in during {
+            s.complete(w, Outcome::Decoded { bytes: 1 }, 50.0);
+        }
         let again = s.next(100.0);
         assert!(again.contains(&Work::Image {
             series: 0,
@@ -716,5 +778,79 @@ mod tests {
             );
             now += 1.0;
         }
+    }
+
+    #[test]
+    fn concurrency_halves_on_transient_failures_and_grows_back_to_the_ceiling() {
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 6,
+            backoff_ms: 1e9,
+            ..Policy::default()
+        });
+        let series = s.add_known_series(200);
+        s.set_focus(series, 0);
+        let first = s.next(0.0);
+        assert_eq!(first.len(), 6);
+        // Two 503s: 6 → 3 → 1.5, so one request at a time once the others finish.
+        for w in &first[..2] {
+            s.complete(*w, Outcome::Transient { retry_after_ms: None }, 0.0);
+        }
+        assert_eq!(s.window(), 1);
+        assert!(s.next(0.0).is_empty(), "four still in flight, window 1");
+        for w in &first[2..] {
+            s.complete(*w, Outcome::Decoded { bytes: 1 }, 0.0);
+        }
+        // 1.5 + 1/1.5 + … after four successes: 3.
+        assert_eq!(s.window(), 3);
+        assert_eq!(s.next(0.0).len(), 3);
+        // A long run of successes climbs back to the ceiling and no further.
+        for t in 1..100 {
+            let in_flight: Vec<Work> = s.in_flight.iter().copied().collect();
+            for w in in_flight {
+                s.complete(w, Outcome::Decoded { bytes: 1 }, t as f64);
+            }
+            assert!(s.next(t as f64).len() <= 6);
+        }
+        assert_eq!(s.window(), 6);
+        // The shell says HTTP/2: a higher ceiling.
+        s.set_max_in_flight(16);
+        assert_eq!(s.window(), 16);
+    }
+
+    #[test]
+    fn a_reservation_for_the_volume_evicts_frames_and_counts_against_the_budget() {
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 1,
+            budget_bytes: 10_000,
+            ..Policy::default()
+        });
+        let series = s.add_known_series(20);
+        s.set_focus(series, 10);
+        for t in 0..10 {
+            let w = s.next(t as f64);
+            s.complete(w[0], Outcome::Decoded { bytes: 1_000 }, t as f64);
+        }
+        assert_eq!(s.resident_bytes(), 10_000);
+        // A volume that leaves no room for the image in view is refused.
+        assert!(s.reserve(9_500).is_err());
+        assert_eq!(s.reserved_bytes(), 0);
+        // 4 000 bytes for the volume: the 4 farthest frames go.
+        let evicted = s.reserve(4_000).unwrap();
+        assert_eq!(evicted.len(), 4);
+        assert!(s.resident_bytes() + s.reserved_bytes() <= 10_000);
+        assert!(matches!(s.slot(series, 10), Some(Slot::Resident { .. })));
+        // Scrolling on keeps frames + volume within the budget.
+        for (t, view) in (11..20).enumerate() {
+            for w in s.set_focus(series, view) {
+                s.complete(w, Outcome::Cancelled, t as f64);
+            }
+            for w in s.next(100.0 + t as f64) {
+                s.complete(w, Outcome::Decoded { bytes: 1_000 }, 100.0 + t as f64);
+                assert!(s.resident_bytes() + s.reserved_bytes() <= 10_000);
+            }
+        }
+        // The volume dropped: its bytes are free for frames again.
+        assert!(s.reserve(0).unwrap().is_empty());
+        assert_eq!(s.reserved_bytes(), 0);
     }
 }

@@ -43,12 +43,13 @@ thread_local! {
 /// Retrieves and decodes one frame (`task`: JSON from the main thread's
 /// `nextTasks`). `id` names the request for [`cancel_retrieval`]. Rejects with
 /// a message starting `transient:` when a retry may succeed (5xx, 429, dropped
-/// connection, timeout) and `cancelled:` when cancelled.
+/// connection, timeout; the error's `retryAfterMs` carries the server's
+/// Retry-After) and `cancelled:` when cancelled.
 #[wasm_bindgen(js_name = retrieveFrame)]
-pub async fn retrieve_frame_task(server: String, task: String, id: u32) -> Result<Frame, JsError> {
-    let c = client(&server)?;
-    let t: FrameTask =
-        serde_json::from_str(&task).map_err(|e| js_error(format!("invalid frame task: {e}")))?;
+pub async fn retrieve_frame_task(server: String, task: String, id: u32) -> Result<Frame, JsValue> {
+    let c = client(&server).map_err(JsValue::from)?;
+    let t: FrameTask = serde_json::from_str(&task)
+        .map_err(|e| JsValue::from(js_error(format!("invalid frame task: {e}"))))?;
     let plan = InstancePlan {
         study_instance_uid: t.study_instance_uid,
         series_instance_uid: t.series_instance_uid,
@@ -68,9 +69,15 @@ pub async fn retrieve_frame_task(server: String, task: String, id: u32) -> Resul
             info: frame_description(t.frame, &decoded).to_string(),
             data: decoded.data,
         }),
-        Err(_) if cancel.is_cancelled() => Err(js_error("cancelled: no longer wanted")),
-        Err(e) if e.is_transient() => Err(js_error(format!("transient: {e}"))),
-        Err(e) => Err(js_error(e)),
+        Err(_) if cancel.is_cancelled() => Err(js_error("cancelled: no longer wanted").into()),
+        Err(e) if e.is_transient() => {
+            let error = js_sys::Error::new(&format!("transient: {e}"));
+            if let Some(ms) = e.retry_after_ms() {
+                let _ = js_sys::Reflect::set(&error, &"retryAfterMs".into(), &(ms as f64).into());
+            }
+            Err(error.into())
+        }
+        Err(e) => Err(js_error(e).into()),
     }
 }
 

@@ -634,13 +634,19 @@ impl StudySession {
     }
 
     /// A Worker could not deliver image (series, image): `message` as it rejected
-    /// (`transient:` retries with backoff, `cancelled:` re-queues, anything else
-    /// marks the image failed with that message).
-    pub fn failed(&self, series: usize, image: usize, message: String, now_ms: f64) {
+    /// (`transient:` retries with backoff, after `retry_after_ms` when the server
+    /// said; `cancelled:` re-queues; anything else marks the image failed with
+    /// that message).
+    pub fn failed(
+        &self,
+        series: usize,
+        image: usize,
+        message: String,
+        retry_after_ms: Option<f64>,
+        now_ms: f64,
+    ) {
         let outcome = if message.starts_with("transient:") {
-            Outcome::Transient {
-                retry_after_ms: None,
-            }
+            Outcome::Transient { retry_after_ms }
         } else if message.starts_with("cancelled:") {
             Outcome::Cancelled
         } else {
@@ -650,6 +656,16 @@ impl StudySession {
             .borrow_mut()
             .scheduler
             .complete(Work::Image { series, image }, outcome, now_ms);
+    }
+
+    /// The most requests to keep in flight (the shell sets it from the connection:
+    /// about 6 on HTTP/1.1, more on HTTP/2); the loader adapts below it.
+    #[wasm_bindgen(js_name = setMaxInFlight)]
+    pub fn set_max_in_flight(&self, n: usize) {
+        self.inner
+            .borrow_mut()
+            .scheduler
+            .set_max_in_flight(n.clamp(1, 64));
     }
 
     /// `api.ts` `SlotState` as JSON.
@@ -682,6 +698,8 @@ impl StudySession {
             "gpu_bytes": g.gpu_bytes + g.volume_bytes,
             "frame_bytes": g.scheduler.resident_bytes(),
             "volume_bytes": g.volume_bytes,
+            "reserved_bytes": g.scheduler.reserved_bytes(),
+            "window": g.scheduler.window(),
             "heap_bytes": heap,
             "budget_bytes": g.budget,
             "backend": g.backend,
@@ -705,6 +723,7 @@ impl StudySession {
         g.gpu_bytes = 0;
         g.volume_bytes = 0;
         g.scheduler.drop_resident();
+        let _ = g.scheduler.reserve(0);
         true
     }
 
@@ -933,7 +952,6 @@ impl StudySession {
         let voxels = VoxelData::from_decoded_frames(&geometry, &refs).map_err(js_error)?;
         drop(refs);
         drop(frames);
-        let volume = Rc::new(GpuVolume::upload(&gpu, &geometry, &voxels).map_err(js_error)?);
         let bytes = match &voxels {
             VoxelData::U8(v) => v.data().len() as u64,
             VoxelData::I8(v) => v.data().len() as u64,
@@ -941,6 +959,25 @@ impl StudySession {
             VoxelData::I16(v) => v.data().len() as u64 * 2,
             VoxelData::U32(v) => v.data().len() as u64 * 4,
             VoxelData::I32(v) => v.data().len() as u64 * 4,
+        };
+        // The volume counts against the memory budget: make room (frames farthest
+        // from the view go) before it is uploaded, or refuse it.
+        {
+            let mut g = self.inner.borrow_mut();
+            let want = g.volume_bytes + bytes;
+            let evicted = g.scheduler.reserve(want).map_err(|e| {
+                js_error(format!("MPR is not available: the volume's {e}"))
+            })?;
+            g.evict(&evicted);
+        }
+        let volume = match GpuVolume::upload(&gpu, &geometry, &voxels) {
+            Ok(v) => Rc::new(v),
+            Err(e) => {
+                let mut g = self.inner.borrow_mut();
+                let held = g.volume_bytes;
+                let _ = g.scheduler.reserve(held);
+                return Err(js_error(e));
+            }
         };
         drop(voxels);
         let mut g = self.inner.borrow_mut();
@@ -1072,5 +1109,6 @@ impl StudySession {
         g.volumes.clear();
         g.gpu_bytes = 0;
         g.volume_bytes = 0;
+        let _ = g.scheduler.reserve(0);
     }
 }
