@@ -97,3 +97,67 @@ test("the loader honours 429 Retry-After, adapts its concurrency and still loads
   assert.deepEqual(errors, []);
   t.diagnostic(`${frameRequests} frame requests, ${REFUSE} refused with Retry-After ${RETRY_AFTER_S} s; retries after ${Math.min(...retried)}–${Math.max(...retried)} ms; in flight: first ${firstThrough}, peak ${peak}`);
 });
+
+// Frame lists: the 30-frame ultrasound cine of the corpus (the dicomweb tests store it)
+// is fetched with WADO-RS frame lists (several frames per request), every frame
+// arriving; against a server that answers a list with its first frame only (the
+// proxy rewrites the request), the loader notices, asks for the rest one by one, and
+// the whole cine still loads.
+async function findCine(base) {
+  const res = await fetch(`${base}/instances?includefield=00280008&limit=1000`, { headers: { Accept: "application/dicom+json" } });
+  if (!res.ok || res.status === 204) return null;
+  for (const x of await res.json()) {
+    if (Number(x["00280008"]?.Value?.[0] ?? 1) >= 20) return { study: x["0020000D"].Value[0], series: x["0020000E"].Value[0], frames: Number(x["00280008"].Value[0]) };
+  }
+  return null;
+}
+
+test("a multi-frame instance loads through frame lists, and one by one from a server without them", async (t) => {
+  let base;
+  try {
+    base = dicomwebUrl();
+  } catch (e) {
+    t.skip(`no DICOMweb server: ${e.message}`);
+    return;
+  }
+  const cine = await findCine(base);
+  if (!cine) {
+    // The corpus puts it there (crate/tests/dicomweb.rs stores every corpus file); not on a server without it.
+    t.skip("no instance of 20+ frames on the server");
+    return;
+  }
+  const browser = await launchChromium([]);
+  t.after(() => browser.close());
+
+  for (const honoursLists of [true, false]) {
+    await t.test(honoursLists ? "frame lists" : "a server that answers a list with one frame", async (t) => {
+      const lists = []; // frames asked for per request
+      const server = await startServer({
+        dicomweb: new URL(base).origin,
+        intercept(req, res, forward) {
+          const m = /\/frames\/([\d,]+)/.exec(req.url);
+          if (m) {
+            lists.push(m[1].split(",").length);
+            if (!honoursLists) req.url = req.url.replace(/\/frames\/(\d+)[\d,]*/, "/frames/$1");
+          }
+          forward();
+        },
+      });
+      t.after(() => server.close());
+      const page = await browser.newPage();
+      t.after(() => page.close());
+      const errors = [];
+      page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+      page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
+      await page.goto(`http://127.0.0.1:${server.address().port}/?study=${cine.study}&series=${cine.series}&backend=cpu`);
+      await page.waitForSelector('body[data-series-loaded="1"]', { timeout: WAIT });
+      const progress = await page.evaluate(() => window.lumen.study.progress(window.lumen.viewports()[0].state.series));
+      assert.deepEqual([progress.resident, progress.failed, progress.total], [cine.frames, 0, cine.frames], "every frame resident, none failed");
+      assert.ok(lists.some((n) => n > 1), `frame lists were asked for: ${lists}`);
+      if (honoursLists) assert.ok(lists.length < cine.frames, `${lists.length} requests for ${cine.frames} frames`);
+      else assert.ok(lists.filter((n) => n > 1).length <= 6, `the loader stopped asking for lists after the first answers: ${lists}`);
+      assert.deepEqual(errors, []);
+      t.diagnostic(`${cine.frames} frames in ${lists.length} requests: ${lists.join(" ")}`);
+    });
+  }
+});

@@ -8,7 +8,7 @@ import type {
   Core, ImageInfo, MprOverlay, MprState, Probe, Progress, ServerConfig, SlotState, Study, StudyInfo, StudyRow,
   ViewportState,
 } from "./api.js";
-import type { DecodeRequest, DecodeResponse } from "./protocol.js";
+import type { DecodeRequest, DecodeResponse, RetrieveEvent } from "./protocol.js";
 
 /** Absolute URLs: Workers and the wasm client resolve nothing against the page. */
 function serverJson(server: ServerConfig): string {
@@ -21,7 +21,7 @@ function serverJson(server: ServerConfig): string {
   });
 }
 
-type Reply = (msg: DecodeResponse) => void;
+type Reply = (msg: RetrieveEvent) => void;
 
 /** Workers that retrieve and decode; each runs many retrievals at once (they await the network). */
 class WorkerPool {
@@ -41,10 +41,13 @@ class WorkerPool {
           worker.addEventListener("message", (e: MessageEvent<DecodeResponse>) => {
             const msg = e.data;
             if ("ready" in msg) return resolve();
+            if (!("event" in msg)) return;
             const w = this.waiting.get(msg.id);
             if (!w) return;
-            this.waiting.delete(msg.id);
-            w.slot.busy--;
+            if (msg.event === "done") {
+              this.waiting.delete(msg.id);
+              w.slot.busy--;
+            }
             w.reply(msg);
           });
         }),
@@ -54,7 +57,7 @@ class WorkerPool {
     this.ready = Promise.all(readies);
   }
 
-  /** Starts a retrieval on the least busy worker; returns its id (for cancel). */
+  /** Starts a retrieval on the least busy worker; `reply` gets its events; returns its id (for cancel). */
   retrieve(server: string, task: object, reply: Reply): number {
     const id = this.nextId++;
     const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
@@ -106,11 +109,12 @@ class OpenStudy implements Study {
   /** Starts what the scheduler says to start, and looks again soon for work in backoff. */
   private pump(): void {
     if (this.closed) return;
-    const tasks: { series: number; image: number; task: object }[] = JSON.parse(this.session.nextTasks(performance.now()));
+    const tasks: { images: [number, number][]; task: { frames: number[] } }[] = JSON.parse(this.session.nextTasks(performance.now()));
     for (const t of tasks) {
-      const key = `${t.series}:${t.image}`;
-      const id = this.pool.retrieve(this.server, t.task, (msg) => this.finish(t.series, t.image, key, msg));
-      this.inFlight.set(key, id);
+      // Frame number → image, until each has its answer.
+      const pending = new Map<number, [number, number]>(t.task.frames.map((f, k) => [f, t.images[k]]));
+      const id = this.pool.retrieve(this.server, t.task, (msg) => this.finish(pending, msg));
+      for (const [s, i] of t.images) this.inFlight.set(`${s}:${i}`, id);
     }
     if (this.timer === null && !this.allDone()) {
       this.timer = setTimeout(() => {
@@ -127,19 +131,42 @@ class OpenStudy implements Study {
     }) && this.inFlight.size === 0;
   }
 
-  private finish(series: number, image: number, key: string, msg: DecodeResponse): void {
-    this.inFlight.delete(key);
-    if (this.closed || "ready" in msg) return;
+  /** A retrieval's event: a frame delivered (or failed to decode), or the request ended. */
+  private finish(pending: Map<number, [number, number]>, msg: RetrieveEvent): void {
+    if (this.closed) return;
     const now = performance.now();
-    if (msg.ok) {
-      const r: { evicted: [number, number][]; error: string | null } = JSON.parse(
-        this.session.delivered(series, image, JSON.stringify(msg.info), new Uint8Array(msg.data), now),
-      );
-      for (const [s, i] of r.evicted) this.emit(s, i);
-    } else {
-      this.session.failed(series, image, msg.error, msg.retryAfterMs, now);
+    const settle = (series: number, image: number, ok: (() => void) | null, error?: string, retryAfterMs?: number) => {
+      this.inFlight.delete(`${series}:${image}`);
+      if (ok) ok();
+      else this.session.failed(series, image, error ?? "", retryAfterMs, now);
+      this.emit(series, image);
+    };
+    if (msg.event === "frame") {
+      const img = pending.get(msg.frame);
+      if (!img) return;
+      pending.delete(msg.frame);
+      const [series, image] = img;
+      if (msg.ok) {
+        settle(series, image, () => {
+          const r: { evicted: [number, number][]; error: string | null } = JSON.parse(
+            this.session.delivered(series, image, JSON.stringify(msg.info), new Uint8Array(msg.data), now),
+          );
+          for (const [s, i] of r.evicted) this.emit(s, i);
+        });
+      } else {
+        settle(series, image, null, msg.error);
+      }
+      return;
     }
-    this.emit(series, image);
+    // The request ended: what it did not deliver fails with its error, or, when the
+    // server answered a frame list with fewer frames, goes back to be asked for alone.
+    if ("error" in msg) {
+      for (const [series, image] of pending.values()) settle(series, image, null, msg.error, msg.retryAfterMs);
+    } else if (pending.size) {
+      this.session.frameListsUnsupported();
+      for (const [series, image] of pending.values()) settle(series, image, null, "cancelled: the server answered part of a frame list");
+    }
+    pending.clear();
     this.pump();
   }
 
@@ -160,10 +187,13 @@ class OpenStudy implements Study {
   setFocus(series: number, image: number): void {
     if (this.closed) return;
     const cancel: [number, number][] = JSON.parse(this.session.setFocus(series, image));
+    const ids = new Set<number>();
     for (const [s, i] of cancel) {
       const id = this.inFlight.get(`${s}:${i}`);
-      if (id !== undefined) this.pool.cancel(id);
+      if (id !== undefined) ids.add(id);
     }
+    // A frame list is cancelled whole; its wanted frames are asked for again.
+    for (const id of ids) this.pool.cancel(id);
     this.pump();
   }
 
@@ -234,7 +264,7 @@ class OpenStudy implements Study {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    for (const id of this.inFlight.values()) this.pool.cancel(id);
+    for (const id of new Set(this.inFlight.values())) this.pool.cancel(id);
     this.inFlight.clear();
     this.listeners.clear();
     this.session.close();

@@ -1,12 +1,42 @@
 // The decode worker: stateless, one wasm instance per worker. Frames come back as
 // transferable buffers, so the main thread never copies or waits on pixels.
-import init, { cancelRetrieval, decodeFile, decodeFrame, retrieveFrame, version } from "../pkg/lumen.js";
-import type { DecodeRequest, DecodeResponse } from "./protocol.js";
+import init, { cancelRetrieval, decodeFile, decodeFrame, retrieveFrames, version, type Frame } from "../pkg/lumen.js";
+import type { DecodeRequest, DecodeResponse, RetrieveEvent } from "./protocol.js";
 
 const ready = init().then(() => {
   const msg: DecodeResponse = { id: -1, ready: true, version: version() };
   postMessage(msg);
 });
+
+const post = (msg: DecodeResponse, transfer: Transferable[] = []) =>
+  (postMessage as (m: unknown, t: Transferable[]) => void)(msg, transfer);
+
+/** Retrieval `id`: one event per frame as it decodes, then "done". */
+async function retrieve(id: number, server: string, task: string): Promise<void> {
+  let done: RetrieveEvent;
+  try {
+    const result = await retrieveFrames(server, task, id, (frame: number, decoded?: Frame, error?: string) => {
+      if (decoded) {
+        const info = JSON.parse(decoded.info);
+        const data = decoded.data;
+        decoded.free();
+        post({ id, event: "frame", frame, ok: true, info, data: data.buffer as ArrayBuffer }, [data.buffer as ArrayBuffer]);
+      } else {
+        post({ id, event: "frame", frame, ok: false, error: error ?? "the frame could not be decoded" });
+      }
+    });
+    done = { id, event: "done", ...(JSON.parse(result) as { delivered: number; requested: number }) };
+  } catch (e) {
+    const retryAfterMs = (e as { retryAfterMs?: unknown })?.retryAfterMs;
+    done = {
+      id,
+      event: "done",
+      error: e instanceof Error ? e.message : String(e),
+      ...(typeof retryAfterMs === "number" ? { retryAfterMs } : {}),
+    };
+  }
+  post(done);
+}
 
 onmessage = async (event: MessageEvent<DecodeRequest>) => {
   await ready;
@@ -15,30 +45,19 @@ onmessage = async (event: MessageEvent<DecodeRequest>) => {
     cancelRetrieval(req.id);
     return;
   }
+  if (req.kind === "retrieve") return retrieve(req.id, req.server, req.task);
   let reply: DecodeResponse;
   try {
-    const frame =
-      req.kind === "file"
-        ? decodeFile(new Uint8Array(req.bytes), req.frame)
-        : req.kind === "frame"
-          ? decodeFrame(req.transferSyntax, new Uint8Array(req.bytes), req.description)
-          : await retrieveFrame(req.server, req.task, req.id);
-    // The sample page shows the hash so that a person (and the tests) can compare
-    // frames; the viewer's loader does not pay for it.
-    const info = req.kind === "retrieve" ? JSON.parse(frame.info) : { ...JSON.parse(frame.info), sha256: frame.sha256 };
+    const frame = req.kind === "file" ? decodeFile(new Uint8Array(req.bytes), req.frame) : decodeFrame(req.transferSyntax, new Uint8Array(req.bytes), req.description);
+    // The sample page shows the hash so that a person (and the tests) can compare frames.
+    const info = { ...JSON.parse(frame.info), sha256: frame.sha256 };
     const data = frame.data;
     frame.free();
     reply = { id: req.id, ok: true, info, data: data.buffer as ArrayBuffer };
-    (postMessage as (m: unknown, t: Transferable[]) => void)(reply, [reply.data]);
+    post(reply, [reply.data]);
     return;
   } catch (e) {
-    const retryAfterMs = (e as { retryAfterMs?: unknown })?.retryAfterMs;
-    reply = {
-      id: req.id,
-      ok: false,
-      error: e instanceof Error ? e.message : String(e),
-      ...(typeof retryAfterMs === "number" ? { retryAfterMs } : {}),
-    };
+    reply = { id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) };
   }
-  postMessage(reply);
+  post(reply);
 };

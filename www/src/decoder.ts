@@ -23,6 +23,7 @@ export class Decoder {
         markReady(msg.version);
         return;
       }
+      if ("event" in msg) return; // retrievals belong to the viewer's core
       const waiter = this.pending.get(msg.id);
       if (!waiter) return;
       this.pending.delete(msg.id);

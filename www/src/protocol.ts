@@ -17,13 +17,23 @@ export interface FrameInfo {
 export type DecodeRequest =
   | { id: number; kind: "file"; bytes: ArrayBuffer; frame: number }
   | { id: number; kind: "frame"; transferSyntax: string; bytes: ArrayBuffer; description: string }
-  /** Retrieve one frame over WADO-RS and decode it (the viewer's loader). */
+  /** Retrieve frames of one instance over WADO-RS in one request and decode them
+   *  (the viewer's loader): answered by `RetrieveEvent`s, the last one "done". */
   | { id: number; kind: "retrieve"; server: string; task: string }
   /** Cancel retrieval `id`: it answers with an error starting "cancelled:". */
   | { id: number; kind: "cancel" };
 
 export type DecodeResponse =
   | { id: number; ok: true; info: FrameInfo; data: ArrayBuffer }
-  /** `retryAfterMs`: the server's Retry-After on a transient failure (429, 503). */
-  | { id: number; ok: false; error: string; retryAfterMs?: number }
-  | { id: -1; ready: true; version: string };
+  | { id: number; ok: false; error: string }
+  | { id: -1; ready: true; version: string }
+  | RetrieveEvent;
+
+/** What a retrieval answers: each frame as it decodes, then "done". */
+export type RetrieveEvent =
+  | { id: number; event: "frame"; frame: number; ok: true; info: FrameInfo; data: ArrayBuffer }
+  | { id: number; event: "frame"; frame: number; ok: false; error: string }
+  /** `delivered < requested`: the server answered a frame list with fewer frames. */
+  | { id: number; event: "done"; delivered: number; requested: number }
+  /** Every frame not delivered failed so; `retryAfterMs`: the server's Retry-After (429, 503). */
+  | { id: number; event: "done"; error: string; retryAfterMs?: number };

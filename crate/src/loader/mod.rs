@@ -232,10 +232,8 @@ pub async fn retrieve_instance<T: Transport>(
     Ok(Retrieval::Frames)
 }
 
-/// Retrieves and decodes frame `frame` (1-based) of one instance: the viewer's
-/// unit of work, run in a Worker. Stored bytes first, the server's default next
-/// (both inside [`DicomWebClient::retrieve_frames`]), the whole instance when the
-/// server cannot serve frames at all.
+/// Retrieves and decodes frame `frame` (1-based) of one instance: one request,
+/// as [`retrieve_frame_list`] makes it.
 pub async fn retrieve_frame<T: Transport>(
     client: &DicomWebClient<T>,
     plan: &InstancePlan,
@@ -243,53 +241,93 @@ pub async fn retrieve_frame<T: Transport>(
     limits: &DecodeLimits,
     cancel: Option<&CancelToken>,
 ) -> Result<DecodedFrame, RetrieveError> {
-    let sop = &plan.sop_instance_uid;
     let mut out = None;
+    retrieve_frame_list(client, plan, &[frame], limits, cancel, |n, decoded| {
+        if n == frame && out.is_none() {
+            out = Some(decoded);
+        }
+    })
+    .await?;
+    out.unwrap_or_else(|| {
+        Err(RetrieveError::Metadata {
+            sop_instance_uid: plan.sop_instance_uid.clone(),
+            message: format!("the server's reply held no frame {frame}"),
+        })
+    })
+}
+
+/// Retrieves and decodes frames `frames` (1-based) of one instance in one request
+/// (a WADO-RS frame list): the viewer's unit of work, run in a Worker. Each frame
+/// goes to `on_frame` as soon as its part has arrived and decoded (a decode error
+/// is that frame's alone). Stored bytes first, the server's default next (both
+/// inside [`DicomWebClient::retrieve_frames`]), the whole instance when the server
+/// cannot serve frames at all. Returns how many frames were delivered: fewer than
+/// asked means the server does not honour frame lists (the caller asks for the
+/// rest one by one); an error applies to every frame not delivered.
+pub async fn retrieve_frame_list<T: Transport>(
+    client: &DicomWebClient<T>,
+    plan: &InstancePlan,
+    frames: &[u32],
+    limits: &DecodeLimits,
+    cancel: Option<&CancelToken>,
+    mut on_frame: impl FnMut(u32, Result<DecodedFrame, RetrieveError>),
+) -> Result<usize, RetrieveError> {
+    let sop = &plan.sop_instance_uid;
+    let mut delivered = 0usize;
     let result = client
         .retrieve_frames(
             &plan.study_instance_uid,
             &plan.series_instance_uid,
             sop,
-            &[frame],
+            frames,
             cancel,
             |f| {
-                if f.number == frame && out.is_none() {
-                    let ts = reconcile(f.transfer_syntax, f.bytes.len(), plan);
-                    out = Some(
-                        decode_frame(ts, &f.bytes, &plan.description, limits).map_err(|error| {
-                            RetrieveError::Decode {
-                                sop_instance_uid: sop.clone(),
-                                frame,
-                                error,
-                            }
-                        }),
-                    );
-                }
+                delivered += 1;
+                let ts = reconcile(f.transfer_syntax, f.bytes.len(), plan);
+                let number = f.number;
+                on_frame(
+                    number,
+                    decode_frame(ts, &f.bytes, &plan.description, limits).map_err(|error| {
+                        RetrieveError::Decode {
+                            sop_instance_uid: sop.clone(),
+                            frame: number,
+                            error,
+                        }
+                    }),
+                );
             },
         )
         .await;
-    match (result, out) {
-        (Ok(_), Some(decoded)) => decoded,
-        (Ok(_), None) => Err(RetrieveError::Metadata {
-            sop_instance_uid: sop.clone(),
-            message: format!("the server's reply held no frame {frame}"),
-        }),
-        (Err(DicomWebError::Http { status, .. }), None)
-            if matches!(status, 400 | 406 | 415 | 500 | 501) =>
+    match result {
+        Ok(_) => Ok(delivered),
+        // Fewer parts than frames asked for: the server answered a list with less.
+        Err(DicomWebError::Body { .. }) if delivered > 0 && frames.len() > 1 => Ok(delivered),
+        Err(DicomWebError::Http { status, .. })
+            if delivered == 0 && matches!(status, 400 | 406 | 415 | 500 | 501) =>
         {
             let bytes = client
                 .instance(&plan.study_instance_uid, &plan.series_instance_uid, sop)
                 .await?;
-            let decode_error = |error| RetrieveError::Decode {
-                sop_instance_uid: sop.clone(),
-                frame,
-                error,
-            };
-            let file = crate::part10::DicomFile::from_bytes(&bytes).map_err(decode_error)?;
-            file.decode_frame(frame.saturating_sub(1), limits)
-                .map_err(decode_error)
+            let file = crate::part10::DicomFile::from_bytes(&bytes).map_err(|error| {
+                RetrieveError::Decode {
+                    sop_instance_uid: sop.clone(),
+                    frame: frames[0],
+                    error,
+                }
+            })?;
+            for &frame in frames {
+                let decoded = file
+                    .decode_frame(frame.saturating_sub(1), limits)
+                    .map_err(|error| RetrieveError::Decode {
+                        sop_instance_uid: sop.clone(),
+                        frame,
+                        error,
+                    });
+                on_frame(frame, decoded);
+            }
+            Ok(frames.len())
         }
-        (Err(e), _) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 

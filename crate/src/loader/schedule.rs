@@ -15,7 +15,7 @@
 //! (MPR volumes), stay under a budget that is never exceeded: the frames farthest
 //! from the view go first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One unit of work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -120,7 +120,12 @@ pub struct Scheduler {
     policy: Policy,
     series: Vec<Series>,
     focus: Option<(usize, usize)>,
-    in_flight: BTreeSet<Work>,
+    /// Work in flight and the request that carries it (several images of one
+    /// multi-frame instance can share a request: a WADO-RS frame list).
+    in_flight: BTreeMap<Work, u64>,
+    /// Requests in flight: id → images of it still outstanding.
+    requests: HashMap<u64, usize>,
+    next_request: u64,
     resident_bytes: u64,
     /// Budget bytes held by things other than frames (MPR volumes).
     reserved_bytes: u64,
@@ -134,7 +139,9 @@ impl Scheduler {
             policy,
             series: Vec::new(),
             focus: None,
-            in_flight: BTreeSet::new(),
+            in_flight: BTreeMap::new(),
+            requests: HashMap::new(),
+            next_request: 0,
             resident_bytes: 0,
             reserved_bytes: 0,
             window: policy.max_in_flight.max(1) as f64,
@@ -265,7 +272,7 @@ impl Scheduler {
             .collect();
         let cancel: Vec<Work> = self
             .in_flight
-            .iter()
+            .keys()
             .copied()
             .filter(|w| {
                 matches!(w, Work::Image { .. }) && !horizon.contains(w) && wanted.contains(w)
@@ -282,8 +289,14 @@ impl Scheduler {
         self.series.get(series)?.images.get(image)
     }
 
+    /// Images in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// Requests in flight (a frame list counts once).
+    pub fn requests_in_flight(&self) -> usize {
+        self.requests.len()
     }
 
     /// Rank of an image for the current focus: lower is sooner.
@@ -332,9 +345,26 @@ impl Scheduler {
             .collect()
     }
 
-    /// The next requests to start at time `now_ms`, filling free capacity. Work in
-    /// backoff whose time has come is queued again first.
+    /// The next requests to start at time `now_ms`, filling free capacity, one
+    /// piece of work per request. Work in backoff whose time has come is queued
+    /// again first.
     pub fn next(&mut self, now_ms: f64) -> Vec<Work> {
+        self.next_batched(now_ms, 1, |_, _| false)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Like [`Scheduler::next`], but a request may carry up to `max_batch` images
+    /// that `same_request(first, other)` says one request can fetch together (the
+    /// frames of one multi-frame instance). The window counts requests; each batch
+    /// is in rank order, so the image in view leads its request.
+    pub fn next_batched(
+        &mut self,
+        now_ms: f64,
+        max_batch: usize,
+        same_request: impl Fn(&Work, &Work) -> bool,
+    ) -> Vec<Vec<Work>> {
         for series in &mut self.series {
             for slot in series.images.iter_mut() {
                 if let Slot::Backoff { at_ms, .. } = slot {
@@ -349,26 +379,58 @@ impl Scheduler {
                 }
             }
         }
-        let free = self.window().saturating_sub(self.in_flight.len());
+        let free = self.window().saturating_sub(self.requests.len());
         if free == 0 {
             return Vec::new();
         }
         // Metadata gates everything: no images of a series before its metadata.
-        let start: Vec<Work> = self
+        let wanted: Vec<Work> = self
             .ranked_wanted(usize::MAX)
             .into_iter()
-            .filter(|w| !self.in_flight.contains(w))
+            .filter(|w| !self.in_flight.contains_key(w))
             .filter(|w| self.fits_budget(*w))
-            .take(free)
             .collect();
-        for w in &start {
-            self.in_flight.insert(*w);
-            match *w {
-                Work::SeriesMetadata { series } => self.series[series].metadata = Slot::InFlight,
-                Work::Image { series, image } => self.series[series].images[image] = Slot::InFlight,
+        let mut batches: Vec<Vec<Work>> = Vec::new();
+        let mut taken = vec![false; wanted.len()];
+        for i in 0..wanted.len() {
+            if batches.len() == free {
+                break;
+            }
+            if taken[i] {
+                continue;
+            }
+            taken[i] = true;
+            let mut batch = vec![wanted[i]];
+            if matches!(wanted[i], Work::Image { .. }) {
+                for j in i + 1..wanted.len() {
+                    if batch.len() >= max_batch.max(1) {
+                        break;
+                    }
+                    if !taken[j] && same_request(&wanted[i], &wanted[j]) {
+                        taken[j] = true;
+                        batch.push(wanted[j]);
+                    }
+                }
+            }
+            batches.push(batch);
+        }
+        for batch in &batches {
+            let id = self.next_request;
+            self.next_request += 1;
+            self.requests.insert(id, batch.len());
+            for w in batch {
+                self.in_flight.insert(*w, id);
+                match *w {
+                    Work::SeriesMetadata { series } => {
+                        self.series[series].metadata = Slot::InFlight
+                    }
+                    Work::Image { series, image } => {
+                        self.series[series].images[image] = Slot::InFlight
+                    }
+                }
             }
         }
-        start
+        batches
     }
 
     /// Whether decoding this image could still fit: an image of a series whose
@@ -416,7 +478,14 @@ impl Scheduler {
     /// stay under the budget (the caller frees their textures; they are fetched
     /// again when wanted).
     pub fn complete(&mut self, work: Work, outcome: Outcome, now_ms: f64) -> Vec<(usize, usize)> {
-        self.in_flight.remove(&work);
+        if let Some(id) = self.in_flight.remove(&work) {
+            if let Some(left) = self.requests.get_mut(&id) {
+                *left -= 1;
+                if *left == 0 {
+                    self.requests.remove(&id);
+                }
+            }
+        }
         let policy = self.policy;
         match (work, outcome) {
             (Work::SeriesMetadata { series }, Outcome::Metadata { images }) => {
@@ -768,7 +837,7 @@ mod tests {
                 assert!(s.resident_bytes() <= 20 * frame, "view {view}: over budget");
             }
             // Whatever was not completed goes back (the next step re-ranks it).
-            let in_flight: Vec<Work> = s.in_flight.iter().copied().collect();
+            let in_flight: Vec<Work> = s.in_flight.keys().copied().collect();
             for w in in_flight {
                 s.complete(w, Outcome::Cancelled, now);
             }
@@ -805,7 +874,7 @@ mod tests {
         assert_eq!(s.next(0.0).len(), 3);
         // A long run of successes climbs back to the ceiling and no further.
         for t in 1..100 {
-            let in_flight: Vec<Work> = s.in_flight.iter().copied().collect();
+            let in_flight: Vec<Work> = s.in_flight.keys().copied().collect();
             for w in in_flight {
                 s.complete(w, Outcome::Decoded { bytes: 1 }, t as f64);
             }
@@ -852,5 +921,54 @@ mod tests {
         // The volume dropped: its bytes are free for frames again.
         assert!(s.reserve(0).unwrap().is_empty());
         assert_eq!(s.reserved_bytes(), 0);
+    }
+
+    #[test]
+    fn frames_of_one_instance_share_a_request_and_the_window_counts_requests() {
+        let mut s = Scheduler::new(Policy {
+            max_in_flight: 2,
+            ..Policy::default()
+        });
+        // Series 0: one 30-frame instance; series 1: 5 single-frame instances.
+        let cine = s.add_known_series(30);
+        let stack = s.add_known_series(5);
+        s.set_focus(cine, 10);
+        let same = |a: &Work, b: &Work| {
+            matches!((a, b), (Work::Image { series: x, .. }, Work::Image { series: y, .. }) if *x == cine && *y == cine)
+        };
+        let batches = s.next_batched(0.0, 8, same);
+        assert_eq!(batches.len(), 2, "{batches:?}");
+        assert_eq!(s.requests_in_flight(), 2);
+        assert_eq!(s.in_flight(), 9);
+        let images = |b: &[Work]| -> Vec<usize> {
+            b.iter()
+                .map(|w| match w {
+                    Work::Image { image, .. } => *image,
+                    w => panic!("{w:?}"),
+                })
+                .collect()
+        };
+        // The view leads its request, then the thumbnail, then outward.
+        assert_eq!(images(&batches[0]), vec![10, 0, 9, 11, 8, 12, 7, 13]);
+        // Then the other series' thumbnail, alone (a single-frame instance).
+        assert_eq!(batches[1], vec![Work::Image { series: stack, image: 0 }]);
+        // No room until a whole request is done.
+        assert!(s.next_batched(0.0, 8, same).is_empty());
+        for w in &batches[0][..7] {
+            s.complete(*w, Outcome::Decoded { bytes: 1 }, 0.0);
+        }
+        assert!(s.next_batched(0.0, 8, same).is_empty(), "one frame of the first request is still coming");
+        s.complete(batches[0][7], Outcome::Decoded { bytes: 1 }, 0.0);
+        assert_eq!(s.requests_in_flight(), 1);
+        let third = s.next_batched(0.0, 8, same);
+        assert_eq!(third.len(), 1);
+        assert_eq!(images(&third[0]), vec![6, 14, 5, 15, 4, 16, 3, 17]);
+        // Single-frame instances never share a request.
+        s.set_focus(stack, 2);
+        for w in s.in_flight.keys().copied().collect::<Vec<_>>() {
+            s.complete(w, Outcome::Cancelled, 1.0);
+        }
+        let singles = s.next_batched(1.0, 8, same);
+        assert!(singles.iter().all(|b| b.len() == 1), "{singles:?}");
     }
 }

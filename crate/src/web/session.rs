@@ -12,6 +12,9 @@ use crate::codec::{DecodedFrame, FrameInfo};
 
 use crate::dicomweb::QidoQuery;
 use crate::loader::schedule::{Outcome, Policy, Scheduler, Slot, Work};
+
+/// Frames of one instance asked for in one WADO-RS request, at most.
+const FRAMES_PER_REQUEST: usize = 8;
 use crate::pixel::{
     self, DisplayAttributes, GreyPipeline, RenderOptions, VoiLutFunction, VoiSelection,
     VoiTransform, VoiWindow,
@@ -66,6 +69,9 @@ struct Inner {
     volume_bytes: u64,
     /// GPU devices lost and replaced so far.
     device_losses: u32,
+    /// Whether frames of one instance are asked for in one request (until the
+    /// server shows it does not honour frame lists).
+    frame_lists: bool,
     budget: u64,
     /// Offscreen targets not in use, reused by size (a W/L drag renders the same
     /// size again and again; making a texture and a staging buffer each time costs).
@@ -182,6 +188,7 @@ pub async fn open_study(
             gpu_bytes: 0,
             volume_bytes: 0,
             device_losses: 0,
+            frame_lists: true,
             budget,
             spare_targets: Vec::new(),
         })),
@@ -523,33 +530,66 @@ impl StudySession {
     }
 
     /// The requests to start now (`now_ms`: the page's clock), as JSON
-    /// `[{"series":…,"image":…,"task":{…}}]`: hand each `task` to a Worker's
-    /// `retrieveFrame`.
+    /// `[{"images":[[series,image],…],"task":{…,"frames":[…]}}]`: hand each `task`
+    /// to a Worker's `retrieveFrames`; `images[k]` is `task.frames[k]`. Frames of
+    /// one multi-frame instance share a request (a WADO-RS frame list) unless the
+    /// server was found not to honour lists.
     #[wasm_bindgen(js_name = nextTasks)]
     pub fn next_tasks(&self, now_ms: f64) -> String {
         let mut g = self.inner.borrow_mut();
-        let work = g.scheduler.next(now_ms);
+        let g = &mut *g;
+        let max_batch = if g.frame_lists { FRAMES_PER_REQUEST } else { 1 };
+        let series = &g.series;
+        let instance_of = |w: &Work| match *w {
+            Work::Image { series: s, image } => series
+                .get(s)
+                .and_then(|m| m.image(image))
+                .map(|(inst, _)| (s, inst as *const _)),
+            _ => None,
+        };
+        let batches = g.scheduler.next_batched(now_ms, max_batch, |a, b| {
+            instance_of(a).is_some_and(|x| Some(x) == instance_of(b))
+        });
         let mut out = Vec::new();
-        for w in work {
-            let Work::Image { series, image } = w else {
-                continue;
-            };
-            let task = g.series[series]
-                .image(image)
-                .and_then(|(inst, frame)| inst.plan.as_ref().ok().map(|p| (p, frame)))
-                .map(|(p, frame)| super::retrieve::FrameTask::new(p, frame));
-            match task {
-                Some(t) => out.push(json!({"series": series, "image": image, "task": t})),
-                None => {
-                    g.scheduler.complete(
-                        w,
-                        Outcome::Permanent("the metadata does not describe this image".into()),
-                        now_ms,
-                    );
+        for batch in batches {
+            let mut images = Vec::new();
+            let mut frames = Vec::new();
+            let mut plan = None;
+            for w in batch {
+                let Work::Image { series, image } = w else {
+                    continue;
+                };
+                let p = g.series[series]
+                    .image(image)
+                    .and_then(|(inst, frame)| inst.plan.as_ref().ok().map(|p| (p, frame)));
+                match p {
+                    Some((p, frame)) => {
+                        plan.get_or_insert(p);
+                        images.push([series, image]);
+                        frames.push(frame);
+                    }
+                    None => {
+                        g.scheduler.complete(
+                            w,
+                            Outcome::Permanent("the metadata does not describe this image".into()),
+                            now_ms,
+                        );
+                    }
                 }
+            }
+            if let Some(p) = plan {
+                let task = super::retrieve::FrameTask::new(p, frames);
+                out.push(json!({"images": images, "task": task}));
             }
         }
         Json::from(out).to_string()
+    }
+
+    /// The server answered a frame list with fewer frames than asked: from now on
+    /// this study asks for one frame per request.
+    #[wasm_bindgen(js_name = frameListsUnsupported)]
+    pub fn frame_lists_unsupported(&self) {
+        self.inner.borrow_mut().frame_lists = false;
     }
 
     /// A Worker decoded image (series, image): `info` is the frame's JSON, `data`
