@@ -10,7 +10,10 @@
 use super::{client, gpu_for, js_error};
 use crate::codec::{DecodedFrame, FrameInfo};
 
-use crate::dicomweb::QidoQuery;
+use crate::dicomweb::fetch::FetchTransport;
+use crate::dicomweb::json::StudyRecord;
+use crate::dicomweb::{DicomWebClient, QidoQuery};
+use futures_util::future::{join, join_all};
 use crate::loader::schedule::{Outcome, Policy, Scheduler, Slot, Work};
 
 /// Frames of one instance asked for in one WADO-RS request, at most.
@@ -84,6 +87,62 @@ pub struct StudySession {
     inner: Rc<RefCell<Inner>>,
 }
 
+/// The study's QIDO-RS row and its series, each built from its WADO-RS metadata
+/// (one request per series, all at once; palette LUT bulk data fetched), in
+/// Series Number order; series without images are left out.
+async fn study_models(
+    c: &DicomWebClient<FetchTransport>,
+    study: &str,
+) -> Result<(StudyRecord, Vec<SeriesModel>), JsError> {
+    let row = c
+        .search_studies(
+            &QidoQuery::new()
+                .matching("StudyInstanceUID", study)
+                .include("StudyDescription")
+                .include("AccessionNumber"),
+        )
+        .await
+        .map_err(js_error)?
+        .into_iter()
+        .find(|s| s.study_instance_uid == study)
+        .ok_or_else(|| js_error(format!("the server has no study {study}")))?;
+    let mut rows = c
+        .search_series(Some(study), &QidoQuery::new())
+        .await
+        .map_err(js_error)?;
+    rows.sort_by_key(|r| {
+        (
+            r.series_number.unwrap_or(i32::MAX),
+            r.series_instance_uid.clone(),
+        )
+    });
+    let models = join_all(rows.iter().map(|r| async move {
+        let mut sets = c
+            .metadata(study, Some(&r.series_instance_uid), None)
+            .await
+            .map_err(js_error)?;
+        for d in &mut sets {
+            for (tag, uri) in bulk_data_needed(d) {
+                // A LUT that cannot be fetched leaves the palette missing: those
+                // images then fail with that reason, the rest load.
+                if let Ok(bytes) = c.bulk_data(&uri).await {
+                    resolve_bulk_data(d, tag, bytes);
+                }
+            }
+        }
+        Ok::<_, JsError>(SeriesModel::from_metadata(study, r, &sets))
+    }))
+    .await;
+    let mut series = Vec::new();
+    for m in models {
+        let m = m?;
+        if !m.images.is_empty() {
+            series.push(m);
+        }
+    }
+    Ok((row, series))
+}
+
 /// Opens a study for viewing: QIDO-RS series, then each series' WADO-RS metadata
 /// (palette LUT bulk data fetched), and a renderer on `options.backend`.
 /// `options`: JSON `{"budget_bytes":…, "backend":"auto|webgpu|webgl2|cpu",
@@ -100,54 +159,19 @@ pub async fn open_study(
         serde_json::from_str(&options).map_err(|e| js_error(format!("invalid options: {e}")))?
     };
     let c = client(&server)?;
-    let row = c
-        .search_studies(
-            &QidoQuery::new()
-                .matching("StudyInstanceUID", &study)
-                .include("StudyDescription")
-                .include("AccessionNumber"),
-        )
-        .await
-        .map_err(js_error)?
-        .into_iter()
-        .find(|s| s.study_instance_uid == study)
-        .ok_or_else(|| js_error(format!("the server has no study {study}")))?;
-    let mut rows = c
-        .search_series(Some(&study), &QidoQuery::new())
-        .await
-        .map_err(js_error)?;
-    rows.sort_by_key(|r| {
-        (
-            r.series_number.unwrap_or(i32::MAX),
-            r.series_instance_uid.clone(),
-        )
-    });
-    let mut series = Vec::new();
-    for r in &rows {
-        let mut sets = c
-            .metadata(&study, Some(&r.series_instance_uid), None)
-            .await
-            .map_err(js_error)?;
-        for d in &mut sets {
-            for (tag, uri) in bulk_data_needed(d) {
-                // A LUT that cannot be fetched leaves the palette missing: those
-                // images then fail with that reason, the rest load.
-                if let Ok(bytes) = c.bulk_data(&uri).await {
-                    resolve_bulk_data(d, tag, bytes);
-                }
-            }
-        }
-        let model = SeriesModel::from_metadata(&study, r, &sets);
-        if !model.images.is_empty() {
-            series.push(model);
-        }
-    }
     let backend = o.backend.unwrap_or_else(|| "auto".into());
-    let gpu = match backend.as_str() {
-        "cpu" => None,
-        "auto" | "" => gpu_for("auto").await.ok(),
-        b => Some(gpu_for(b).await?),
+    // The GPU device opens while the metadata arrives (on a software rasteriser
+    // making a device takes longer than the metadata).
+    let gpu_init = async {
+        match backend.as_str() {
+            "cpu" => Ok(None),
+            "auto" | "" => Ok(gpu_for("auto").await.ok()),
+            b => gpu_for(b).await.map(Some),
+        }
     };
+    let (gpu, loaded) = join(gpu_init, study_models(&c, &study)).await;
+    let (row, series) = loaded?;
+    let gpu = gpu?;
     let budget = o
         .budget_bytes
         .filter(|b| b.is_finite() && *b > 0.0)
