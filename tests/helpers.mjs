@@ -45,6 +45,18 @@ export function dicomwebUrl() {
   return execFileSync("bash", [path.join(root, "scripts", "orthanc.sh"), "start"], { encoding: "utf8" }).trim();
 }
 
+/** The DICOMweb base URL for a test, or null after skipping `t` when there is no server. */
+export function dicomwebOrSkip(t) {
+  try {
+    const base = dicomwebUrl();
+    if (base) return base;
+    t.skip("no DICOMweb server (LUMEN_DICOMWEB_URL unset and scripts/orthanc.sh gave nothing)");
+  } catch (e) {
+    t.skip(`no DICOMweb server: ${e.message}`);
+  }
+  return null;
+}
+
 /** Chromium flags under which headless WebGPU (SwiftShader) presents and stays alive (FIELD-NOTES). */
 export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-angle=swiftshader", "--enable-features=Vulkan", "--use-vulkan=swiftshader"];
 

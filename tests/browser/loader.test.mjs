@@ -13,7 +13,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { startServer } from "../../scripts/serve.mjs";
-import { dicomwebUrl, launchChromium } from "../helpers.mjs";
+import { dicomwebOrSkip, launchChromium } from "../helpers.mjs";
 
 const WAIT = 180_000;
 
@@ -25,13 +25,8 @@ async function findHeadCt(base) {
 }
 
 test("the loader honours 429 Retry-After, adapts its concurrency and still loads the series", async (t) => {
-  let base;
-  try {
-    base = dicomwebUrl();
-  } catch (e) {
-    t.skip(`no DICOMweb server: ${e.message}`);
-    return;
-  }
+  const base = dicomwebOrSkip(t);
+  if (!base) return;
   const study = await findHeadCt(base);
   assert.ok(study, "the head CT (PatientID INVESALIUS-CRANIUM) is not on the server: run scripts/samples.sh BASE --only head-ct");
 
@@ -113,19 +108,10 @@ async function findCine(base) {
 }
 
 test("a multi-frame instance loads through frame lists, and one by one from a server without them", async (t) => {
-  let base;
-  try {
-    base = dicomwebUrl();
-  } catch (e) {
-    t.skip(`no DICOMweb server: ${e.message}`);
-    return;
-  }
+  const base = dicomwebOrSkip(t);
+  if (!base) return;
   const cine = await findCine(base);
-  if (!cine) {
-    // The corpus puts it there (crate/tests/dicomweb.rs stores every corpus file); not on a server without it.
-    t.skip("no instance of 20+ frames on the server");
-    return;
-  }
+  assert.ok(cine, "no instance of 20+ frames on the server: crate/tests/dicomweb.rs stores the corpus (its 30-frame ultrasound cine) there");
   const browser = await launchChromium([]);
   t.after(() => browser.close());
 

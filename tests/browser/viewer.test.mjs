@@ -28,7 +28,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { startServer } from "../../scripts/serve.mjs";
-import { cli, corpusDir, dicomwebUrl, launchChromium, WEBGPU_FLAGS, decodePng } from "../helpers.mjs";
+import { cli, corpusDir, dicomwebOrSkip, launchChromium, WEBGPU_FLAGS, decodePng } from "../helpers.mjs";
 
 const WAIT = 60_000;
 const LONG_WAIT = 180_000; // a whole series over DICOMweb, decoded in the page
@@ -237,17 +237,8 @@ async function viewportCentre(page, i) {
 }
 
 test("the viewer: worklist, reading, MPR and a corrupt slice (WebGPU, WebGL2)", async (t) => {
-  let base;
-  try {
-    base = dicomwebUrl();
-  } catch (e) {
-    t.skip(`no DICOMweb server: ${e.message}`);
-    return;
-  }
-  if (!base) {
-    t.skip("no DICOMweb server (LUMEN_DICOMWEB_URL unset and scripts/orthanc.sh gave nothing)");
-    return;
-  }
+  const base = dicomwebOrSkip(t);
+  if (!base) return;
   assert.ok(fs.existsSync(cli), `native CLI not built at ${cli}`);
   const expectedStudies = await allStudyUids(base);
   const ct = await findHeadCt(base);
