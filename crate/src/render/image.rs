@@ -352,30 +352,8 @@ impl GpuImage {
         gpu.queue.write_buffer(&self.uniforms, 0, u.bytes());
 
         let signed = self.signed;
-        let layout = gpu.layout("image", signed, || {
-            vec![
-                uniform_entry(0),
-                texture_entry(
-                    1,
-                    integer_sample_type(signed),
-                    wgpu::TextureViewDimension::D2,
-                ),
-                texture_entry(
-                    2,
-                    wgpu::TextureSampleType::Uint,
-                    wgpu::TextureViewDimension::D2,
-                ),
-            ]
-        });
-        let pipeline = gpu.pipeline(
-            PipelineKey {
-                shader: "image",
-                entry: "fs_image",
-                signed,
-                format: target.format,
-            },
-            &layout,
-        );
+        let layout = image_layout(gpu, signed);
+        let pipeline = image_pipeline(gpu, signed, &layout, target.format);
         let luts = self.luts.view(gpu, &atlas);
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("lumen image"),
@@ -399,5 +377,53 @@ impl GpuImage {
         Gpu::draw(&mut encoder, &pipeline, &bind_group, &target.view);
         gpu.queue.submit([encoder.finish()]);
         gpu.take_error()
+    }
+}
+
+/// The 2-D display pass's bind group layout for signed or unsigned stored values.
+fn image_layout(gpu: &Gpu, signed: bool) -> wgpu::BindGroupLayout {
+    gpu.layout("image", signed, || {
+        vec![
+            uniform_entry(0),
+            texture_entry(
+                1,
+                integer_sample_type(signed),
+                wgpu::TextureViewDimension::D2,
+            ),
+            texture_entry(
+                2,
+                wgpu::TextureSampleType::Uint,
+                wgpu::TextureViewDimension::D2,
+            ),
+        ]
+    })
+}
+
+fn image_pipeline(
+    gpu: &Gpu,
+    signed: bool,
+    layout: &wgpu::BindGroupLayout,
+    format: wgpu::TextureFormat,
+) -> wgpu::RenderPipeline {
+    gpu.pipeline(
+        PipelineKey {
+            shader: "image",
+            entry: "fs_image",
+            signed,
+            format,
+        },
+        layout,
+    )
+}
+
+impl Gpu {
+    /// Makes the 2-D display pipelines now rather than at the first render: a
+    /// software rasteriser compiles shaders slowly, so the viewer does this while
+    /// a study's metadata is still arriving.
+    pub fn prewarm(&self) {
+        for signed in [false, true] {
+            let layout = image_layout(self, signed);
+            image_pipeline(self, signed, &layout, wgpu::TextureFormat::Rgba8Unorm);
+        }
     }
 }

@@ -163,11 +163,15 @@ pub async fn open_study(
     // The GPU device opens while the metadata arrives (on a software rasteriser
     // making a device takes longer than the metadata).
     let gpu_init = async {
-        match backend.as_str() {
+        let gpu = match backend.as_str() {
             "cpu" => Ok(None),
             "auto" | "" => Ok(gpu_for("auto").await.ok()),
             b => gpu_for(b).await.map(Some),
+        };
+        if let Ok(Some(g)) = &gpu {
+            g.prewarm();
         }
+        gpu
     };
     let (gpu, loaded) = join(gpu_init, study_models(&c, &study)).await;
     let (row, series) = loaded?;
