@@ -12,7 +12,9 @@
 //  * MPR 1×3 once the series is loaded: three non-blank, different views with their
 //    reference lines; the axial viewport as shown and five more scenes (nearest,
 //    zoom/pan, MIP, MinIP, an oblique plane with an average slab) rendered by the core
-//    equal `lumen render --mpr` within one grey level; a crosshair click in the axial view moves the coronal and
+//    equal `lumen render --mpr` within one grey level; the Oblique tool turns the other
+//    two planes (reference line by the angle swept, axial view unchanged, the oblique
+//    coronal viewport equal to `lumen render --mpr oblique --axes`); reset undoes it; a crosshair click in the axial view moves the coronal and
 //    sagittal planes but not the axial one; the wheel moves the axial plane;
 //  * the fixture study with one corrupt slice (PatientID LUMEN-CORRUPT,
 //    scripts/corpus/samples/build.py): exactly one of its 10 images shows its error
@@ -123,6 +125,7 @@ function nativeMpr(dir, state) {
   const out = path.join(os.tmpdir(), `lumen-viewer-mpr-${process.pid}-${Date.now()}.png`);
   const args = ["render", dir, "--out", out, "--mpr", state.view, "--center", state.center.join(","), "--size", `${state.width}x${state.height}`];
   if (state.normal) args.push("--normal", state.normal.join(","));
+  if (state.right && state.down) args.push("--axes", [...state.right, ...state.down].join(","));
   if (state.window) args.push("--window", `${state.window.center},${state.window.width}`);
   if (state.mm_per_pixel) args.push("--mm-per-pixel", String(state.mm_per_pixel));
   if (state.pan && (state.pan[0] || state.pan[1])) args.push("--pan", `${state.pan[0]},${state.pan[1]}`);
@@ -513,6 +516,46 @@ test("the viewer: worklist, reading, MPR and a corrupt slice (WebGPU, WebGL2)", 
         t.diagnostic(`${backend.name} MPR: centre ${centre0.map((v) => v.toFixed(2))} → click ${centre1.map((v) => v.toFixed(2))} → wheel ${settled.center.map((v) => v.toFixed(2))} (step ${step} mm)`);
         const wheeled = await readCanvas(page, vpCanvas(0));
         assert.ok(differs(wheeled, after[0]) > 0, "the wheel moved the axial plane");
+
+        // Oblique: a drag around the crosshair in the axial view turns the coronal and
+        // sagittal planes about the axial normal. The axial view stays as it was; its
+        // coronal reference line turns by the angle swept; the coronal viewport now
+        // shows an oblique plane, equal to `lumen render --mpr oblique --axes …`.
+        const lineAngle = async () => {
+          const l = await page.$eval('.viewport[data-viewport-index="0"] line.ref-line[data-view="coronal"]', (e) => [+e.getAttribute("x1"), +e.getAttribute("y1"), +e.getAttribute("x2"), +e.getAttribute("y2")]);
+          return Math.atan2(l[3] - l[1], l[2] - l[0]);
+        };
+        const angle0 = await lineAngle();
+        const axialState = await settleReady(page, 0);
+        await page.keyboard.press("o");
+        assert.equal(await page.getAttribute('button[data-tool="oblique"]', "aria-pressed"), "true", "o selects the Oblique tool");
+        const o = await page.$eval('.viewport[data-viewport-index="0"] circle.crosshair', (e) => [+e.getAttribute("cx"), +e.getAttribute("cy")]);
+        const vb = await page.locator('.viewport[data-viewport-index="0"]').boundingBox();
+        const dpr = await page.evaluate(() => window.devicePixelRatio || 1);
+        const [ox, oy] = [vb.x + o[0] / dpr, vb.y + o[1] / dpr];
+        const r = Math.min(vb.width, vb.height) / 4;
+        // From 0° to 30° clockwise about the crosshair.
+        await page.mouse.move(ox + r, oy);
+        await page.mouse.down();
+        for (const deg of [10, 20, 30]) await page.mouse.move(ox + r * Math.cos((deg * Math.PI) / 180), oy + r * Math.sin((deg * Math.PI) / 180), { steps: 2 });
+        await page.mouse.up();
+        await page.waitForFunction(() => window.lumen.viewports()[1]?.state.view === "oblique", null, { timeout: WAIT });
+        for (const i of [0, 1, 2]) await settleReady(page, i, {}, LONG_WAIT);
+        const states = await page.evaluate(() => window.lumen.viewports().map((v) => v.state));
+        assert.equal(states[0].view, "axial", "the axial view itself is not turned");
+        assert.equal(states[2].view, "oblique", "the sagittal plane turned too");
+        const turned = (await lineAngle()) - angle0;
+        const deg = (((turned * 180) / Math.PI + 540) % 360) - 180;
+        assert.ok(Math.abs(deg - 30) < 2 || Math.abs(deg + 150) < 2, `the coronal reference line turned by ${deg.toFixed(2)}°, not 30°`);
+        const axialAfter = await readCanvas(page, vpCanvas(0));
+        assert.equal(differs(axialAfter, wheeled), 0, "the axial pixels did not change");
+        assert.deepEqual(states[0].center, axialState.center);
+        const cor = states[1];
+        const obliqueGot = await readCanvas(page, vpCanvas(1));
+        const ro = compare(obliqueGot, nativeMpr(seriesDir, cor), `${backend.name} oblique coronal viewport`);
+        t.diagnostic(`${backend.name} Oblique tool: reference line turned ${deg.toFixed(2)}°; coronal oblique viewport vs lumen render: max difference ${ro.max}, ${ro.differing} pixels differ`);
+        await page.keyboard.press("0");
+        await page.waitForFunction(() => window.lumen.viewports().every((v) => v.state.view !== "oblique"), null, { timeout: WAIT });
       });
 
       await t.test("a corrupt slice shows its error, the others render", async (t) => {

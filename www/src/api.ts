@@ -115,8 +115,12 @@ export interface MprState {
   series: number;
   /** A standard plane, or "oblique" through `center` perpendicular to `normal`. */
   view: MprView | "oblique";
-  /** Patient axes; only for `view: "oblique"`. */
+  /** Patient axes; only for `view: "oblique"`: a normal, or the in-plane axes (screen right and down). */
   normal?: [number, number, number];
+  right?: [number, number, number];
+  down?: [number, number, number];
+  /** The planes whose reference lines `renderMpr`'s overlay draws (default: the other standard planes). */
+  others?: { view: MprView; right: [number, number, number]; down: [number, number, number] }[];
   center: [number, number, number];
   width: number;
   height: number;

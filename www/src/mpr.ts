@@ -1,5 +1,8 @@
 // The MPR layout: axial, coronal and sagittal viewports of one series' volume,
-// sharing the crosshair centre, the window, the slab and the interpolation.
+// sharing the crosshair centre, the window, the slab and the interpolation. The
+// Oblique tool turns the other two planes about a view's normal (a drag around the
+// crosshair); each viewport then shows an oblique plane, and every view's
+// reference lines follow the other viewports' actual planes.
 //
 // DOM contract: three `.viewport.mpr` elements with `data-view` (axial | coronal |
 // sagittal), `data-viewport-index` (0, 1, 2), `data-series-uid` and `data-render`
@@ -11,8 +14,35 @@ import { canvasPoint, clearCanvas, RenderLoop } from "./viewport.js";
 
 export const VIEWS: MprView[] = ["axial", "coronal", "sagittal"];
 export const VIEW_COLOURS: Record<MprView, string> = { axial: "#ff4d4d", coronal: "#4dd96b", sagittal: "#4d9dff" };
+type Vec3 = [number, number, number];
 /** Plane normals in patient coordinates (LPS): the wheel moves the centre along them. */
-const NORMALS: Record<MprView, [number, number, number]> = { axial: [0, 0, 1], coronal: [0, 1, 0], sagittal: [1, 0, 0] };
+const NORMALS: Record<MprView, Vec3> = { axial: [0, 0, 1], coronal: [0, 1, 0], sagittal: [1, 0, 0] };
+/** Screen right and down of the standard planes (`volume::MprPlane::standard`). */
+const AXES: Record<MprView, { right: Vec3; down: Vec3 }> = {
+  axial: { right: [1, 0, 0], down: [0, 1, 0] },
+  coronal: { right: [1, 0, 0], down: [0, 0, -1] },
+  sagittal: { right: [0, 1, 0], down: [0, 0, -1] },
+};
+
+/** A rotation as a row-major 3×3 matrix. */
+type Mat3 = number[];
+const IDENTITY: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+const apply = (m: Mat3, v: Vec3): Vec3 => [
+  m[0] * v[0] + m[1] * v[1] + m[2] * v[2],
+  m[3] * v[0] + m[4] * v[1] + m[5] * v[2],
+  m[6] * v[0] + m[7] * v[1] + m[8] * v[2],
+];
+const multiply = (a: Mat3, b: Mat3): Mat3 =>
+  [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => a[r * 3] * b[c] + a[r * 3 + 1] * b[3 + c] + a[r * 3 + 2] * b[6 + c]));
+/** Rotation by `angle` (radians, right-handed) about the unit axis `k` (Rodrigues). */
+function rotation(k: Vec3, angle: number): Mat3 {
+  const [x, y, z] = k;
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
+  const t = 1 - c;
+  return [t * x * x + c, t * x * y - s * z, t * x * z + s * y, t * x * y + s * z, t * y * y + c, t * y * z - s * x, t * x * z - s * y, t * y * z + s * x, t * z * z + c];
+}
+const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 
 export interface MprHost {
   readonly study: Study;
@@ -41,6 +71,8 @@ class MprViewport {
   height = 1;
   mmPerPixel: number | undefined;
   pan: [number, number] = [0, 0];
+  /** This view's plane turned from its standard orientation (the Oblique tool). */
+  rotation: Mat3 = IDENTITY;
   overlay: MprOverlay | null = null;
   private layer: SVGSVGElement;
   private message: HTMLElement;
@@ -58,6 +90,9 @@ class MprViewport {
     mm: number;
     pan: [number, number];
     center: [number, number, number];
+    /** Oblique: the angle of the pointer about the crosshair, and the other views' rotations, at the start. */
+    angle: number;
+    rotations: Mat3[];
   } | null = null;
   private destroyed = false;
 
@@ -92,6 +127,16 @@ class MprViewport {
     this.bind();
   }
 
+  /** This view's plane: screen right and down, and the normal the wheel moves along. */
+  axes(): { right: Vec3; down: Vec3; normal: Vec3 } {
+    const a = AXES[this.view];
+    return { right: apply(this.rotation, a.right), down: apply(this.rotation, a.down), normal: apply(this.rotation, NORMALS[this.view]) };
+  }
+
+  get oblique(): boolean {
+    return this.rotation !== IDENTITY;
+  }
+
   state(): MprState {
     const sh = this.layout.shared;
     const s: MprState = {
@@ -104,6 +149,13 @@ class MprViewport {
       pan: [...this.pan],
       interpolation: sh.interpolation,
     };
+    if (this.oblique) {
+      const { right, down } = this.axes();
+      Object.assign(s, { view: "oblique", right, down });
+    }
+    if (this.layout.views.some((v) => v.oblique)) {
+      s.others = this.layout.views.filter((v) => v !== this).map((v) => ({ view: v.view, ...v.axes() }));
+    }
     if (sh.window) s.window = { ...sh.window };
     if (this.mmPerPixel !== undefined) s.mm_per_pixel = this.mmPerPixel;
     if (sh.slab_mm > 0) {
@@ -218,13 +270,13 @@ class MprViewport {
     const s = study.info.series[sh.series];
     const lines = (el: HTMLElement, ls: (string | null | undefined | false)[]) =>
       el.replaceChildren(...ls.filter((l): l is string => !!l).map((l) => h("div", { text: l })));
-    const label = this.view[0].toUpperCase() + this.view.slice(1);
+    const label = this.view[0].toUpperCase() + this.view.slice(1) + (this.oblique ? " (oblique)" : "");
     lines(this.corners.tl, [label, formatName(study.info.patient_name), study.info.patient_id]);
     lines(this.corners.tr, [s ? [s.series_number !== null ? `Se: ${s.series_number}` : "", s.modality, s.series_description].filter(Boolean).join(" ") : ""]);
     const w = this.layout.currentWindow();
     const axis = { axial: 2, coronal: 1, sagittal: 0 }[this.view];
     lines(this.corners.bl, [
-      `${"xyz"[axis]}: ${num(sh.center[axis], 1)} mm`,
+      this.oblique ? `${sh.center.map((c) => num(c, 1)).join(", ")} mm` : `${"xyz"[axis]}: ${num(sh.center[axis], 1)} mm`,
       w ? `W: ${num(w.width)} L: ${num(w.center)}` : "W/L: default",
       this.overlay ? `${num(this.overlay.mm_per_pixel, 3)} mm/px` : "",
     ]);
@@ -257,7 +309,7 @@ class MprViewport {
 
   /** Moves the shared centre by `steps` along this view's normal. */
   stepAlongNormal(steps: number): void {
-    const n = NORMALS[this.view];
+    const n = this.axes().normal;
     const d = steps * this.layout.step();
     const c = this.layout.shared.center;
     this.layout.setCenter([c[0] + n[0] * d, c[1] + n[1] * d, c[2] + n[2] * d]);
@@ -310,6 +362,8 @@ class MprViewport {
         mm: this.mmPerPixel ?? this.overlay?.mm_per_pixel ?? 1,
         pan: [...this.pan],
         center: [...this.layout.shared.center],
+        angle: this.angleAt(canvasPoint(this.canvas, e)),
+        rotations: this.layout.views.map((v) => v.rotation),
       };
       if (tool === "crosshair") this.moveCenterTo(canvasPoint(this.canvas, e));
     });
@@ -343,8 +397,18 @@ class MprViewport {
           this.layout.host.changed();
           break;
         }
+        case "oblique": {
+          // Turn the other planes about this view's normal by the angle the pointer
+          // swept around the crosshair (clockwise on screen is right-handed about
+          // right × down, this view's screen normal).
+          const a = this.axes();
+          const k = cross(a.right, a.down);
+          const turn = rotation(k, this.angleAt(canvasPoint(this.canvas, e)) - d.angle);
+          this.layout.rotate(this, (i) => multiply(turn, d.rotations[i]));
+          break;
+        }
         case "scroll": {
-          const n = NORMALS[this.view];
+          const n = this.axes().normal;
           const dist = Math.round(dy / 4) * this.layout.step();
           this.layout.setCenter([d.center[0] + n[0] * dist, d.center[1] + n[1] * dist, d.center[2] + n[2] * dist]);
           break;
@@ -362,9 +426,16 @@ class MprViewport {
     el.addEventListener("pointercancel", end);
   }
 
+  /** The angle of canvas point `p` about the crosshair (radians, clockwise on screen). */
+  private angleAt(p: [number, number]): number {
+    const c = this.overlay?.center ?? [this.width / 2, this.height / 2];
+    return Math.atan2(p[1] - c[1], p[0] - c[0]);
+  }
+
   resetView(): void {
     this.mmPerPixel = undefined;
     this.pan = [0, 0];
+    this.rotation = IDENTITY;
   }
 
   refresh(): void {
@@ -442,6 +513,12 @@ export class MprLayout {
     const delta: [number, number, number] = [c[0] - old[0], c[1] - old[1], c[2] - old[2]];
     for (const v of this.views) v.keepInPlace(delta);
     this.shared.center = c;
+    this.all();
+  }
+
+  /** The Oblique tool in `from`: every other view takes the rotation `next(index)`. */
+  rotate(from: MprViewport, next: (index: number) => Mat3): void {
+    for (const v of this.views) if (v !== from) v.rotation = next(v.index);
     this.all();
   }
 

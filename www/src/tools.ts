@@ -2,7 +2,7 @@
 import type { ImageInfo, WindowPreset } from "./api.js";
 
 /** What a primary-button drag (or click) does in a viewport. */
-export type Tool = "wl" | "pan" | "zoom" | "scroll" | "length" | "probe" | "crosshair";
+export type Tool = "wl" | "pan" | "zoom" | "scroll" | "length" | "probe" | "crosshair" | "oblique";
 
 export interface ToolSpec {
   tool: Tool;
@@ -21,6 +21,8 @@ export const TOOLS: ToolSpec[] = [
   { tool: "length", label: "Length", key: "l", stack: true, mpr: false },
   { tool: "probe", label: "Probe", key: "b", stack: true, mpr: false },
   { tool: "crosshair", label: "Crosshair", key: "c", stack: false, mpr: true },
+  /** Drag around the crosshair: the other two planes turn about this view's normal (oblique MPR). */
+  { tool: "oblique", label: "Oblique", key: "o", stack: false, mpr: true },
 ];
 
 /** Named windows (center/width) for CT. */

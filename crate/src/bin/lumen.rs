@@ -27,7 +27,7 @@ const USAGE: &str = "usage:
   lumen store BASE_URL FILE.dcm... [--token T] [--header K:V]
   lumen render INPUT --out OUT.png [--frame N] [--window C,W] [--voi-function linear|linear_exact|sigmoid]
         [--mpr axial|coronal|sagittal|oblique --slice K | --center X,Y,Z --normal x,y,z
-         --mm-per-pixel M --slab-mm T --slab-mode mip|minip|avg]
+         | --axes rx,ry,rz,dx,dy,dz (with --center) --mm-per-pixel M --slab-mm T --slab-mode mip|minip|avg]
         [--interp nearest|linear] [--size WxH] [--rotate DEG] [--flip h|v|hv] [--zoom Z] [--pan X,Y]
         [--invert] [--backend vulkan|gl] [--bench]
   lumen version";

@@ -30,6 +30,7 @@ struct Options {
     slice: Option<f64>,
     normal: Option<Vec3>,
     center: Option<Vec3>,
+    axes: Option<(Vec3, Vec3)>,
     mm_per_pixel: Option<f64>,
     slab_mm: Option<f64>,
     slab_mode: Option<SlabMode>,
@@ -133,6 +134,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 let v = numbers(&value()?, 3, "--center")?;
                 o.center = Some(Vec3::new(v[0], v[1], v[2]));
             }
+            "--axes" => {
+                let v = numbers(&value()?, 6, "--axes")?;
+                o.axes = Some((Vec3::new(v[0], v[1], v[2]), Vec3::new(v[3], v[4], v[5])));
+            }
             "--mm-per-pixel" => {
                 let v = numbers(&value()?, 1, "--mm-per-pixel")?[0];
                 if v <= 0.0 {
@@ -166,8 +171,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
     if o.out.is_none() && !o.bench {
         return Err("render needs --out OUT.png".into());
     }
-    if o.mpr.as_deref() == Some("oblique") && o.normal.is_none() {
-        return Err("--mpr oblique needs --normal x,y,z".into());
+    if o.mpr.as_deref() == Some("oblique") && o.normal.is_none() && o.axes.is_none() {
+        return Err("--mpr oblique needs --normal x,y,z or --axes rx,ry,rz,dx,dy,dz".into());
     }
     Ok(o)
 }
@@ -265,6 +270,9 @@ fn build_series(instances: &[Instance]) -> Result<Series, String> {
 /// `--slice` along the axis closest to its normal (default the middle).
 fn plane(o: &Options, volume: &VolumeGeometry) -> Result<MprPlane, String> {
     let view = o.mpr.as_deref().unwrap_or("axial");
+    if let (Some(centre), Some((right, down)), "oblique") = (o.center, o.axes, view) {
+        return MprPlane::from_axes(centre, right, down).ok_or_else(|| "--axes are zero or parallel".into());
+    }
     let normal = match view {
         "axial" => MprPlane::standard(StandardView::Axial, Vec3::ZERO).normal(),
         "coronal" => MprPlane::standard(StandardView::Coronal, Vec3::ZERO).normal(),

@@ -289,6 +289,29 @@ struct MprJson {
     /// The plane's normal for `view: "oblique"` (patient axes; need not be unit).
     #[serde(default)]
     normal: Option<[f64; 3]>,
+    /// Or, for `view: "oblique"`, the plane's in-plane axes: screen right and down
+    /// (patient axes; `down` is made orthogonal to `right`).
+    #[serde(default)]
+    right: Option<[f64; 3]>,
+    #[serde(default)]
+    down: Option<[f64; 3]>,
+    /// The planes whose reference lines the overlay draws (the other viewports'),
+    /// by name; without it, the standard planes other than this view through the
+    /// centre.
+    #[serde(default)]
+    others: Option<Vec<OtherPlaneJson>>,
+}
+
+#[derive(serde::Deserialize)]
+struct OtherPlaneJson {
+    /// A label (the viewport's view name), returned with its line.
+    view: String,
+    right: [f64; 3],
+    down: [f64; 3],
+}
+
+fn vec3(v: [f64; 3]) -> Vec3 {
+    Vec3::new(v[0], v[1], v[2])
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, JsError> {
@@ -480,11 +503,17 @@ impl Inner {
             "coronal" => (MprPlane::standard(StandardView::Coronal, center), Some(StandardView::Coronal)),
             "sagittal" => (MprPlane::standard(StandardView::Sagittal, center), Some(StandardView::Sagittal)),
             "oblique" => {
-                let n = m
-                    .normal
-                    .ok_or_else(|| js_error("an oblique MPR view needs a normal [x,y,z]"))?;
-                let plane = MprPlane::from_normal(center, Vec3::new(n[0], n[1], n[2]))
-                    .ok_or_else(|| js_error("the oblique MPR normal is zero or not finite"))?;
+                let plane = match (m.right, m.down, m.normal) {
+                    (Some(r), Some(d), _) => MprPlane::from_axes(center, vec3(r), vec3(d))
+                        .ok_or_else(|| js_error("the oblique MPR axes are zero or parallel"))?,
+                    (_, _, Some(n)) => MprPlane::from_normal(center, vec3(n))
+                        .ok_or_else(|| js_error("the oblique MPR normal is zero or not finite"))?,
+                    _ => {
+                        return Err(js_error(
+                            "an oblique MPR view needs a normal [x,y,z] or right and down axes",
+                        ))
+                    }
+                };
                 (plane, None)
             }
             v => return Err(js_error(format!("unknown MPR view {v} (axial, coronal, sagittal, oblique)"))),
@@ -1124,16 +1153,27 @@ impl StudySession {
         let g = self.inner.borrow();
         let (grid, view) = g.mpr_grid(&m)?;
         let center = Vec3::new(m.center[0], m.center[1], m.center[2]);
+        let others: Vec<(String, MprPlane)> = match &m.others {
+            Some(others) => others
+                .iter()
+                .filter_map(|o| {
+                    let plane = MprPlane::from_axes(center, vec3(o.right), vec3(o.down))?;
+                    Some((o.view.clone(), plane))
+                })
+                .collect(),
+            None => [
+                ("axial", StandardView::Axial),
+                ("coronal", StandardView::Coronal),
+                ("sagittal", StandardView::Sagittal),
+            ]
+            .into_iter()
+            .filter(|(_, other)| Some(*other) != view)
+            .map(|(name, other)| (name.to_string(), MprPlane::standard(other, center)))
+            .collect(),
+        };
         let mut lines = Vec::new();
-        for (name, other) in [
-            ("axial", StandardView::Axial),
-            ("coronal", StandardView::Coronal),
-            ("sagittal", StandardView::Sagittal),
-        ] {
-            if Some(other) == view {
-                continue;
-            }
-            if let Some([a, b]) = grid.reference_line(&MprPlane::standard(other, center)) {
+        for (name, plane) in others {
+            if let Some([a, b]) = grid.reference_line(&plane) {
                 lines.push(json!({"view": name, "from": a, "to": b}));
             }
         }
