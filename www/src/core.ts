@@ -95,6 +95,8 @@ class OpenStudy implements Study {
   private listeners = new Set<(series: number, image: number) => void>();
   private inFlight = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private watch: ReturnType<typeof setInterval>;
+  private recovering_ = false;
   private closed = false;
 
   constructor(
@@ -104,6 +106,20 @@ class OpenStudy implements Study {
   ) {
     this.info = JSON.parse(session.info());
     this.pump();
+    // A lost GPU device (driver reset, GPU process crash) is reported
+    // asynchronously: notice it even when nothing is rendering, recover, and let
+    // the images load again (viewports redraw as they arrive).
+    this.watch = setInterval(() => {
+      if (this.closed || this.recovering_ || !this.session.deviceLost()) return;
+      this.recovering_ = true;
+      this.session
+        .recoverDevice()
+        .catch((e) => console.warn("lumen: GPU device recovery failed", e))
+        .finally(() => {
+          this.recovering_ = false;
+          this.pump();
+        });
+    }, 250);
   }
 
   /** Starts what the scheduler says to start, and looks again soon for work in backoff. */
@@ -264,6 +280,7 @@ class OpenStudy implements Study {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    clearInterval(this.watch);
     for (const id of new Set(this.inFlight.values())) this.pool.cancel(id);
     this.inFlight.clear();
     this.listeners.clear();

@@ -1204,6 +1204,19 @@ impl StudySession {
         }
     }
 
+    /// If this study's GPU device is lost: forgets what it held, opens a new one
+    /// and re-queues every image (the shell's loader then fetches them again).
+    /// Resolves to whether it was lost. The shell calls this when
+    /// [`deviceLost`](Self::device_lost) turns true; a render does it too.
+    #[wasm_bindgen(js_name = recoverDevice)]
+    pub async fn recover_device(&self) -> Result<bool, JsError> {
+        if !self.recover() {
+            return Ok(false);
+        }
+        self.ensure_gpu().await?;
+        Ok(true)
+    }
+
     /// Whether this study's GPU device is lost (recovery starts at the next render).
     #[wasm_bindgen(js_name = deviceLost)]
     pub fn device_lost(&self) -> bool {
