@@ -1218,3 +1218,66 @@ fn geometry_from_enhanced_part10_functional_groups() {
     let p = volume.voxel_to_patient(Vec3::new(2.0, 1.0, 2.0));
     assert!(p.max_abs_diff(Vec3::new(1.6 + 1.5, 0.75, 6.0)) < 1e-9);
 }
+
+/// Stacking frames into voxels (what the viewer does one frame at a time, read back
+/// from the GPU) refuses frames that do not fit, naming the frame.
+#[test]
+fn stacking_refuses_frames_that_do_not_fit_the_volume() {
+    let mut files = head_ct_files();
+    files.truncate(12);
+    let mut slices = Vec::new();
+    let mut frames = Vec::new();
+    for path in &files {
+        let bytes = std::fs::read(path).expect("read slice");
+        slices.push(SliceGeometry::from_part10(&bytes).expect("slice geometry").remove(0));
+        frames.push(
+            DicomFile::from_bytes(&bytes)
+                .and_then(|f| f.decode_frame(0, &DecodeLimits::default()))
+                .expect("decode slice"),
+        );
+    }
+    let volume = VolumeGeometry::build(&slices).expect("12 slices of the head CT are a volume");
+    let refs: Vec<_> = frames.iter().collect();
+    // One at a time in volume order equals the whole stack at once.
+    let whole = VoxelData::from_decoded_frames(&volume, &refs).expect("stack");
+    let mut stacker = VoxelStacker::new(&volume);
+    for &n in volume.order() {
+        stacker.push(n, &frames[n]).expect("push");
+    }
+    assert_eq!(stacker.finish().expect("finish"), whole);
+
+    // A frame of another size: refused, by its index.
+    let k = volume.order()[3];
+    let mut other = frames.clone();
+    other[k].info.columns /= 2;
+    let refs: Vec<_> = other.iter().collect();
+    match VoxelData::from_decoded_frames(&volume, &refs) {
+        Err(VolumeDataError::FrameMismatch { index, .. }) => assert_eq!(index, k),
+        r => panic!("expected FrameMismatch for frame {k}, got {r:?}"),
+    }
+    // Too few bytes for the frame's size.
+    let mut short = frames.clone();
+    short[k].data.truncate(100);
+    let refs: Vec<_> = short.iter().collect();
+    assert!(matches!(
+        VoxelData::from_decoded_frames(&volume, &refs),
+        Err(VolumeDataError::WrongLength { .. })
+    ));
+    // Colour frames make no grey volume.
+    let mut colour = frames.clone();
+    for f in &mut colour {
+        f.info.samples_per_pixel = 3;
+    }
+    let refs: Vec<_> = colour.iter().collect();
+    assert!(matches!(
+        VoxelData::from_decoded_frames(&volume, &refs),
+        Err(VolumeDataError::NotGrey { samples: 3 })
+    ));
+    // Finishing before every slice is in.
+    let mut early = VoxelStacker::new(&volume);
+    early.push(volume.order()[0], &frames[volume.order()[0]]).expect("push");
+    assert!(matches!(
+        early.finish(),
+        Err(VolumeDataError::WrongFrameCount { needed: 12, found: 1 })
+    ));
+}

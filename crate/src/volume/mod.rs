@@ -31,6 +31,6 @@ pub use mpr::{
 };
 pub use resample::{
     resample, sample, Interpolation, MprImage, ResampleOptions, ValueSpace, VolumeDataError,
-    VoxelData, VoxelValue, VoxelVolume,
+    VoxelData, VoxelStacker, VoxelValue, VoxelVolume,
 };
 pub use slice::SliceGeometry;

@@ -79,6 +79,28 @@ impl<T: VoxelValue> VoxelVolume<T> {
         Ok(VoxelVolume { dims, data })
     }
 
+    /// No slices yet, room for `capacity` values.
+    fn empty(dims: [usize; 3], capacity: usize) -> Self {
+        VoxelVolume {
+            dims,
+            data: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Appends one slice of `per_slice` values read `B` bytes at a time; false
+    /// (nothing appended) when `bytes` holds fewer.
+    fn append<const B: usize>(&mut self, bytes: &[u8], per_slice: usize, read: fn([u8; B]) -> T) -> bool {
+        if bytes.len() / B < per_slice {
+            return false;
+        }
+        self.data.extend(bytes.chunks_exact(B).take(per_slice).map(|c| {
+            let mut a = [0u8; B];
+            a.copy_from_slice(c);
+            read(a)
+        }));
+        true
+    }
+
     pub fn dimensions(&self) -> [usize; 3] {
         self.dims
     }
@@ -124,50 +146,106 @@ impl VoxelData {
                 found: frames.len(),
             });
         }
-        let key = |f: &DecodedFrame| {
-            (
-                f.info.rows,
-                f.info.columns,
-                f.info.samples_per_pixel,
-                f.info.bits_allocated,
-                f.info.pixel_representation,
-            )
-        };
-        let first = key(frames[0]);
-        if first.2 != 1 {
-            return Err(VolumeDataError::NotGrey { samples: first.2 });
+        let mut stacker = VoxelStacker::new(volume);
+        for &n in volume.order() {
+            stacker.push(n, frames[n])?;
         }
-        let expected = (dims[1] as u32, dims[0] as u32, 1, first.3, first.4);
-        for (index, f) in frames.iter().enumerate() {
-            if key(f) != expected {
-                return Err(VolumeDataError::FrameMismatch {
-                    index,
-                    found: key(f),
-                    expected,
-                });
+        stacker.finish()
+    }
+}
+
+/// Builds [`VoxelData`] one frame at a time, in volume order, so that a caller
+/// reading frames from elsewhere (the GPU) holds the voxels and one frame, never
+/// every frame and the voxels at once.
+pub struct VoxelStacker {
+    dims: [usize; 3],
+    /// (rows, columns, samples, bits allocated, pixel representation) of the first frame.
+    key: Option<(u32, u32, u16, u16, u16)>,
+    data: Option<VoxelData>,
+    slices: usize,
+}
+
+impl VoxelStacker {
+    pub fn new(volume: &VolumeGeometry) -> VoxelStacker {
+        VoxelStacker {
+            dims: volume.dimensions(),
+            key: None,
+            data: None,
+            slices: 0,
+        }
+    }
+
+    /// Appends the next slice in volume order: `frame`, the `index`-th frame given
+    /// to [`VolumeGeometry::build`] (named in errors).
+    pub fn push(&mut self, index: usize, frame: &DecodedFrame) -> Result<(), VolumeDataError> {
+        let dims = self.dims;
+        let i = &frame.info;
+        let key = (
+            i.rows,
+            i.columns,
+            i.samples_per_pixel,
+            i.bits_allocated,
+            i.pixel_representation,
+        );
+        let expected = match self.key {
+            Some(k) => k,
+            None => {
+                if key.2 != 1 {
+                    return Err(VolumeDataError::NotGrey { samples: key.2 });
+                }
+                let k = (dims[1] as u32, dims[0] as u32, 1, key.3, key.4);
+                self.key = Some(k);
+                k
             }
-        }
-        let per_slice = dims[0] * dims[1];
-        let gather = |bytes_per: usize| -> Vec<&[u8]> {
-            volume
-                .order()
-                .iter()
-                .map(|&n| {
-                    let d = frames[n].data.as_slice();
-                    &d[..d.len().min(per_slice * bytes_per)]
-                })
-                .collect()
         };
+        if key != expected || self.slices >= dims[2] {
+            return Err(VolumeDataError::FrameMismatch {
+                index,
+                found: key,
+                expected,
+            });
+        }
+        let capacity = dims.iter().product::<usize>();
+        let per_slice = dims[0] * dims[1];
         // Canonical frames hold 1, 2 or 4 bytes per sample for Bits Allocated up to
         // 8, 16, 32 (1-bit data unpacked to bytes).
-        Ok(match (first.3, first.4 != 0) {
-            (0..=8, false) => VoxelData::U8(stack(dims, &gather(1), |c: [u8; 1]| c[0])?),
-            (0..=8, true) => VoxelData::I8(stack(dims, &gather(1), |c: [u8; 1]| c[0] as i8)?),
-            (9..=16, false) => VoxelData::U16(stack(dims, &gather(2), u16::from_le_bytes)?),
-            (9..=16, true) => VoxelData::I16(stack(dims, &gather(2), i16::from_le_bytes)?),
-            (_, false) => VoxelData::U32(stack(dims, &gather(4), u32::from_le_bytes)?),
-            (_, true) => VoxelData::I32(stack(dims, &gather(4), i32::from_le_bytes)?),
-        })
+        let data = self.data.get_or_insert_with(|| match (key.3, key.4 != 0) {
+            (0..=8, false) => VoxelData::U8(VoxelVolume::empty(dims, capacity)),
+            (0..=8, true) => VoxelData::I8(VoxelVolume::empty(dims, capacity)),
+            (9..=16, false) => VoxelData::U16(VoxelVolume::empty(dims, capacity)),
+            (9..=16, true) => VoxelData::I16(VoxelVolume::empty(dims, capacity)),
+            (_, false) => VoxelData::U32(VoxelVolume::empty(dims, capacity)),
+            (_, true) => VoxelData::I32(VoxelVolume::empty(dims, capacity)),
+        });
+        let bytes = frame.data.as_slice();
+        let ok = match data {
+            VoxelData::U8(v) => v.append(bytes, per_slice, |c: [u8; 1]| c[0]),
+            VoxelData::I8(v) => v.append(bytes, per_slice, |c: [u8; 1]| c[0] as i8),
+            VoxelData::U16(v) => v.append(bytes, per_slice, u16::from_le_bytes),
+            VoxelData::I16(v) => v.append(bytes, per_slice, i16::from_le_bytes),
+            VoxelData::U32(v) => v.append(bytes, per_slice, u32::from_le_bytes),
+            VoxelData::I32(v) => v.append(bytes, per_slice, i32::from_le_bytes),
+        };
+        if !ok {
+            return Err(VolumeDataError::WrongLength {
+                dims,
+                needed: per_slice * dims[2],
+                found: self.slices * per_slice + bytes.len() / (key.3.max(8) as usize / 8),
+            });
+        }
+        self.slices += 1;
+        Ok(())
+    }
+
+    /// The voxels, once every slice is in.
+    pub fn finish(self) -> Result<VoxelData, VolumeDataError> {
+        match self.data {
+            Some(d) if self.slices == self.dims[2] => Ok(d),
+            _ => Err(VolumeDataError::WrongFrameCount {
+                needed: self.dims[2],
+                found: self.slices,
+            }),
+        }
     }
 }
 
@@ -188,31 +266,6 @@ impl VoxelData {
             VoxelData::I32(v) => resample(volume, v, grid, options),
         }
     }
-}
-
-fn stack<T: VoxelValue, const B: usize>(
-    dims: [usize; 3],
-    slices: &[&[u8]],
-    read: fn([u8; B]) -> T,
-) -> Result<VoxelVolume<T>, VolumeDataError> {
-    let per_slice = dims[0] * dims[1];
-    let mut data = Vec::with_capacity(per_slice * dims[2]);
-    for bytes in slices {
-        let before = data.len();
-        data.extend(bytes.chunks_exact(B).take(per_slice).map(|c| {
-            let mut a = [0u8; B];
-            a.copy_from_slice(c);
-            read(a)
-        }));
-        if data.len() - before != per_slice {
-            return Err(VolumeDataError::WrongLength {
-                dims,
-                needed: per_slice * dims[2],
-                found: data.len(),
-            });
-        }
-    }
-    VoxelVolume::new(dims, data)
 }
 
 /// How samples between voxel centres are valued.

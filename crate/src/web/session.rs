@@ -27,7 +27,9 @@ use crate::render::{
     cpu, GpuImage, GpuVolume, ImageSettings, Interpolation, MprSettings, Target, View, Zoom,
 };
 use crate::study::{bulk_data_needed, resolve_bulk_data, SeriesModel};
-use crate::volume::{MprPlane, PlaneGrid, Slab, SlabMode, StandardView, Vec3, VoxelData};
+use crate::volume::{
+    MprPlane, PlaneGrid, Slab, SlabMode, StandardView, Vec3, VoxelData, VoxelStacker,
+};
 use serde_json::{json, Value as Json};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -1031,24 +1033,24 @@ impl StudySession {
             }
             (images, geometry, gpu)
         };
-        let mut frames = Vec::with_capacity(images.len());
-        for (pixels, info) in &images {
+        // One frame at a time into the voxels (volume order), so that the heap
+        // never holds every frame and the voxels together.
+        let mut stacker = VoxelStacker::new(&geometry);
+        for &n in geometry.order() {
+            let (pixels, info) = &images[n];
             // Frames that arrived while a lost device was being replaced are held
             // on the CPU; the rest are read back from their textures.
-            let data = match pixels {
-                Pixels::Gpu(img) => img.read_frame(&gpu).await.map_err(js_error)?,
-                Pixels::Cpu(frame) => frame.data.clone(),
+            let frame = match pixels {
+                Pixels::Gpu(img) => DecodedFrame {
+                    info: info.clone(),
+                    data: img.read_frame(&gpu).await.map_err(js_error)?,
+                },
+                Pixels::Cpu(frame) => (**frame).clone(),
             };
-            frames.push(DecodedFrame {
-                info: info.clone(),
-                data,
-            });
+            stacker.push(n, &frame).map_err(js_error)?;
         }
         drop(images);
-        let refs: Vec<&DecodedFrame> = frames.iter().collect();
-        let voxels = VoxelData::from_decoded_frames(&geometry, &refs).map_err(js_error)?;
-        drop(refs);
-        drop(frames);
+        let voxels = stacker.finish().map_err(js_error)?;
         let bytes = match &voxels {
             VoxelData::U8(v) => v.data().len() as u64,
             VoxelData::I8(v) => v.data().len() as u64,
