@@ -49,10 +49,18 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     let pixels = desc.rows as usize * desc.columns as usize;
     // Each segment is one byte plane (sample s, byte b from the most significant); it
     // lands at byte (width - 1 - b) of sample s of every pixel in the canonical
-    // little-endian layout, which PackBits writes straight into: no plane buffers.
+    // little-endian layout.
     let width = bytes_per_sample;
     let stride = spp * width;
     let mut out = vec![0u8; pixels * stride];
+    // Grey multi-byte samples: each plane is unpacked contiguously (memcpy and fill)
+    // and then spread over the frame, a loop that vectorises; colour planes (3 or more
+    // bytes apart) are unpacked straight into the frame.
+    let mut plane = if spp == 1 && stride > 1 {
+        vec![0u8; pixels]
+    } else {
+        Vec::new()
+    };
     for seg in 0..segments {
         let start = word(seg + 1);
         let end = if seg + 1 < segments {
@@ -75,8 +83,14 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
         let src = &data[start..end];
         let got = if stride == 1 {
             unpack_bits(src, &mut out)
+        } else if !plane.is_empty() {
+            let got = unpack_bits(src, &mut plane);
+            for (dst, &x) in out.chunks_exact_mut(stride).zip(&plane) {
+                dst[offset] = x;
+            }
+            got
         } else {
-            unpack_bits_strided(src, &mut out[offset..], stride, pixels)
+            unpack_bits_strided(src, &mut out, offset, stride, pixels)
         };
         if got < pixels {
             return Err(DecodeError::codec(
@@ -121,24 +135,25 @@ fn unpack_bits(src: &[u8], out: &mut [u8]) -> usize {
     o
 }
 
-/// PackBits into `out[0]`, `out[stride]`, `out[2 * stride]`, … (`count` bytes at most;
-/// `out` must hold them); returns how many were written.
-fn unpack_bits_strided(src: &[u8], out: &mut [u8], stride: usize, count: usize) -> usize {
-    debug_assert!(count == 0 || out.len() > (count - 1) * stride);
-    let count = count.min(if out.is_empty() {
-        0
-    } else {
-        (out.len() - 1) / stride + 1
-    });
+/// PackBits into byte `offset` of each `stride`-byte pixel of `out`, for `count`
+/// pixels at most (`out` holds `count * stride` bytes); returns how many were written.
+fn unpack_bits_strided(
+    src: &[u8],
+    out: &mut [u8],
+    offset: usize,
+    stride: usize,
+    count: usize,
+) -> usize {
+    let count = count.min(out.len() / stride);
     let (mut i, mut o) = (0usize, 0usize);
     while i < src.len() && o < count {
         let n = src[i] as i8;
         i += 1;
         if n >= 0 {
             let len = (n as usize + 1).min(count - o).min(src.len() - i);
-            let dst = &mut out[o * stride..];
-            for (k, &b) in src[i..i + len].iter().enumerate() {
-                dst[k * stride] = b;
+            let dst = out[o * stride..(o + len) * stride].chunks_exact_mut(stride);
+            for (px, &b) in dst.zip(&src[i..i + len]) {
+                px[offset] = b;
             }
             i += n as usize + 1;
             o += len;
@@ -146,9 +161,8 @@ fn unpack_bits_strided(src: &[u8], out: &mut [u8], stride: usize, count: usize) 
             let Some(&b) = src.get(i) else { break };
             i += 1;
             let len = ((1 - n as isize) as usize).min(count - o);
-            let dst = &mut out[o * stride..];
-            for k in 0..len {
-                dst[k * stride] = b;
+            for px in out[o * stride..(o + len) * stride].chunks_exact_mut(stride) {
+                px[offset] = b;
             }
             o += len;
         }
@@ -174,7 +188,7 @@ mod tests {
         let mut packed = [0u8; 7];
         assert_eq!(unpack_bits(&src, &mut packed), 7);
         let mut wide = [0u8; 14];
-        assert_eq!(unpack_bits_strided(&src, &mut wide[1..], 2, 7), 7);
+        assert_eq!(unpack_bits_strided(&src, &mut wide, 1, 2, 7), 7);
         let odd: Vec<u8> = wide.iter().skip(1).step_by(2).copied().collect();
         assert_eq!(odd, packed);
         assert!(wide.iter().step_by(2).all(|&b| b == 0));
