@@ -8,7 +8,10 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LUMEN_ROOT"
 log() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
-OPT_FLAGS=(-O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
+# -O1, not -O3: on rustc's already optimised output, binaryen's -O3 made V8 run RLE
+# 2.2x slower, JPEG lossless, JPEG-LS and baseline 10-20 % slower (JPEG 2000 3 %
+# faster); -O1 keeps LLVM's speed and most of the size saving (BENCHMARKS.md).
+OPT_FLAGS=(-O1 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
 
 log "cargo build --release (wasm32)"
 cargo build --release --target wasm32-unknown-unknown -p lumen --lib
