@@ -1,6 +1,9 @@
-//! JPEG (ITU T.81) for 1.2.840.10008.1.2.4.50/.51/.57/.70: jpeg-decoder for 8-bit DCT
-//! and every lossless process (predictors 1–7, precision 2–16); libjpeg-turbo-rs for
-//! 12-bit DCT, which jpeg-decoder rejects.
+//! JPEG (ITU T.81) for 1.2.840.10008.1.2.4.50/.51/.57/.70: libjpeg-turbo-rs for DCT
+//! frames, 8-bit (its simd128 kernels in the SIMD wasm build; libjpeg-turbo's integer
+//! IDCT, fancy upsampling and colour conversion, whose SIMD forms are bit-exact with
+//! the scalar ones) and 12-bit; jpeg-decoder for every lossless process (predictors
+//! 1–7, precision 2–16) and for the rare 8-bit frame whose colour decision cannot be
+//! expressed to libjpeg-turbo-rs.
 //!
 //! Colour: a 3-component DCT frame is YCbCr→RGB converted exactly when libjpeg would
 //! (JFIF, Adobe APP14 transform flag, component identifiers); the decision is made
