@@ -277,9 +277,25 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
         // sign-extends afterwards.
         let width = desc.canonical_sample_bytes();
         let mut v = vec![0u8; pixels * n * width];
-        for (c, plane) in planes.iter().enumerate() {
-            for (dst, &x) in v.chunks_exact_mut(n * width).zip(&plane[..pixels]) {
-                dst[c * width..(c + 1) * width].copy_from_slice(&(x as u32).to_le_bytes()[..width]);
+        match (n, width) {
+            // The common grey cases, with a constant sample width.
+            (1, 1) => {
+                for (dst, &x) in v.iter_mut().zip(&planes[0][..pixels]) {
+                    *dst = x as u8;
+                }
+            }
+            (1, 2) => {
+                for (dst, &x) in v.chunks_exact_mut(2).zip(&planes[0][..pixels]) {
+                    dst.copy_from_slice(&(x as u16).to_le_bytes());
+                }
+            }
+            _ => {
+                for (c, plane) in planes.iter().enumerate() {
+                    for (dst, &x) in v.chunks_exact_mut(n * width).zip(&plane[..pixels]) {
+                        dst[c * width..(c + 1) * width]
+                            .copy_from_slice(&(x as u32).to_le_bytes()[..width]);
+                    }
+                }
             }
         }
         let colour = if n == 3 && header.mct {
