@@ -26,3 +26,7 @@ log "the head CT (stored by cargo test, unless it was filtered) and the corrupt-
 bash scripts/samples.sh "$LUMEN_DICOMWEB_URL" --only head-ct,corrupt
 log "node --test (wasm under Node, browser in Chromium)"
 node --test --test-concurrency=1 tests/
+# tests/ load the build that the shell's loader would pick (simd128 here); the scalar
+# module, which engines without SIMD get, must decode the corpus the same way.
+log "node --test tests/wasm/corpus.test.mjs with the scalar wasm build"
+LUMEN_WASM_BUILD=scalar node --test tests/wasm/corpus.test.mjs

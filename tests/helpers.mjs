@@ -31,12 +31,28 @@ export function nativeRecords(file) {
   return out.split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
-/** The wasm module, instantiated synchronously in this process. */
-export async function loadWasm() {
+/** (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)), as www/src/wasm-select.ts. */
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+/**
+ * Which wasm build to load: LUMEN_WASM_BUILD=simd|scalar, else what the browser loader
+ * (www/src/wasm-select.ts) picks: the simd128 module where the engine has SIMD and the
+ * module was built, else the scalar one.
+ */
+export function wasmBuild() {
+  const want = process.env.LUMEN_WASM_BUILD || "auto";
+  if (want === "simd" || want === "scalar") return want;
+  const simd = WebAssembly.validate(SIMD_PROBE) && fs.existsSync(path.join(root, "www", "pkg-simd", "lumen_bg.wasm"));
+  return simd ? "simd" : "scalar";
+}
+
+/** The wasm module, instantiated synchronously in this process; `wasmBuild` says which one. */
+export async function loadWasm(build = wasmBuild()) {
   const pkg = path.join(root, "www", "pkg");
   const mod = await import(path.join(pkg, "lumen.js"));
-  mod.initSync({ module: fs.readFileSync(path.join(pkg, "lumen_bg.wasm")) });
-  return mod;
+  const wasm = path.join(root, "www", build === "simd" ? "pkg-simd" : "pkg", "lumen_bg.wasm");
+  mod.initSync({ module: fs.readFileSync(wasm) });
+  return { ...mod, wasmBuild: build };
 }
 
 /** The DICOMweb base URL of the project's Orthanc (scripts/orthanc.sh start prints it). */

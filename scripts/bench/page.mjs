@@ -1,6 +1,8 @@
 // The Chromium side of scripts/bench/side-by-side.mjs: our wasm module and Cornerstone's
 // codecs in the same page (same origin, served by side-by-side.mjs), measured by core.mjs.
-import init, * as lumen from "/www/pkg/lumen.js";
+// Our module through the shell's loader (www/src/wasm-select.ts, compiled to www/dist/):
+// ?build=simd|scalar forces one of the two builds, else (auto) the loader picks.
+import init, * as lumen from "/www/dist/wasm-select.js";
 import { loadPeers } from "./peers.mjs";
 import { runCase } from "./core.mjs";
 
@@ -22,10 +24,11 @@ const host = {
 const log = document.getElementById("log");
 window.bench = {
   ready: (async () => {
-    await init();
+    const build = new URLSearchParams(location.search).get("build");
+    await init(build === "simd" || build === "scalar" ? { build } : undefined);
     const peers = await loadPeers(host);
     log.textContent = `ready (crossOriginIsolated: ${self.crossOriginIsolated})`;
-    return { peers, crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent };
+    return { peers, crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, build: lumen.wasmBuild };
   })(),
   async run(entry) {
     const { peers } = await this.ready;

@@ -21,6 +21,7 @@ const version = (pkg) => {
 const peerLabel = (name) => `${PACKAGES[name].pkg}@${version(PACKAGES[name].pkg)}`;
 
 const sizes = [["ours", "lumen (the whole module: every codec, DICOMweb client)", "www/pkg/lumen_bg.wasm"]];
+if (fs.existsSync(path.join(root, "www/pkg-simd/lumen_bg.wasm"))) sizes.push(["ours", "lumen, simd128 build", "www/pkg-simd/lumen_bg.wasm"]);
 for (const [name, p] of Object.entries(PACKAGES)) {
   if (p.wasm) sizes.push(["cornerstone", `${name} (${p.pkg}@${version(p.pkg)})`, path.join("node_modules", p.pkg, p.wasm)]);
 }
@@ -32,7 +33,7 @@ const sizeRows = sizes.map(([side, module, rel]) => {
 if (json) {
   for (const r of rows) {
     console.log(JSON.stringify({
-      bench: "decode", case: r.case, env: r.env, ours_ms: r.ours_ms ?? null, peer: r.peer,
+      bench: "decode", case: r.case, env: r.env, build: r.build ?? null, ours_ms: r.ours_ms ?? null, peer: r.peer,
       peer_ms: r.peer_ms ?? null, ratio: r.ratio ?? null, peer_version: version(PACKAGES[r.peer].pkg),
       check: r.check, max_abs_diff: r.max_abs_diff ?? null, hash_ms: r.hash_ms ?? null, runs: r.runs ?? null,
     }));
@@ -53,26 +54,29 @@ console.log("ratio = ours_ms / peer_ms (< 1: ours is faster); hash_ms = what has
 const order = new Map(); // cases in measurement order, each case's environments together
 for (const r of rows) if (!order.has(r.case)) order.set(r.case, order.size);
 const envRank = { node: 0, chromium: 1 };
+// The environment with our build (simd / scalar) when the records say which ran.
+const envLabel = (r) => (r.build ? `${r.env} (${r.build})` : r.env);
 table(
   ["case", "codec", "env", "ours_ms", "peer", "peer_ms", "ratio", "check", "hash_ms"],
   [...rows]
     .sort((a, b) => order.get(a.case) - order.get(b.case) || envRank[a.env] - envRank[b.env])
-    .map((r) => ({ ...r, case: r.case.replace(/\.dcm$/, "") })),
+    .map((r) => ({ ...r, env: envLabel(r), case: r.case.replace(/\.dcm$/, "") })),
 );
 
 console.log("\nPer codec: ratio range over the sources (ct512, mr1024, cr1760, us640rgb).\n");
 const codecs = new Map();
+const envCols = [...new Set([...rows].sort((a, b) => envRank[b.env] - envRank[a.env]).map(envLabel))];
 for (const r of rows) {
   const k = `${r.codec}|${r.peer}`;
-  if (!codecs.has(k)) codecs.set(k, { codec: r.codec, peer: peerLabel(r.peer), node: [], chromium: [] });
+  if (!codecs.has(k)) codecs.set(k, { codec: r.codec, peer: peerLabel(r.peer), ...Object.fromEntries(envCols.map((e) => [e, []])) });
   if (r.ratio == null) continue;
-  codecs.get(k)[r.env].push(r.ratio);
+  codecs.get(k)[envLabel(r)].push(r.ratio);
 }
 const range = (xs) => (xs.length ? (Math.min(...xs) === Math.max(...xs) ? `${xs[0]}` : `${Math.min(...xs)}–${Math.max(...xs)}`) : "-");
 table(
-  ["codec", "peer", "chromium", "node"],
+  ["codec", "peer", ...envCols],
   [...codecs.values()].map((c) => ({
-    codec: c.codec, peer: c.peer, chromium: range(c.chromium), node: range(c.node),
+    codec: c.codec, peer: c.peer, ...Object.fromEntries(envCols.map((e) => [e, range(c[e])])),
   })),
 );
 

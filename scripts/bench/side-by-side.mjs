@@ -1,6 +1,10 @@
 // Our wasm decodeFrame vs Cornerstone3D's decoders on the same bare frames (frame 1 of
 // each benchmark file, as WADO-RS returns it), in Node and in headless Chromium.
 //   node scripts/bench/side-by-side.mjs [--env node|chromium|both] [--only SUBSTRING] [--out FILE]
+//                                       [--build auto|simd|scalar]
+// --build: which of our two wasm modules (www/pkg: scalar, www/pkg-simd: simd128) runs;
+// auto (default) is what the shell's loader (www/src/wasm-select.ts) picks. Each record
+// says which one ran (`build`).
 // Reads $LUMEN_CACHE/bench/frames/index.json (scripts/bench/frames.py); writes one JSON
 // line per case and environment to --out (default $LUMEN_CACHE/bench/side-by-side.jsonl)
 // and progress to stderr. Exits 1 if any output differs beyond its tolerance.
@@ -23,6 +27,8 @@ const bench = path.join(cache, "bench");
 const framesDir = path.join(bench, "frames");
 const envs = opt("--env", "both") === "both" ? ["node", "chromium"] : [opt("--env")];
 const only = opt("--only", "");
+const buildOpt = opt("--build", "auto");
+if (!["auto", "simd", "scalar"].includes(buildOpt)) throw new Error(`--build auto|simd|scalar, not ${buildOpt}`);
 const outFile = opt("--out", path.join(bench, "side-by-side.jsonl"));
 const log = (s) => process.stderr.write(`\x1b[1m[bench]\x1b[0m ${s}\n`);
 
@@ -32,11 +38,11 @@ const entries = JSON.parse(fs.readFileSync(path.join(framesDir, "index.json"), "
 if (!entries.length) throw new Error(`no frames with a Cornerstone peer in ${framesDir}/index.json`);
 
 const results = [];
-function record(env, r) {
-  const line = { bench: "decode", env, ...r };
+function record(env, build, r) {
+  const line = { bench: "decode", env, build, ...r };
   results.push(line);
   const flag = r.ok ? "" : "   <<<<<<<<<< " + r.check;
-  log(`${env.padEnd(8)} ${r.case.padEnd(40)} ours ${String(r.ours_ms).padStart(8)} ms  ${r.peer.padEnd(24)} ${String(r.peer_ms).padStart(8)} ms  ratio ${r.ratio}  ${r.check}${flag}`);
+  log(`${env.padEnd(8)} ${build.padEnd(6)} ${r.case.padEnd(40)} ours ${String(r.ours_ms).padStart(8)} ms  ${r.peer.padEnd(24)} ${String(r.peer_ms).padStart(8)} ms  ratio ${r.ratio}  ${r.check}${flag}`);
 }
 
 // ------------------------------------------------------------------------------ Node
@@ -49,12 +55,12 @@ async function runNode() {
     wasmUrl: (pkg, wasm) => path.join(dir(pkg), wasm),
     losslessDecoder: async () => (await import("@cornerstonejs/jpeg-lossless-decoder-js")).Decoder,
   };
-  const lumen = await loadWasm();
+  const lumen = await loadWasm(buildOpt === "auto" ? undefined : buildOpt);
   const peers = await loadPeers(host);
-  log(`node ${process.version}: ${entries.length} cases`);
+  log(`node ${process.version}, our ${lumen.wasmBuild} build: ${entries.length} cases`);
   for (const e of entries) {
     const bytes = new Uint8Array(fs.readFileSync(path.join(framesDir, e.frame_file)));
-    record("node", runCase(lumen, peers, e, bytes));
+    record("node", lumen.wasmBuild, runCase(lumen, peers, e, bytes));
   }
 }
 
@@ -62,6 +68,8 @@ async function runNode() {
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 const MOUNTS = [
   ["/www/pkg/", path.join(root, "www", "pkg")],
+  ["/www/pkg-simd/", path.join(root, "www", "pkg-simd")],
+  ["/www/dist/", path.join(root, "www", "dist")],
   ["/scripts/bench/", path.join(root, "scripts", "bench")],
   ["/node_modules/@cornerstonejs/", path.join(root, "node_modules", "@cornerstonejs")],
   ["/frames/", framesDir],
@@ -92,14 +100,14 @@ async function runChromium() {
     const page = await browser.newPage();
     page.on("pageerror", (e) => log(`page error: ${e.message}`));
     page.on("console", (m) => m.type() === "error" && log(`page console: ${m.text()}`));
-    await page.goto(`http://127.0.0.1:${server.address().port}/scripts/bench/page.html`);
+    await page.goto(`http://127.0.0.1:${server.address().port}/scripts/bench/page.html?build=${buildOpt}`);
     await page.waitForFunction(() => window.bench);
     const info = await page.evaluate(async () => {
       const r = await window.bench.ready;
-      return { crossOriginIsolated: r.crossOriginIsolated, userAgent: r.userAgent };
+      return { crossOriginIsolated: r.crossOriginIsolated, userAgent: r.userAgent, build: r.build };
     });
-    log(`chromium ${browser.version()} (crossOriginIsolated: ${info.crossOriginIsolated}): ${entries.length} cases`);
-    for (const e of entries) record("chromium", await page.evaluate((entry) => window.bench.run(entry), e));
+    log(`chromium ${browser.version()} (crossOriginIsolated: ${info.crossOriginIsolated}), our ${info.build} build: ${entries.length} cases`);
+    for (const e of entries) record("chromium", info.build, await page.evaluate((entry) => window.bench.run(entry), e));
   } finally {
     await browser.close();
     server.close();

@@ -3,7 +3,7 @@
 // retrieve and decode frames. This file only moves tasks and results between
 // them; every decision (what to fetch next, what to evict, how to draw) is made
 // in Rust.
-import init, { openStudy, searchStudies, version, type StudySession } from "../pkg/lumen.js";
+import init, { openStudy, searchStudies, version, type StudySession } from "./wasm-select.js";
 import type {
   Core, ImageInfo, MprOverlay, MprState, Probe, Progress, ServerConfig, SlotState, Study, StudyInfo, StudyRow,
   ViewportState,

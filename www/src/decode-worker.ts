@@ -1,6 +1,6 @@
 // The decode worker: stateless, one wasm instance per worker. Frames come back as
 // transferable buffers, so the main thread never copies or waits on pixels.
-import init, { cancelRetrieval, decodeFile, decodeFrame, retrieveFrames, version, type Frame } from "../pkg/lumen.js";
+import init, { cancelRetrieval, decodeFile, decodeFrame, retrieveFrames, version, type Frame } from "./wasm-select.js";
 import type { DecodeRequest, DecodeResponse, RetrieveEvent } from "./protocol.js";
 
 const ready = init().then(() => {

@@ -74,10 +74,17 @@ pub(crate) fn canonicalise(
         if !identity {
             match width {
                 1 => v.iter_mut().for_each(|b| *b = fix(*b as u32) as u8),
-                2 => v.chunks_exact_mut(2).for_each(|c| {
-                    let x = fix(u16::from_le_bytes([c[0], c[1]]) as u32) as u16;
-                    c.copy_from_slice(&x.to_le_bytes());
-                }),
+                2 => {
+                    // As u16 where the buffer allows (little-endian, aligned): a loop of
+                    // shifts or one AND that vectorises (simd128 in the SIMD build).
+                    match bytemuck::try_cast_slice_mut::<u8, u16>(&mut v) {
+                        Ok(words) if cfg!(target_endian = "little") => fix_u16(words, bits, signed),
+                        _ => v.chunks_exact_mut(2).for_each(|c| {
+                            let x = fix(u16::from_le_bytes([c[0], c[1]]) as u32) as u16;
+                            c.copy_from_slice(&x.to_le_bytes());
+                        }),
+                    }
+                }
                 _ => v.chunks_exact_mut(4).for_each(|c| {
                     let x = fix(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
                     c.copy_from_slice(&x.to_le_bytes());
@@ -88,6 +95,18 @@ pub(crate) fn canonicalise(
         return Ok(v);
     }
 
+    // 16-bit samples in 16-bit containers: fixed in place as u16, then one copy.
+    let samples = match samples {
+        SampleBuf::U16(mut v) if width == 2 && cfg!(target_endian = "little") => {
+            if !identity {
+                fix_u16(&mut v, bits, signed);
+            }
+            let bytes = bytemuck::cast_slice::<u16, u8>(&v).to_vec();
+            debug_assert_eq!(bytes.len(), out_len);
+            return Ok(bytes);
+        }
+        other => other,
+    };
     let mut bytes = vec![0u8; out_len];
     match width {
         1 => {
@@ -136,6 +155,20 @@ pub(crate) fn canonicalise(
     }
     debug_assert_eq!(bytes.len(), out_len);
     Ok(bytes)
+}
+
+/// Masks 16-bit words to `bits` (< 16) and sign-extends them when `signed`: shifts or
+/// one AND per word, a loop that vectorises.
+fn fix_u16(words: &mut [u16], bits: u32, signed: bool) {
+    if signed {
+        let sh = 16 - bits;
+        words
+            .iter_mut()
+            .for_each(|x| *x = (((*x << sh) as i16) >> sh) as u16);
+    } else {
+        let m = ((1u32 << bits) - 1) as u16;
+        words.iter_mut().for_each(|x| *x &= m);
+    }
 }
 
 /// YBR_FULL → RGB for 8-bit interleaved samples, in place (PS3.3 C.7.6.3.1.2), with

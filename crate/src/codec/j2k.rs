@@ -23,6 +23,21 @@ pub(crate) struct J2kHeader {
     pub height: u32,
     pub components: u16,
     pub mct: bool,
+    /// COD: HT (part 15) code-blocks (code-block style bit 0x40).
+    pub ht: bool,
+    /// COD: the reversible 5/3 wavelet.
+    pub reversible: bool,
+    /// A COC or QCC in the main header (per-component coding or quantisation).
+    pub per_component: bool,
+    /// The codestream starts at byte 0 (no JP2 wrapper).
+    pub raw: bool,
+    /// Where the main header ends (the first SOT), 0 if not found.
+    pub first_sot: usize,
+    /// COD: decomposition levels.
+    pub levels: u8,
+    /// QCD: no quantisation (reversible), with one exponent byte per subband
+    /// (3 × levels + 1); checked after the whole main header is read.
+    pub qcd_reversible_complete: bool,
 }
 
 /// Finds SIZ and COD in a raw codestream's main header (or inside a JP2 `jp2c` box).
@@ -37,8 +52,12 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
             "codestream does not start with SOC (FF4F)",
         ));
     };
+    let mut qcd = None;
+    let mut h = J2kHeader {
+        raw: i == 0,
+        ..J2kHeader::default()
+    };
     i += 2;
-    let mut h = J2kHeader::default();
     let mut siz = false;
     while i + 4 <= data.len() {
         if data[i] != 0xFF {
@@ -50,6 +69,9 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
         let marker = data[i + 1];
         let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
         if marker == 0x90 || marker == 0x93 {
+            if marker == 0x90 {
+                h.first_sot = i;
+            }
             break; // SOT / SOD: end of the main header
         }
         if len < 2 || i + 2 + len > data.len() {
@@ -72,11 +94,22 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
                 h.components = u16::from_be_bytes([seg[34], seg[35]]);
                 siz = true;
             }
-            0x52 if seg.len() >= 5 => h.mct = seg[4] != 0,
+            0x52 if seg.len() >= 5 => {
+                h.mct = seg[4] != 0;
+                if seg.len() >= 10 {
+                    h.levels = seg[5];
+                    h.ht = seg[8] & 0x40 != 0;
+                    h.reversible = seg[9] == 1;
+                }
+            }
+            0x53 | 0x5D => h.per_component = true,
+            0x5C if !seg.is_empty() => qcd = Some((seg[0], seg.len() - 1)),
             _ => {}
         }
         i += 2 + len;
     }
+    h.qcd_reversible_complete = matches!(qcd, Some((sqcd, n))
+        if sqcd & 0x1F == 0 && n >= 3 * h.levels as usize + 1);
     if !siz {
         return Err(DecodeError::codec(
             CODEC,
@@ -157,6 +190,18 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
+    // Grey only: openjph-core 0.1.0's colour (RCT) output differs from OpenJPEG's
+    // on the corpus's RGB files, so colour stays with openjp2.
+    if header.ht
+        && header.reversible
+        && header.raw
+        && !header.per_component
+        && header.components == 1
+        && header.qcd_reversible_complete
+        && tile_parts_complete(data, header.first_sot)
+    {
+        return decode_ht_reversible(data, &header, desc);
+    }
     let format: CODEC_FORMAT = if data.starts_with(&JP2_SIGNATURE) {
         OPJ_CODEC_JP2
     } else {
@@ -232,9 +277,25 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
         // sign-extends afterwards.
         let width = desc.canonical_sample_bytes();
         let mut v = vec![0u8; pixels * n * width];
-        for (c, plane) in planes.iter().enumerate() {
-            for (dst, &x) in v.chunks_exact_mut(n * width).zip(&plane[..pixels]) {
-                dst[c * width..(c + 1) * width].copy_from_slice(&(x as u32).to_le_bytes()[..width]);
+        match (n, width) {
+            // The common grey cases, with a constant sample width.
+            (1, 1) => {
+                for (dst, &x) in v.iter_mut().zip(&planes[0][..pixels]) {
+                    *dst = x as u8;
+                }
+            }
+            (1, 2) => {
+                for (dst, &x) in v.chunks_exact_mut(2).zip(&planes[0][..pixels]) {
+                    dst.copy_from_slice(&(x as u16).to_le_bytes());
+                }
+            }
+            _ => {
+                for (c, plane) in planes.iter().enumerate() {
+                    for (dst, &x) in v.chunks_exact_mut(n * width).zip(&plane[..pixels]) {
+                        dst[c * width..(c + 1) * width]
+                            .copy_from_slice(&(x as u32).to_le_bytes()[..width]);
+                    }
+                }
             }
         }
         let colour = if n == 3 && header.mct {
@@ -250,6 +311,132 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
             colour,
         })
     }
+}
+
+/// Whether the tile-parts from `sot` on chain by their Psot lengths to an EOC that ends
+/// the codestream (DICOM's even-length padding allowed). OpenJPH is resilient: it
+/// decodes a truncated stream to a picture, where OpenJPEG reports the truncation; a
+/// stream that fails this check goes to openjp2, which says what is wrong.
+fn tile_parts_complete(data: &[u8], sot: usize) -> bool {
+    let mut end = data.len();
+    while end > 0 && data[end - 1] == 0 {
+        end -= 1;
+    }
+    if sot == 0 || end < 2 || data[end - 2..end] != [0xFF, 0xD9] {
+        return false;
+    }
+    let eoc = end - 2;
+    let mut p = sot;
+    while p < eoc {
+        if p + 12 > eoc || data[p] != 0xFF || data[p + 1] != 0x90 {
+            return false;
+        }
+        let psot =
+            u32::from_be_bytes([data[p + 6], data[p + 7], data[p + 8], data[p + 9]]) as usize;
+        if psot == 0 {
+            return true; // the last tile-part runs to the EOC
+        }
+        if psot < 14 || psot > eoc - p {
+            return false;
+        }
+        p += psot;
+    }
+    p == eoc
+}
+
+/// Reversible greyscale HTJ2K through openjph-core (a Rust port of OpenJPH, the decoder that
+/// Cornerstone3D ships), whose HT block decoder is several times faster than
+/// openjp2's. Lossless, so any conforming decoder gives the same samples; lossy
+/// (9/7, float) HTJ2K stays with openjp2, which matches OpenJPEG exactly.
+fn decode_ht_reversible(
+    data: &[u8],
+    header: &J2kHeader,
+    desc: &PixelDescription,
+) -> Result<CodecOutput, DecodeError> {
+    use openjph_core::codestream::Codestream;
+    use openjph_core::file::MemInfile;
+    let fail =
+        |what: &str, e: openjph_core::OjphError| DecodeError::codec(CODEC, format!("{what}: {e}"));
+    let mut infile = MemInfile::new(data);
+    let mut cs = Codestream::new();
+    cs.read_headers(&mut infile)
+        .map_err(|e| fail("could not read the codestream header", e))?;
+    let siz = cs.access_siz();
+    let n = siz.get_num_components() as usize;
+    if n != header.components as usize || n == 0 {
+        return Err(DecodeError::codec(CODEC, "SIZ component count changed"));
+    }
+    let mut ranges = Vec::with_capacity(n);
+    for c in 0..n as u32 {
+        let d = siz.get_downsampling(c);
+        if d.x != 1 || d.y != 1 {
+            return Err(DecodeError::codec(
+                CODEC,
+                "subsampled components are not supported",
+            ));
+        }
+        let bits = siz.get_bit_depth(c);
+        if !(1..=32).contains(&bits) {
+            return Err(DecodeError::codec(CODEC, format!("bit depth {bits}")));
+        }
+        let (lo, hi) = if siz.is_signed(c) {
+            (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
+        } else {
+            (0, (1i64 << bits) - 1)
+        };
+        ranges.push((
+            lo.max(i32::MIN as i64) as i32,
+            hi.min(i32::MAX as i64) as i32,
+        ));
+    }
+    cs.create(&mut infile)
+        .map_err(|e| fail("corrupt or truncated codestream", e))?;
+    let (w, h) = (header.width as usize, header.height as usize);
+    let width = desc.canonical_sample_bytes();
+    let stride = n * width;
+    let mut v = vec![0u8; w * h * stride];
+    for row in v.chunks_exact_mut(w * stride) {
+        for (c, &(lo, hi)) in ranges.iter().enumerate() {
+            let line = cs
+                .pull(c as u32)
+                .ok_or_else(|| DecodeError::codec(CODEC, "codestream ended early"))?;
+            if line.len() < w {
+                return Err(DecodeError::codec(CODEC, "a decoded line is too short"));
+            }
+            let dst = &mut row[c * width..];
+            match width {
+                1 => {
+                    for (k, &x) in line[..w].iter().enumerate() {
+                        dst[k * stride] = x.clamp(lo, hi) as u8;
+                    }
+                }
+                2 => {
+                    for (k, &x) in line[..w].iter().enumerate() {
+                        let b = (x.clamp(lo, hi) as u16).to_le_bytes();
+                        dst[k * stride] = b[0];
+                        dst[k * stride + 1] = b[1];
+                    }
+                }
+                _ => {
+                    for (k, &x) in line[..w].iter().enumerate() {
+                        dst[k * stride..k * stride + 4]
+                            .copy_from_slice(&x.clamp(lo, hi).to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
+    Ok(CodecOutput {
+        width: w as u32,
+        height: h as u32,
+        components: n as u16,
+        samples: SampleBuf::Le(v),
+        colour: if n == 3 && header.mct {
+            Colour::ConvertedToRgb
+        } else {
+            Colour::AsStored
+        },
+    })
 }
 
 #[cfg(test)]

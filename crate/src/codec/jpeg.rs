@@ -1,6 +1,9 @@
-//! JPEG (ITU T.81) for 1.2.840.10008.1.2.4.50/.51/.57/.70: jpeg-decoder for 8-bit DCT
-//! and every lossless process (predictors 1–7, precision 2–16); libjpeg-turbo-rs for
-//! 12-bit DCT, which jpeg-decoder rejects.
+//! JPEG (ITU T.81) for 1.2.840.10008.1.2.4.50/.51/.57/.70: libjpeg-turbo-rs for DCT
+//! frames, 8-bit (its simd128 kernels in the SIMD wasm build; libjpeg-turbo's integer
+//! IDCT, fancy upsampling and colour conversion, whose SIMD forms are bit-exact with
+//! the scalar ones) and 12-bit; jpeg-decoder for every lossless process (predictors
+//! 1–7, precision 2–16) and for the rare 8-bit frame whose colour decision cannot be
+//! expressed to libjpeg-turbo-rs.
 //!
 //! Colour: a 3-component DCT frame is YCbCr→RGB converted exactly when libjpeg would
 //! (JFIF, Adobe APP14 transform flag, component identifiers); the decision is made
@@ -137,6 +140,11 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     if !header.lossless && header.precision > 8 {
         return decode_12bit(data, &header, colour);
     }
+    if !header.lossless {
+        if let Some(out) = decode_8bit_turbo(data, &header, desc, ycbcr)? {
+            return Ok(out);
+        }
+    }
     let mut decoder = jpeg_decoder::Decoder::new(data);
     decoder.set_max_decoding_buffer_size(
         desc.rows as usize * desc.columns as usize * desc.samples_per_pixel as usize * 2 + 1024,
@@ -175,6 +183,59 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
         samples,
         colour,
     })
+}
+
+/// 8-bit DCT through libjpeg-turbo-rs (libjpeg-turbo's integer IDCT, fancy upsampling
+/// and colour conversion; simd128 kernels in the SIMD wasm build). `None` when the
+/// colour decision cannot be expressed to it (the caller then uses jpeg-decoder).
+fn decode_8bit_turbo(
+    data: &[u8],
+    header: &Header,
+    desc: &PixelDescription,
+    ycbcr: bool,
+) -> Result<Option<CodecOutput>, DecodeError> {
+    use libjpeg_turbo_rs::{ColorSpace, Decoder, PixelFormat};
+    let fail = |e: libjpeg_turbo_rs::JpegError| DecodeError::codec(CODEC, e.to_string());
+    let n = header.component_ids.len();
+    let mut decoder = Decoder::new(data).map_err(fail)?;
+    decoder.set_max_pixels(desc.rows as usize * desc.columns as usize);
+    match n {
+        1 => decoder.set_output_format(PixelFormat::Grayscale),
+        3 => {
+            decoder.set_output_format(PixelFormat::Rgb);
+            match (ycbcr, decoder.jpeg_color_space()) {
+                (true, ColorSpace::YCbCr) | (false, ColorSpace::Rgb) => {}
+                // libjpeg would convert; the markers say nothing and the DICOM
+                // Photometric Interpretation says RGB: keep the samples as stored.
+                (false, ColorSpace::YCbCr) => decoder.set_output_colorspace(ColorSpace::YCbCr),
+                _ => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    }
+    let image = decoder.decode_image().map_err(fail)?;
+    if image.data.len() != image.width * image.height * n {
+        return Err(DecodeError::codec(
+            CODEC,
+            format!(
+                "decoder returned {} bytes for {}×{}×{n}",
+                image.data.len(),
+                image.width,
+                image.height
+            ),
+        ));
+    }
+    Ok(Some(CodecOutput {
+        width: image.width as u32,
+        height: image.height as u32,
+        components: n as u16,
+        samples: SampleBuf::U8(image.data),
+        colour: if ycbcr {
+            Colour::ConvertedToRgb
+        } else {
+            Colour::AsStored
+        },
+    }))
 }
 
 fn decode_12bit(data: &[u8], header: &Header, colour: Colour) -> Result<CodecOutput, DecodeError> {

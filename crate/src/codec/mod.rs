@@ -16,11 +16,11 @@
 //! | UID | name | decoder |
 //! |---|---|---|
 //! | 1.2.840.10008.1.2 / .1.2.1 / .1.2.2 / .1.2.1.99 | Implicit/Explicit LE, Explicit BE, Deflated | `native` |
-//! | 1.2.840.10008.1.2.4.50 / .51 | JPEG Baseline / Extended (12-bit) | `jpeg` (jpeg-decoder; libjpeg-turbo-rs for 12-bit DCT) |
+//! | 1.2.840.10008.1.2.4.50 / .51 | JPEG Baseline / Extended (12-bit) | `jpeg` (libjpeg-turbo-rs; jpeg-decoder where the colour decision cannot be expressed to it) |
 //! | 1.2.840.10008.1.2.4.57 / .70 | JPEG Lossless / SV1 | `jpeg` (jpeg-decoder) |
 //! | 1.2.840.10008.1.2.4.80 / .81 | JPEG-LS lossless / near-lossless | `jpegls` (our own, colour included) |
 //! | 1.2.840.10008.1.2.4.90 / .91 | JPEG 2000 | `j2k` (openjp2) |
-//! | 1.2.840.10008.1.2.4.201 / .202 / .203 | HTJ2K | `j2k` (openjp2) |
+//! | 1.2.840.10008.1.2.4.201 / .202 / .203 | HTJ2K | `j2k` (openjph-core for reversible greyscale, openjp2 otherwise) |
 //! | 1.2.840.10008.1.2.5 | RLE Lossless | `rle` |
 //! | 1.2.840.10008.1.2.8.1 | Deflated Image Frame Compression | `deflate` |
 //! | 1.2.840.10008.1.2.4.110 / .111 / .112 | JPEG XL | `jxl` (jxl-oxide) |

@@ -40,23 +40,31 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
             format!("header lists {segments} segment(s); Bits Allocated {} × Samples per Pixel {spp} needs {expected}", desc.bits_allocated),
         ));
     }
+    if segments > 15 {
+        return Err(DecodeError::codec(
+            CODEC,
+            format!("{segments} segments do not fit the 15 offsets of the header"),
+        ));
+    }
     let pixels = desc.rows as usize * desc.columns as usize;
-    let offsets: Vec<usize> = (1..=segments).map(word).collect();
     // Each segment is one byte plane (sample s, byte b from the most significant); it
     // lands at byte (width - 1 - b) of sample s of every pixel in the canonical
-    // little-endian layout. A single segment is the output itself; otherwise one plane
-    // buffer is reused for every segment.
+    // little-endian layout.
     let width = bytes_per_sample;
-    let mut out = vec![0u8; pixels * spp * width];
-    let mut plane = if segments == 1 {
-        Vec::new()
-    } else {
+    let stride = spp * width;
+    let mut out = vec![0u8; pixels * stride];
+    // Grey multi-byte samples: each plane is unpacked contiguously (memcpy and fill)
+    // and then spread over the frame, a loop that vectorises; colour planes (3 or more
+    // bytes apart) are unpacked straight into the frame.
+    let mut plane = if spp == 1 && stride > 1 {
         vec![0u8; pixels]
+    } else {
+        Vec::new()
     };
     for seg in 0..segments {
-        let start = offsets[seg];
+        let start = word(seg + 1);
         let end = if seg + 1 < segments {
-            offsets[seg + 1]
+            word(seg + 2)
         } else {
             data.len()
         };
@@ -70,8 +78,20 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
                 ),
             ));
         }
-        let target: &mut [u8] = if segments == 1 { &mut out } else { &mut plane };
-        let got = unpack_bits(&data[start..end], target);
+        let (sample, byte) = (seg / width, seg % width);
+        let offset = sample * width + (width - 1 - byte);
+        let src = &data[start..end];
+        let got = if stride == 1 {
+            unpack_bits(src, &mut out)
+        } else if !plane.is_empty() {
+            let got = unpack_bits(src, &mut plane);
+            for (dst, &x) in out.chunks_exact_mut(stride).zip(&plane) {
+                dst[offset] = x;
+            }
+            got
+        } else {
+            unpack_bits_strided(src, &mut out, offset, stride, pixels)
+        };
         if got < pixels {
             return Err(DecodeError::codec(
                 CODEC,
@@ -80,13 +100,6 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
                     seg + 1
                 ),
             ));
-        }
-        if segments > 1 {
-            let (sample, byte) = (seg / width, seg % width);
-            let offset = sample * width + (width - 1 - byte);
-            for (dst, &x) in out.chunks_exact_mut(spp * width).zip(&plane) {
-                dst[offset] = x;
-            }
         }
     }
     let samples = SampleBuf::Le(out);
@@ -122,6 +135,41 @@ fn unpack_bits(src: &[u8], out: &mut [u8]) -> usize {
     o
 }
 
+/// PackBits into byte `offset` of each `stride`-byte pixel of `out`, for `count`
+/// pixels at most (`out` holds `count * stride` bytes); returns how many were written.
+fn unpack_bits_strided(
+    src: &[u8],
+    out: &mut [u8],
+    offset: usize,
+    stride: usize,
+    count: usize,
+) -> usize {
+    let count = count.min(out.len() / stride);
+    let (mut i, mut o) = (0usize, 0usize);
+    while i < src.len() && o < count {
+        let n = src[i] as i8;
+        i += 1;
+        if n >= 0 {
+            let len = (n as usize + 1).min(count - o).min(src.len() - i);
+            let dst = out[o * stride..(o + len) * stride].chunks_exact_mut(stride);
+            for (px, &b) in dst.zip(&src[i..i + len]) {
+                px[offset] = b;
+            }
+            i += n as usize + 1;
+            o += len;
+        } else if n != -128 {
+            let Some(&b) = src.get(i) else { break };
+            i += 1;
+            let len = ((1 - n as isize) as usize).min(count - o);
+            for px in out[o * stride..(o + len) * stride].chunks_exact_mut(stride) {
+                px[offset] = b;
+            }
+            o += len;
+        }
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +180,18 @@ mod tests {
         // literal of 2 (1,2), run of 4 × 9
         assert_eq!(unpack_bits(&[1, 1, 2, 0xfd, 9], &mut out), 6);
         assert_eq!(out, [1, 2, 9, 9, 9, 9]);
+    }
+
+    #[test]
+    fn packbits_strided_matches_packed() {
+        let src = [1, 1, 2, 0xfd, 9, 0x80, 0, 5];
+        let mut packed = [0u8; 7];
+        assert_eq!(unpack_bits(&src, &mut packed), 7);
+        let mut wide = [0u8; 14];
+        assert_eq!(unpack_bits_strided(&src, &mut wide, 1, 2, 7), 7);
+        let odd: Vec<u8> = wide.iter().skip(1).step_by(2).copied().collect();
+        assert_eq!(odd, packed);
+        assert!(wide.iter().step_by(2).all(|&b| b == 0));
     }
 
     #[test]
