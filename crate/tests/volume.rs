@@ -1229,7 +1229,11 @@ fn stacking_refuses_frames_that_do_not_fit_the_volume() {
     let mut frames = Vec::new();
     for path in &files {
         let bytes = std::fs::read(path).expect("read slice");
-        slices.push(SliceGeometry::from_part10(&bytes).expect("slice geometry").remove(0));
+        slices.push(
+            SliceGeometry::from_part10(&bytes)
+                .expect("slice geometry")
+                .remove(0),
+        );
         frames.push(
             DicomFile::from_bytes(&bytes)
                 .and_then(|f| f.decode_frame(0, &DecodeLimits::default()))
@@ -1275,9 +1279,14 @@ fn stacking_refuses_frames_that_do_not_fit_the_volume() {
     ));
     // Finishing before every slice is in.
     let mut early = VoxelStacker::new(&volume);
-    early.push(volume.order()[0], &frames[volume.order()[0]]).expect("push");
+    early
+        .push(volume.order()[0], &frames[volume.order()[0]])
+        .expect("push");
     assert!(matches!(
         early.finish(),
-        Err(VolumeDataError::WrongFrameCount { needed: 12, found: 1 })
+        Err(VolumeDataError::WrongFrameCount {
+            needed: 12,
+            found: 1
+        })
     ));
 }

@@ -271,7 +271,8 @@ fn build_series(instances: &[Instance]) -> Result<Series, String> {
 fn plane(o: &Options, volume: &VolumeGeometry) -> Result<MprPlane, String> {
     let view = o.mpr.as_deref().unwrap_or("axial");
     if let (Some(centre), Some((right, down)), "oblique") = (o.center, o.axes, view) {
-        return MprPlane::from_axes(centre, right, down).ok_or_else(|| "--axes are zero or parallel".into());
+        return MprPlane::from_axes(centre, right, down)
+            .ok_or_else(|| "--axes are zero or parallel".into());
     }
     let normal = match view {
         "axial" => MprPlane::standard(StandardView::Axial, Vec3::ZERO).normal(),
@@ -615,7 +616,14 @@ fn bench_mpr(
     ]
     .into_iter()
     .map(|v| MprSettings {
-        grid: PlaneGrid::framed(MprPlane::standard(v, centre), geometry, w, h, None, [0.0, 0.0]),
+        grid: PlaneGrid::framed(
+            MprPlane::standard(v, centre),
+            geometry,
+            w,
+            h,
+            None,
+            [0.0, 0.0],
+        ),
         interpolation: Interpolation::Linear,
         slab: None,
         grey: settings.grey.clone(),

@@ -862,7 +862,13 @@ mod tests {
         assert_eq!(first.len(), 6);
         // Two 503s: 6 → 3 → 1.5, so one request at a time once the others finish.
         for w in &first[..2] {
-            s.complete(*w, Outcome::Transient { retry_after_ms: None }, 0.0);
+            s.complete(
+                *w,
+                Outcome::Transient {
+                    retry_after_ms: None,
+                },
+                0.0,
+            );
         }
         assert_eq!(s.window(), 1);
         assert!(s.next(0.0).is_empty(), "four still in flight, window 1");
@@ -933,9 +939,7 @@ mod tests {
         let cine = s.add_known_series(30);
         let stack = s.add_known_series(5);
         s.set_focus(cine, 10);
-        let same = |a: &Work, b: &Work| {
-            matches!((a, b), (Work::Image { series: x, .. }, Work::Image { series: y, .. }) if *x == cine && *y == cine)
-        };
+        let same = |a: &Work, b: &Work| matches!((a, b), (Work::Image { series: x, .. }, Work::Image { series: y, .. }) if *x == cine && *y == cine);
         let batches = s.next_batched(0.0, 8, same);
         assert_eq!(batches.len(), 2, "{batches:?}");
         assert_eq!(s.requests_in_flight(), 2);
@@ -951,13 +955,22 @@ mod tests {
         // The view leads its request, then the thumbnail, then outward.
         assert_eq!(images(&batches[0]), vec![10, 0, 9, 11, 8, 12, 7, 13]);
         // Then the other series' thumbnail, alone (a single-frame instance).
-        assert_eq!(batches[1], vec![Work::Image { series: stack, image: 0 }]);
+        assert_eq!(
+            batches[1],
+            vec![Work::Image {
+                series: stack,
+                image: 0
+            }]
+        );
         // No room until a whole request is done.
         assert!(s.next_batched(0.0, 8, same).is_empty());
         for w in &batches[0][..7] {
             s.complete(*w, Outcome::Decoded { bytes: 1 }, 0.0);
         }
-        assert!(s.next_batched(0.0, 8, same).is_empty(), "one frame of the first request is still coming");
+        assert!(
+            s.next_batched(0.0, 8, same).is_empty(),
+            "one frame of the first request is still coming"
+        );
         s.complete(batches[0][7], Outcome::Decoded { bytes: 1 }, 0.0);
         assert_eq!(s.requests_in_flight(), 1);
         let third = s.next_batched(0.0, 8, same);

@@ -89,15 +89,21 @@ impl<T: VoxelValue> VoxelVolume<T> {
 
     /// Appends one slice of `per_slice` values read `B` bytes at a time; false
     /// (nothing appended) when `bytes` holds fewer.
-    fn append<const B: usize>(&mut self, bytes: &[u8], per_slice: usize, read: fn([u8; B]) -> T) -> bool {
+    fn append<const B: usize>(
+        &mut self,
+        bytes: &[u8],
+        per_slice: usize,
+        read: fn([u8; B]) -> T,
+    ) -> bool {
         if bytes.len() / B < per_slice {
             return false;
         }
-        self.data.extend(bytes.chunks_exact(B).take(per_slice).map(|c| {
-            let mut a = [0u8; B];
-            a.copy_from_slice(c);
-            read(a)
-        }));
+        self.data
+            .extend(bytes.chunks_exact(B).take(per_slice).map(|c| {
+                let mut a = [0u8; B];
+                a.copy_from_slice(c);
+                read(a)
+            }));
         true
     }
 

@@ -13,8 +13,8 @@ use crate::codec::{DecodedFrame, FrameInfo};
 use crate::dicomweb::fetch::FetchTransport;
 use crate::dicomweb::json::StudyRecord;
 use crate::dicomweb::{DicomWebClient, QidoQuery};
-use futures_util::future::{join, join_all};
 use crate::loader::schedule::{Outcome, Policy, Scheduler, Slot, Work};
+use futures_util::future::{join, join_all};
 
 /// Frames of one instance asked for in one WADO-RS request, at most.
 const FRAMES_PER_REQUEST: usize = 8;
@@ -501,9 +501,18 @@ impl Inner {
             return Err(js_error("the MPR centre is not a finite position"));
         }
         let (plane, view) = match m.view.as_str() {
-            "axial" => (MprPlane::standard(StandardView::Axial, center), Some(StandardView::Axial)),
-            "coronal" => (MprPlane::standard(StandardView::Coronal, center), Some(StandardView::Coronal)),
-            "sagittal" => (MprPlane::standard(StandardView::Sagittal, center), Some(StandardView::Sagittal)),
+            "axial" => (
+                MprPlane::standard(StandardView::Axial, center),
+                Some(StandardView::Axial),
+            ),
+            "coronal" => (
+                MprPlane::standard(StandardView::Coronal, center),
+                Some(StandardView::Coronal),
+            ),
+            "sagittal" => (
+                MprPlane::standard(StandardView::Sagittal, center),
+                Some(StandardView::Sagittal),
+            ),
             "oblique" => {
                 let plane = match (m.right, m.down, m.normal) {
                     (Some(r), Some(d), _) => MprPlane::from_axes(center, vec3(r), vec3(d))
@@ -518,7 +527,11 @@ impl Inner {
                 };
                 (plane, None)
             }
-            v => return Err(js_error(format!("unknown MPR view {v} (axial, coronal, sagittal, oblique)"))),
+            v => {
+                return Err(js_error(format!(
+                    "unknown MPR view {v} (axial, coronal, sagittal, oblique)"
+                )))
+            }
         };
         let grid = PlaneGrid::framed(
             plane,
@@ -1064,9 +1077,10 @@ impl StudySession {
         {
             let mut g = self.inner.borrow_mut();
             let want = g.volume_bytes + bytes;
-            let evicted = g.scheduler.reserve(want).map_err(|e| {
-                js_error(format!("MPR is not available: the volume's {e}"))
-            })?;
+            let evicted = g
+                .scheduler
+                .reserve(want)
+                .map_err(|e| js_error(format!("MPR is not available: the volume's {e}")))?;
             g.evict(&evicted);
         }
         let volume = match GpuVolume::upload(&gpu, &geometry, &voxels) {
@@ -1222,7 +1236,11 @@ impl StudySession {
     /// Whether this study's GPU device is lost (recovery starts at the next render).
     #[wasm_bindgen(js_name = deviceLost)]
     pub fn device_lost(&self) -> bool {
-        self.inner.borrow().gpu.as_ref().is_some_and(|g| g.is_lost())
+        self.inner
+            .borrow()
+            .gpu
+            .as_ref()
+            .is_some_and(|g| g.is_lost())
     }
 
     /// Drops every texture and volume of this study.
