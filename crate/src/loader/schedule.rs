@@ -349,21 +349,23 @@ impl Scheduler {
     /// piece of work per request. Work in backoff whose time has come is queued
     /// again first.
     pub fn next(&mut self, now_ms: f64) -> Vec<Work> {
-        self.next_batched(now_ms, 1, |_, _| false)
+        self.next_batched(now_ms, 1, |_| None::<()>)
             .into_iter()
             .flatten()
             .collect()
     }
 
     /// Like [`Scheduler::next`], but a request may carry up to `max_batch` images
-    /// that `same_request(first, other)` says one request can fetch together (the
-    /// frames of one multi-frame instance). The window counts requests; each batch
-    /// is in rank order, so the image in view leads its request.
-    pub fn next_batched(
+    /// with the same `request_key` (the frames of one multi-frame instance; `None`:
+    /// a request of its own). The window counts requests; each batch is in rank
+    /// order, so the image in view leads its request. Work past the free requests
+    /// is looked at only as far as `max_batch` more per request (this runs on every
+    /// delivered frame: it must not walk a whole study).
+    pub fn next_batched<K: PartialEq>(
         &mut self,
         now_ms: f64,
         max_batch: usize,
-        same_request: impl Fn(&Work, &Work) -> bool,
+        request_key: impl Fn(&Work) -> Option<K>,
     ) -> Vec<Vec<Work>> {
         for series in &mut self.series {
             for slot in series.images.iter_mut() {
@@ -383,37 +385,35 @@ impl Scheduler {
         if free == 0 {
             return Vec::new();
         }
+        let max_batch = max_batch.max(1);
+        let lookahead = free * max_batch * 2;
         // Metadata gates everything: no images of a series before its metadata.
-        let wanted: Vec<Work> = self
-            .ranked_wanted(usize::MAX)
+        let ranked = self.ranked_wanted(usize::MAX);
+        let candidates = ranked
             .into_iter()
             .filter(|w| !self.in_flight.contains_key(w))
-            .filter(|w| self.fits_budget(*w))
-            .collect();
-        let mut batches: Vec<Vec<Work>> = Vec::new();
-        let mut taken = vec![false; wanted.len()];
-        for i in 0..wanted.len() {
-            if batches.len() == free {
+            .filter(|w| self.fits_budget(*w));
+        let mut open: Vec<(Option<K>, Vec<Work>)> = Vec::new();
+        for (seen, w) in candidates.enumerate() {
+            let key = match w {
+                Work::Image { .. } if max_batch > 1 => request_key(&w),
+                _ => None,
+            };
+            let joined = key.as_ref().and_then(|k| {
+                open.iter()
+                    .position(|(bk, b)| bk.as_ref() == Some(k) && b.len() < max_batch)
+            });
+            match joined {
+                Some(i) => open[i].1.push(w),
+                None if open.len() < free => open.push((key, vec![w])),
+                None => {}
+            }
+            let filling = open.iter().any(|(k, b)| k.is_some() && b.len() < max_batch);
+            if open.len() == free && (!filling || seen >= lookahead) {
                 break;
             }
-            if taken[i] {
-                continue;
-            }
-            taken[i] = true;
-            let mut batch = vec![wanted[i]];
-            if matches!(wanted[i], Work::Image { .. }) {
-                for j in i + 1..wanted.len() {
-                    if batch.len() >= max_batch.max(1) {
-                        break;
-                    }
-                    if !taken[j] && same_request(&wanted[i], &wanted[j]) {
-                        taken[j] = true;
-                        batch.push(wanted[j]);
-                    }
-                }
-            }
-            batches.push(batch);
         }
+        let batches: Vec<Vec<Work>> = open.into_iter().map(|(_, b)| b).collect();
         for batch in &batches {
             let id = self.next_request;
             self.next_request += 1;
@@ -939,7 +939,11 @@ mod tests {
         let cine = s.add_known_series(30);
         let stack = s.add_known_series(5);
         s.set_focus(cine, 10);
-        let same = |a: &Work, b: &Work| matches!((a, b), (Work::Image { series: x, .. }, Work::Image { series: y, .. }) if *x == cine && *y == cine);
+        // Every frame of the cine is one instance; the stack's are one each.
+        let same = |w: &Work| match w {
+            Work::Image { series, .. } if *series == cine => Some(0),
+            _ => None,
+        };
         let batches = s.next_batched(0.0, 8, same);
         assert_eq!(batches.len(), 2, "{batches:?}");
         assert_eq!(s.requests_in_flight(), 2);

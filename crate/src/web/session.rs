@@ -533,14 +533,11 @@ impl Inner {
                 )))
             }
         };
-        let grid = PlaneGrid::framed(
-            plane,
-            volume,
-            m.width,
-            m.height,
-            m.mm_per_pixel,
-            m.pan.unwrap_or([0.0, 0.0]),
-        );
+        let pan = m.pan.unwrap_or([0.0, 0.0]);
+        if !pan.iter().all(|v| v.is_finite()) {
+            return Err(js_error("the MPR pan is not a finite offset"));
+        }
+        let grid = PlaneGrid::framed(plane, volume, m.width, m.height, m.mm_per_pixel, pan);
         Ok((grid, view))
     }
 }
@@ -612,6 +609,7 @@ impl StudySession {
         let g = &mut *g;
         let max_batch = if g.frame_lists { FRAMES_PER_REQUEST } else { 1 };
         let series = &g.series;
+        // Images of one instance (one multi-frame object) can share a request.
         let instance_of = |w: &Work| match *w {
             Work::Image { series: s, image } => series
                 .get(s)
@@ -619,9 +617,7 @@ impl StudySession {
                 .map(|(inst, _)| (s, inst as *const _)),
             _ => None,
         };
-        let batches = g.scheduler.next_batched(now_ms, max_batch, |a, b| {
-            instance_of(a).is_some_and(|x| Some(x) == instance_of(b))
-        });
+        let batches = g.scheduler.next_batched(now_ms, max_batch, instance_of);
         let mut out = Vec::new();
         for batch in batches {
             let mut images = Vec::new();
