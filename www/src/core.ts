@@ -96,7 +96,7 @@ class OpenStudy implements Study {
   private inFlight = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private watch: ReturnType<typeof setInterval>;
-  private recovering_ = false;
+  private recoveringDevice = false;
   private closed = false;
 
   constructor(
@@ -110,13 +110,13 @@ class OpenStudy implements Study {
     // asynchronously: notice it even when nothing is rendering, recover, and let
     // the images load again (viewports redraw as they arrive).
     this.watch = setInterval(() => {
-      if (this.closed || this.recovering_ || !this.session.deviceLost()) return;
-      this.recovering_ = true;
+      if (this.closed || this.recoveringDevice || !this.session.deviceLost()) return;
+      this.recoveringDevice = true;
       this.session
         .recoverDevice()
         .catch((e) => console.warn("lumen: GPU device recovery failed", e))
         .finally(() => {
-          this.recovering_ = false;
+          this.recoveringDevice = false;
           this.pump();
         });
     }, 250);
@@ -227,16 +227,15 @@ class OpenStudy implements Study {
   }
 
   async render(state: ViewportState, canvas: HTMLCanvasElement): Promise<void> {
-    const rgba = await this.recovering(this.session.render(JSON.stringify(state)));
+    const rgba = await this.pumpAfter(this.session.render(JSON.stringify(state)));
     draw(canvas, rgba, state.width, state.height);
   }
 
-  /** A render that failed may have found the device lost and re-queued every image: keep loading. */
-  private async recovering<T>(p: Promise<T>): Promise<T> {
+  /** Loads on after a render: a failed one may have found the device lost (every image re-queued), an MPR one may have evicted frames to fit its volume. */
+  private async pumpAfter<T>(p: Promise<T>): Promise<T> {
     try {
       return await p;
     } finally {
-      // Also after an MPR volume is built: it may have evicted frames to fit the budget.
       this.pump();
     }
   }
@@ -263,7 +262,7 @@ class OpenStudy implements Study {
 
   async renderMpr(state: MprState, canvas: HTMLCanvasElement): Promise<MprOverlay> {
     const json = JSON.stringify(state);
-    const rgba = await this.recovering(this.session.renderMpr(json));
+    const rgba = await this.pumpAfter(this.session.renderMpr(json));
     draw(canvas, rgba, state.width, state.height);
     return JSON.parse(this.session.mprOverlay(json));
   }
@@ -298,7 +297,7 @@ function protocolOf(baseUrl: string): string {
 }
 
 /** Requests in flight per origin: 6 on HTTP/1.1 (the browser's own limit), 16 when multiplexed. */
-export function inFlightFor(protocol: string): number {
+function inFlightFor(protocol: string): number {
   return /^h[23]/.test(protocol) ? 16 : 6;
 }
 

@@ -232,30 +232,6 @@ pub async fn retrieve_instance<T: Transport>(
     Ok(Retrieval::Frames)
 }
 
-/// Retrieves and decodes frame `frame` (1-based) of one instance: one request,
-/// as [`retrieve_frame_list`] makes it.
-pub async fn retrieve_frame<T: Transport>(
-    client: &DicomWebClient<T>,
-    plan: &InstancePlan,
-    frame: u32,
-    limits: &DecodeLimits,
-    cancel: Option<&CancelToken>,
-) -> Result<DecodedFrame, RetrieveError> {
-    let mut out = None;
-    retrieve_frame_list(client, plan, &[frame], limits, cancel, |n, decoded| {
-        if n == frame && out.is_none() {
-            out = Some(decoded);
-        }
-    })
-    .await?;
-    out.unwrap_or_else(|| {
-        Err(RetrieveError::Metadata {
-            sop_instance_uid: plan.sop_instance_uid.clone(),
-            message: format!("the server's reply held no frame {frame}"),
-        })
-    })
-}
-
 /// Retrieves and decodes frames `frames` (1-based) of one instance in one request
 /// (a WADO-RS frame list): the viewer's unit of work, run in a Worker. Each frame
 /// goes to `on_frame` as soon as its part has arrived and decoded (a decode error

@@ -123,8 +123,9 @@ pub struct Scheduler {
     /// Work in flight and the request that carries it (several images of one
     /// multi-frame instance can share a request: a WADO-RS frame list).
     in_flight: BTreeMap<Work, u64>,
-    /// Requests in flight: id → images of it still outstanding.
-    requests: HashMap<u64, usize>,
+    /// Requests in flight: id → (images of it still outstanding, whether one of
+    /// them already failed transiently).
+    requests: HashMap<u64, (usize, bool)>,
     next_request: u64,
     resident_bytes: u64,
     /// Budget bytes held by things other than frames (MPR volumes).
@@ -417,7 +418,7 @@ impl Scheduler {
         for batch in &batches {
             let id = self.next_request;
             self.next_request += 1;
-            self.requests.insert(id, batch.len());
+            self.requests.insert(id, (batch.len(), false));
             for w in batch {
                 self.in_flight.insert(*w, id);
                 match *w {
@@ -478,8 +479,14 @@ impl Scheduler {
     /// stay under the budget (the caller frees their textures; they are fetched
     /// again when wanted).
     pub fn complete(&mut self, work: Work, outcome: Outcome, now_ms: f64) -> Vec<(usize, usize)> {
+        // A request that fails fails for all its images: it backs off once.
+        let mut first_failure_of_request = true;
         if let Some(id) = self.in_flight.remove(&work) {
-            if let Some(left) = self.requests.get_mut(&id) {
+            if let Some((left, failed)) = self.requests.get_mut(&id) {
+                if matches!(outcome, Outcome::Transient { .. }) {
+                    first_failure_of_request = !*failed;
+                    *failed = true;
+                }
                 *left -= 1;
                 if *left == 0 {
                     self.requests.remove(&id);
@@ -518,7 +525,9 @@ impl Scheduler {
             }
             (Work::Image { series, image }, Outcome::Transient { retry_after_ms }) => {
                 // Multiplicative decrease: the server or the path is overloaded.
-                self.window = (self.window / 2.0).max(1.0);
+                if first_failure_of_request {
+                    self.window = (self.window / 2.0).max(1.0);
+                }
                 let s = &mut self.series[series];
                 s.attempts[image] += 1;
                 s.images[image] =
@@ -980,6 +989,18 @@ mod tests {
         let third = s.next_batched(0.0, 8, same);
         assert_eq!(third.len(), 1);
         assert_eq!(images(&third[0]), vec![6, 14, 5, 15, 4, 16, 3, 17]);
+        // A frame list that fails (503) halves the window once, not once per frame.
+        for w in &third[0] {
+            s.complete(
+                *w,
+                Outcome::Transient {
+                    retry_after_ms: None,
+                },
+                0.0,
+            );
+        }
+        assert_eq!(s.window(), 1, "2 → 1 for one failed request");
+        assert_eq!(s.requests_in_flight(), 1);
         // Single-frame instances never share a request.
         s.set_focus(stack, 2);
         for w in s.in_flight.keys().copied().collect::<Vec<_>>() {

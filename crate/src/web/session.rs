@@ -851,8 +851,7 @@ impl StudySession {
     /// RGBA pixels (`width × height × 4`). Rejects when the image is not resident
     /// (still loading, or failed: with the reason).
     pub async fn render(&self, viewport: String) -> Result<js_sys::Uint8Array, JsError> {
-        if self.recover() {
-            self.ensure_gpu().await?;
+        if self.recover_device().await? {
             return Err(js_error(
                 "the GPU device was lost; the images are loading again",
             ));
@@ -1099,8 +1098,7 @@ impl StudySession {
     /// volume is built on first use; rejects until every slice is resident.
     #[wasm_bindgen(js_name = renderMpr)]
     pub async fn render_mpr(&self, state: String) -> Result<js_sys::Uint8Array, JsError> {
-        if self.recover() {
-            self.ensure_gpu().await?;
+        if self.recover_device().await? {
             return Err(js_error(
                 "the GPU device was lost; the images are loading again",
             ));
