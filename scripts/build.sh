@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds the wasm module twice (release, wasm-bindgen, binaryen's wasm-opt): www/pkg/
-# (scalar, runs everywhere) and www/pkg-simd/lumen_bg.wasm (-C target-feature=+simd128,
-# own target dir), then the TypeScript shell. Both modules share www/pkg/lumen.js (the
-# glue is the same: checked below); www/src/wasm-select.ts picks one at run time.
-#   LUMEN_BUILD_SIMD=0 skips the SIMD module (the loader then falls back to scalar).
+# Builds the wasm modules (release, wasm-bindgen, binaryen's wasm-opt), then the
+# TypeScript shell:
+#   www/pkg/            the viewer core, scalar (runs everywhere) + its JS glue lumen.js
+#   www/pkg-simd/       the same, -C target-feature=+simd128 (shares www/pkg/lumen.js)
+#   www/pkg-decoder/    the decoder alone, for plugin hosts: lumen_bg.wasm (scalar),
+#                       lumen_simd_bg.wasm (simd128), one glue lumen.js
+# www/src/wasm-select.ts picks the SIMD or the scalar module of a pair at run time.
+#   LUMEN_BUILD_SIMD=0 skips the SIMD modules (the loaders then fall back to scalar).
+#   LUMEN_BUILD_DECODER=0 skips the decoder-only modules.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LUMEN_ROOT"
@@ -13,36 +17,52 @@ log() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
 # faster); -O1 keeps LLVM's speed and most of the size saving (BENCHMARKS.md).
 OPT_FLAGS=(-O1 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
 
-log "cargo build --release (wasm32)"
-cargo build --release --target wasm32-unknown-unknown -p lumen --lib
-log "wasm-bindgen"
-rm -rf www/pkg www/pkg-simd
-wasm-bindgen --target web --out-dir www/pkg "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/lumen.wasm"
-log "wasm-opt"
-node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" www/pkg/lumen_bg.wasm -o www/pkg/lumen_bg.opt.wasm
-mv www/pkg/lumen_bg.opt.wasm www/pkg/lumen_bg.wasm
-
-if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
-  # RUSTFLAGS would otherwise invalidate the scalar build's artifacts: its own target dir.
-  SIMD_TARGET="$CARGO_TARGET_DIR/simd128"
-  log "cargo build --release (wasm32 + simd128)"
-  RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" CARGO_TARGET_DIR="$SIMD_TARGET" \
-    cargo build --release --target wasm32-unknown-unknown -p lumen --lib
-  log "wasm-bindgen (simd128)"
+# module NAME TARGET_DIR GLUE_DIR WASM_OUT [cargo args…]: one wasm build → wasm-bindgen →
+# wasm-opt. The JS glue goes to GLUE_DIR when it has none yet; a later module sharing
+# that glue must produce the same file (checked), since one loader serves both.
+module() {
+  local name="$1" target="$2" glue="$3" out="$4"
+  shift 4
+  log "cargo build --release ($name)"
+  CARGO_TARGET_DIR="$target" cargo build --release --target wasm32-unknown-unknown -p lumen --lib "$@"
+  local tmp
   tmp="$(mktemp -d)"
-  wasm-bindgen --target web --out-dir "$tmp" "$SIMD_TARGET/wasm32-unknown-unknown/release/lumen.wasm"
-  if ! cmp -s "$tmp/lumen.js" www/pkg/lumen.js; then
-    echo "[build] the simd128 module's JS glue differs from the scalar one's: wasm-select.ts cannot share it" >&2
-    diff "$tmp/lumen.js" www/pkg/lumen.js | head -20 >&2
-    exit 1
+  log "wasm-bindgen ($name)"
+  wasm-bindgen --target web --out-dir "$tmp" "$target/wasm32-unknown-unknown/release/lumen.wasm"
+  mkdir -p "$glue" "$(dirname "$out")"
+  if [ -f "$glue/lumen.js" ]; then
+    if ! cmp -s "$tmp/lumen.js" "$glue/lumen.js"; then
+      echo "[build] the $name module's JS glue differs from $glue/lumen.js: one loader cannot serve both" >&2
+      diff "$tmp/lumen.js" "$glue/lumen.js" | head -20 >&2
+      exit 1
+    fi
+  else
+    cp "$tmp"/lumen.js "$tmp"/lumen.d.ts "$tmp"/lumen_bg.wasm.d.ts "$glue/"
   fi
-  mkdir -p www/pkg-simd
-  log "wasm-opt (simd128)"
-  node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --enable-simd "$tmp/lumen_bg.wasm" -o www/pkg-simd/lumen_bg.wasm
+  log "wasm-opt ($name)"
+  node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" $([[ "$name" == *simd* ]] && echo --enable-simd) "$tmp/lumen_bg.wasm" -o "$out"
   rm -rf "$tmp"
+}
+
+rm -rf www/pkg www/pkg-simd www/pkg-decoder
+# RUSTFLAGS would otherwise invalidate the scalar build's artifacts: simd128 gets its
+# own target dir. The decoder-only modules (--no-default-features: codecs, Part 10,
+# the stateless decode API; no DICOMweb transport, no wgpu) share the viewer's dirs.
+SIMD_TARGET="$CARGO_TARGET_DIR/simd128"
+module viewer "$CARGO_TARGET_DIR" www/pkg www/pkg/lumen_bg.wasm
+if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
+  RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \
+    module viewer-simd "$SIMD_TARGET" www/pkg www/pkg-simd/lumen_bg.wasm
+fi
+if [ "${LUMEN_BUILD_DECODER:-1}" != 0 ]; then
+  module decoder "$CARGO_TARGET_DIR" www/pkg-decoder www/pkg-decoder/lumen_bg.wasm --no-default-features
+  if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \
+      module decoder-simd "$SIMD_TARGET" www/pkg-decoder www/pkg-decoder/lumen_simd_bg.wasm --no-default-features
+  fi
 fi
 log "tsc"
 node_modules/.bin/tsc -p www/tsconfig.json
-for f in www/pkg/lumen_bg.wasm www/pkg-simd/lumen_bg.wasm; do
+for f in www/pkg/lumen_bg.wasm www/pkg-simd/lumen_bg.wasm www/pkg-decoder/lumen_bg.wasm www/pkg-decoder/lumen_simd_bg.wasm; do
   [ -f "$f" ] && ls -l "$f" | awk '{print "[build] wasm size: " $5 " bytes (" $9 ")"}'
 done

@@ -30,3 +30,8 @@ node --test --test-concurrency=1 tests/
 # module, which engines without SIMD get, must decode the corpus the same way.
 log "node --test tests/wasm/corpus.test.mjs with the scalar wasm build"
 LUMEN_WASM_BUILD=scalar node --test tests/wasm/corpus.test.mjs
+# The decoder-only module (plugin hosts; the sample page's Worker pool in Chromium runs
+# it in tests/browser/shell.test.mjs) is built from the same codec code without the
+# viewer's parts: it must decode the corpus the same way too.
+log "node --test tests/wasm/corpus.test.mjs with the decoder-only wasm build"
+LUMEN_WASM_BUILD=decoder-simd node --test tests/wasm/corpus.test.mjs

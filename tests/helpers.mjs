@@ -34,24 +34,33 @@ export function nativeRecords(file) {
 /** (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)), as www/src/wasm-select.ts. */
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
+/** Each wasm build scripts/build.sh makes: its JS glue and its module, under www/. */
+const WASM_BUILDS = {
+  simd: ["pkg/lumen.js", "pkg-simd/lumen_bg.wasm"],
+  scalar: ["pkg/lumen.js", "pkg/lumen_bg.wasm"],
+  // The decoder alone (no DICOMweb transport, no GPU), for plugin hosts.
+  "decoder-simd": ["pkg-decoder/lumen.js", "pkg-decoder/lumen_simd_bg.wasm"],
+  "decoder-scalar": ["pkg-decoder/lumen.js", "pkg-decoder/lumen_bg.wasm"],
+};
+
 /**
- * Which wasm build to load: LUMEN_WASM_BUILD=simd|scalar, else what the browser loader
- * (www/src/wasm-select.ts) picks: the simd128 module where the engine has SIMD and the
- * module was built, else the scalar one.
+ * Which wasm build to load: LUMEN_WASM_BUILD=simd|scalar|decoder-simd|decoder-scalar,
+ * else what the browser loader (www/src/wasm-select.ts) picks: the simd128 module where
+ * the engine has SIMD and the module was built, else the scalar one.
  */
 export function wasmBuild() {
   const want = process.env.LUMEN_WASM_BUILD || "auto";
-  if (want === "simd" || want === "scalar") return want;
-  const simd = WebAssembly.validate(SIMD_PROBE) && fs.existsSync(path.join(root, "www", "pkg-simd", "lumen_bg.wasm"));
+  if (want in WASM_BUILDS) return want;
+  if (want !== "auto") throw new Error(`LUMEN_WASM_BUILD=${want}: one of auto, ${Object.keys(WASM_BUILDS).join(", ")}`);
+  const simd = WebAssembly.validate(SIMD_PROBE) && fs.existsSync(path.join(root, "www", WASM_BUILDS.simd[1]));
   return simd ? "simd" : "scalar";
 }
 
 /** The wasm module, instantiated synchronously in this process; `wasmBuild` says which one. */
 export async function loadWasm(build = wasmBuild()) {
-  const pkg = path.join(root, "www", "pkg");
-  const mod = await import(path.join(pkg, "lumen.js"));
-  const wasm = path.join(root, "www", build === "simd" ? "pkg-simd" : "pkg", "lumen_bg.wasm");
-  mod.initSync({ module: fs.readFileSync(wasm) });
+  const [glue, wasm] = WASM_BUILDS[build];
+  const mod = await import(path.join(root, "www", glue));
+  mod.initSync({ module: fs.readFileSync(path.join(root, "www", wasm)) });
   return { ...mod, wasmBuild: build };
 }
 

@@ -18,6 +18,7 @@ pub mod frame_json;
 pub mod loader;
 pub mod part10;
 pub mod pixel;
+#[cfg(feature = "viewer")]
 pub mod render;
 pub mod study;
 pub mod volume;

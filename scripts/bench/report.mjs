@@ -22,6 +22,9 @@ const peerLabel = (name) => `${PACKAGES[name].pkg}@${version(PACKAGES[name].pkg)
 
 const sizes = [["ours", "lumen (the whole module: every codec, DICOMweb client)", "www/pkg/lumen_bg.wasm"]];
 if (fs.existsSync(path.join(root, "www/pkg-simd/lumen_bg.wasm"))) sizes.push(["ours", "lumen, simd128 build", "www/pkg-simd/lumen_bg.wasm"]);
+// The decoder alone (every codec, Part 10, no DICOMweb transport, no GPU): what a plugin host loads.
+if (fs.existsSync(path.join(root, "www/pkg-decoder/lumen_bg.wasm"))) sizes.push(["ours", "lumen decoder-only", "www/pkg-decoder/lumen_bg.wasm"]);
+if (fs.existsSync(path.join(root, "www/pkg-decoder/lumen_simd_bg.wasm"))) sizes.push(["ours", "lumen decoder-only, simd128 build", "www/pkg-decoder/lumen_simd_bg.wasm"]);
 for (const [name, p] of Object.entries(PACKAGES)) {
   if (p.wasm) sizes.push(["cornerstone", `${name} (${p.pkg}@${version(p.pkg)})`, path.join("node_modules", p.pkg, p.wasm)]);
 }

@@ -9,13 +9,13 @@
 // line per case and environment to --out (default $LUMEN_CACHE/bench/side-by-side.jsonl)
 // and progress to stderr. Exits 1 if any output differs beyond its tolerance.
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { root, loadWasm, launchChromium } from "../../tests/helpers.mjs";
 import { loadPeers, PEER_FOR } from "./peers.mjs";
 import { runCase, PROTOCOL } from "./core.mjs";
+import { serveMounts } from "./serve-mounts.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -65,7 +65,6 @@ async function runNode() {
 }
 
 // -------------------------------------------------------------------------- Chromium
-const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 const MOUNTS = [
   ["/www/pkg/", path.join(root, "www", "pkg")],
   ["/www/pkg-simd/", path.join(root, "www", "pkg-simd")],
@@ -74,24 +73,7 @@ const MOUNTS = [
   ["/node_modules/@cornerstonejs/", path.join(root, "node_modules", "@cornerstonejs")],
   ["/frames/", framesDir],
 ];
-
-/** 127.0.0.1 only; cross-origin isolated (COOP/COEP) so performance.now() has fine resolution. */
-function serve() {
-  const server = http.createServer((req, res) => {
-    const url = decodeURIComponent(new URL(req.url, "http://x").pathname);
-    const mount = MOUNTS.find(([p]) => url.startsWith(p));
-    const base = mount && mount[1];
-    const file = mount && path.resolve(base, "." + path.sep + url.slice(mount[0].length));
-    const headers = { "Cache-Control": "no-store", "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
-    if (!file || !(file === base || file.startsWith(base + path.sep)) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404, headers);
-      return res.end("not found");
-    }
-    res.writeHead(200, { ...headers, "Content-Type": TYPES[path.extname(file)] || "application/octet-stream" });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
+const serve = () => serveMounts(MOUNTS);
 
 async function runChromium() {
   const server = await serve();

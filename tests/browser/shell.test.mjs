@@ -58,6 +58,55 @@ test("the shell decodes samples in Chromium like the native build", async (t) =>
   assert.deepEqual(errors, []);
 });
 
+test("the decoder plugin's Worker pool decodes a series on every Worker, and a bad frame fails alone", async (t) => {
+  const server = await startServer();
+  const { port } = server.address();
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    server.close();
+  });
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${port}/samples.html`);
+  // Multi-frame files of three codecs, every frame requested at once from a pool of 3
+  // Workers (the decoder-only module), with a non-DICOM "file" in the middle.
+  const paths = ["files/generated/multiframe/jls-lossless.dcm", "files/generated/multiframe/j2k-lossless.dcm", "files/generated/multiframe/htj2k-lossless.dcm"];
+  const result = await page.evaluate(async (paths) => {
+    const { Decoder } = await import("/dist/decoder.js");
+    const decoder = new Decoder({ workers: 3, hash: true });
+    const version = await decoder.ready;
+    const files = await Promise.all(paths.map(async (p) => new Uint8Array(await (await fetch(`samples/${p}`)).arrayBuffer())));
+    const jobs = [];
+    files.forEach((bytes, i) => {
+      for (let frame = 1; frame <= 10; frame++) {
+        jobs.push(decoder.decodeFile(bytes.slice().buffer, frame).then((d) => ({ file: i, frame, sha256: d.info.sha256, bytes: d.data.length })));
+        if (i === 1 && frame === 5) jobs.push(decoder.decodeFile(new TextEncoder().encode("not DICOM at all").buffer, 1).then(() => ({ bad: "decoded" }), (e) => ({ bad: e.message })));
+      }
+    });
+    const out = await Promise.all(jobs);
+    const perWorker = decoder.answeredPerWorker();
+    decoder.terminate();
+    return { version, out, perWorker, size: decoder.size };
+  }, paths);
+  assert.equal(result.version, version);
+  assert.equal(result.size, 3);
+  const bad = result.out.filter((r) => "bad" in r);
+  assert.equal(bad.length, 1);
+  assert.match(bad[0].bad, /DICOM/, bad[0].bad);
+  const frames = result.out.filter((r) => !("bad" in r));
+  assert.equal(frames.length, 30);
+  for (const [i, p] of paths.entries()) {
+    const native = nativeRecords(path.join(corpusDir, p));
+    for (const r of frames.filter((r) => r.file === i)) assert.equal(r.sha256, native[r.frame - 1].sha256, `${p} frame ${r.frame}`);
+  }
+  // 31 requests spread over the 3 Workers: each answered some.
+  assert.equal(result.perWorker.reduce((a, b) => a + b, 0), 31);
+  assert.ok(result.perWorker.every((n) => n > 0), `answers per Worker: ${result.perWorker}`);
+  assert.deepEqual(errors, []);
+});
+
 test("the wasm DICOMweb client works in Chromium through the same-origin proxy", async (t) => {
   const base = dicomwebUrl();
   const server = await startServer({ dicomweb: new URL(base).origin });

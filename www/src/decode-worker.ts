@@ -1,6 +1,7 @@
 // The decode worker: stateless, one wasm instance per worker. Frames come back as
 // transferable buffers, so the main thread never copies or waits on pixels.
 import init, { cancelRetrieval, decodeFile, decodeFrame, retrieveFrames, version, type Frame } from "./wasm-select.js";
+import { decodeReply } from "./decode-reply.js";
 import type { DecodeRequest, DecodeResponse, RetrieveEvent } from "./protocol.js";
 
 const ready = init().then(() => {
@@ -46,18 +47,6 @@ onmessage = async (event: MessageEvent<DecodeRequest>) => {
     return;
   }
   if (req.kind === "retrieve") return retrieve(req.id, req.server, req.task);
-  let reply: DecodeResponse;
-  try {
-    const frame = req.kind === "file" ? decodeFile(new Uint8Array(req.bytes), req.frame) : decodeFrame(req.transferSyntax, new Uint8Array(req.bytes), req.description);
-    // The sample page shows the hash so that a person (and the tests) can compare frames.
-    const info = { ...JSON.parse(frame.info), sha256: frame.sha256 };
-    const data = frame.data;
-    frame.free();
-    reply = { id: req.id, ok: true, info, data: data.buffer as ArrayBuffer };
-    post(reply, [reply.data]);
-    return;
-  } catch (e) {
-    reply = { id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) };
-  }
-  post(reply);
+  const [reply, transfer] = decodeReply({ decodeFile, decodeFrame }, req, req.hash ?? false);
+  post(reply, transfer);
 };

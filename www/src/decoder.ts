@@ -1,5 +1,7 @@
-// A promise API over the decode worker: the piece an embedding app or a
-// Cornerstone-style decoder plugin would use.
+// The decoder for plugin hosts (a Cornerstone-style image loader, an embedding app): a
+// promise API over a pool of Workers, each running the decoder-only wasm module
+// (decoder-worker.ts). Stateless requests, so a series decodes on every core: each
+// request goes to the Worker with the fewest outstanding.
 import type { DecodeRequest, DecodeResponse, FrameInfo } from "./protocol.js";
 
 export interface DecodedFrame {
@@ -7,46 +9,97 @@ export interface DecodedFrame {
   data: Uint8Array;
 }
 
+export interface DecoderOptions {
+  /** The Worker script; default: decoder-worker.js beside this file. */
+  workerUrl?: URL;
+  /** How many Workers; default: `navigator.hardwareConcurrency` (at least 1). */
+  workers?: number;
+  /** Also give each frame's SHA-256 in `info.sha256` (off by default: it costs more than decoding a fast codec). */
+  hash?: boolean;
+}
+
+type Waiter = { resolve: (f: DecodedFrame) => void; reject: (e: Error) => void; worker: number };
+
 export class Decoder {
-  private worker: Worker;
+  private workers: Worker[];
+  private outstanding: number[];
+  private answered: number[];
   private next = 1;
-  private pending = new Map<number, { resolve: (f: DecodedFrame) => void; reject: (e: Error) => void }>();
+  private pending = new Map<number, Waiter>();
+  private hash: boolean;
+  /** Resolves to the module's version once every Worker has loaded it. */
   readonly ready: Promise<string>;
 
-  constructor(workerUrl: URL) {
-    this.worker = new Worker(workerUrl, { type: "module" });
-    let markReady: (v: string) => void;
-    this.ready = new Promise((r) => (markReady = r));
-    this.worker.onmessage = (event: MessageEvent<DecodeResponse>) => {
-      const msg = event.data;
-      if ("ready" in msg) {
-        markReady(msg.version);
-        return;
-      }
-      if ("event" in msg) return; // retrievals belong to the viewer's core
-      const waiter = this.pending.get(msg.id);
-      if (!waiter) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) waiter.resolve({ info: msg.info, data: new Uint8Array(msg.data) });
-      else waiter.reject(new Error(msg.error));
-    };
+  constructor(options: DecoderOptions = {}) {
+    const url = options.workerUrl ?? new URL("./decoder-worker.js", import.meta.url);
+    const n = Math.max(1, Math.floor(options.workers ?? (globalThis.navigator?.hardwareConcurrency || 1)));
+    this.hash = options.hash ?? false;
+    this.outstanding = new Array(n).fill(0);
+    this.answered = new Array(n).fill(0);
+    const readies: Promise<string>[] = [];
+    this.workers = Array.from({ length: n }, (_, index) => {
+      const worker = new Worker(url, { type: "module" });
+      readies.push(
+        new Promise((resolve, reject) => {
+          worker.addEventListener("error", (e) => reject(new Error(`decoder Worker ${index} failed to start: ${e.message}`)), { once: true });
+          worker.addEventListener("message", (e: MessageEvent<DecodeResponse>) => {
+            if ("ready" in e.data) resolve(e.data.version);
+          });
+        }),
+      );
+      worker.onmessage = (event: MessageEvent<DecodeResponse>) => this.answer(index, event.data);
+      return worker;
+    });
+    this.ready = Promise.all(readies).then((v) => v[0]);
+  }
+
+  /** How many Workers decode. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** How many requests each Worker has answered (decoded or failed). */
+  answeredPerWorker(): number[] {
+    return [...this.answered];
+  }
+
+  private answer(index: number, msg: DecodeResponse): void {
+    if ("ready" in msg || "event" in msg) return; // retrievals belong to the viewer's core
+    const waiter = this.pending.get(msg.id);
+    if (!waiter) return;
+    this.pending.delete(msg.id);
+    this.outstanding[index]--;
+    this.answered[index]++;
+    if (msg.ok) waiter.resolve({ info: msg.info, data: new Uint8Array(msg.data) });
+    else waiter.reject(new Error(msg.error));
   }
 
   private send(req: DecodeRequest, transfer: Transferable[]): Promise<DecodedFrame> {
+    let worker = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.outstanding[i] < this.outstanding[worker]) worker = i;
     return new Promise((resolve, reject) => {
-      this.pending.set(req.id, { resolve, reject });
-      this.worker.postMessage(req, transfer);
+      this.pending.set(req.id, { resolve, reject, worker });
+      this.outstanding[worker]++;
+      this.workers[worker].postMessage(req, transfer);
     });
   }
 
-  /** Decodes frame `frame` (1-based) of a DICOM Part 10 file. */
+  /** Decodes frame `frame` (1-based) of a DICOM Part 10 file. The buffer is transferred. */
   decodeFile(bytes: ArrayBuffer, frame = 1): Promise<DecodedFrame> {
-    return this.send({ id: this.next++, kind: "file", bytes, frame }, [bytes]);
+    return this.send({ id: this.next++, kind: "file", bytes, frame, hash: this.hash }, [bytes]);
   }
 
-  /** Decodes a bare frame (e.g. from WADO-RS) given its transfer syntax and pixel description. */
+  /** Decodes a bare frame (e.g. from WADO-RS) given its transfer syntax and Image Pixel
+   *  description (snake_case keys: rows, columns, bits_allocated, …). The buffer is transferred. */
   decodeFrame(transferSyntax: string, bytes: ArrayBuffer, description: object): Promise<DecodedFrame> {
-    const req: DecodeRequest = { id: this.next++, kind: "frame", transferSyntax, bytes, description: JSON.stringify(description) };
+    const req: DecodeRequest = { id: this.next++, kind: "frame", transferSyntax, bytes, description: JSON.stringify(description), hash: this.hash };
     return this.send(req, [bytes]);
+  }
+
+  /** Stops every Worker; pending requests reject. */
+  terminate(): void {
+    for (const w of this.workers) w.terminate();
+    for (const [, waiter] of this.pending) waiter.reject(new Error("the decoder was terminated"));
+    this.pending.clear();
   }
 }

@@ -15,8 +15,9 @@ export interface FrameInfo {
 }
 
 export type DecodeRequest =
-  | { id: number; kind: "file"; bytes: ArrayBuffer; frame: number }
-  | { id: number; kind: "frame"; transferSyntax: string; bytes: ArrayBuffer; description: string }
+  /** `hash`: also answer the frame's SHA-256 in `info.sha256` (costs more than decoding a fast codec). */
+  | { id: number; kind: "file"; bytes: ArrayBuffer; frame: number; hash?: boolean }
+  | { id: number; kind: "frame"; transferSyntax: string; bytes: ArrayBuffer; description: string; hash?: boolean }
   /** Retrieve frames of one instance over WADO-RS in one request and decode them
    *  (the viewer's loader): answered by `RetrieveEvent`s, the last one "done". */
   | { id: number; kind: "retrieve"; server: string; task: string }

@@ -10,7 +10,8 @@ interface Sample {
   frames: number;
 }
 
-const decoder = new Decoder(new URL("./decode-worker.js", import.meta.url));
+// The decoder plugin as a host would use it: the decoder-only module, hashes on.
+const decoder = new Decoder({ hash: true });
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 async function show(name: string, bytes: ArrayBuffer, frame = 1): Promise<DecodedFrame> {

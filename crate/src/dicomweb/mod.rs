@@ -11,10 +11,10 @@ pub mod probe;
 pub mod sniff;
 pub mod transport;
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "viewer", not(target_arch = "wasm32")))]
 pub mod native;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(feature = "viewer", target_arch = "wasm32"))]
 pub mod fetch;
 
 pub use client::{DicomWebClient, QidoQuery, RetrievedFrame, ServerConfig, StoreOutcome};
