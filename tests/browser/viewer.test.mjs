@@ -399,6 +399,24 @@ test("the viewer: worklist, reading, MPR and a corrupt slice (WebGPU, WebGL2)", 
         const zoom = await check(`zoom ${zoomed.zoom.toFixed(3)}`);
         assert.ok(differs(zoom.got, lung.got) > 0, "zooming changed the pixels");
 
+        // Length (the shared drag tracking, drag.ts): one measurement by a drag, a
+        // second by two clicks; each shows a line and a label in mm.
+        await page.click('button[data-tool="length"]');
+        const vp = '.viewport[data-viewport-index="0"]';
+        await page.mouse.move(cx - 40, cy);
+        await page.mouse.down();
+        await page.mouse.move(cx, cy, { steps: 3 });
+        await page.mouse.move(cx + 40, cy, { steps: 3 });
+        await page.mouse.up();
+        await page.waitForFunction((sel) => document.querySelectorAll(`${sel} .measure-line`).length === 1, vp, { timeout: WAIT });
+        await page.mouse.click(cx, cy - 40);
+        await page.mouse.click(cx, cy + 40);
+        await page.waitForFunction((sel) => document.querySelectorAll(`${sel} .measure-line`).length === 2, vp, { timeout: WAIT });
+        const labels = await page.$$eval(`${vp} .measure-label`, (ts) => ts.map((t) => t.textContent));
+        assert.equal(labels.length, 2);
+        for (const l of labels) assert.match(l, /\d+(\.\d+)? mm/, `a length label: ${l}`);
+        await page.click('button[data-tool="zoom"]');
+
         // Reset ("0"): back to the fitted default view and window.
         await page.keyboard.press("0");
         const reset = await settleReady(page, 0, { zoom: "fit" });

@@ -11,6 +11,7 @@ import type { MprOverlay, MprState, MprView, Study } from "./api.js";
 import { errorMessage, formatName, h, num, svg } from "./dom.js";
 import { defaultWindow, type Tool } from "./tools.js";
 import { canvasPoint, clearCanvas, RenderLoop } from "./viewport.js";
+import { trackDrags } from "./drag.js";
 
 export const VIEWS: MprView[] = ["axial", "coronal", "sagittal"];
 export const VIEW_COLOURS: Record<MprView, string> = { axial: "#ff4d4d", coronal: "#4dd96b", sagittal: "#4d9dff" };
@@ -64,6 +65,18 @@ export interface MprShared {
   interpolation: "linear" | "nearest";
 }
 
+/** What an MPR drag starts with (drag.ts tracks the pointer). */
+interface MprDrag {
+  tool: Tool;
+  window: { center: number; width: number };
+  mm: number;
+  pan: [number, number];
+  center: [number, number, number];
+  /** Oblique: the angle of the pointer about the crosshair, and the other views' rotations, at the start. */
+  angle: number;
+  rotations: Mat3[];
+}
+
 class MprViewport {
   readonly element: HTMLDivElement;
   readonly canvas: HTMLCanvasElement;
@@ -80,20 +93,6 @@ class MprViewport {
   readonly loop: RenderLoop;
   private resize: ResizeObserver;
   private wheelAcc = 0;
-  private drag: {
-    id: number;
-    tool: Tool;
-    x: number;
-    y: number;
-    moved: boolean;
-    window: { center: number; width: number };
-    mm: number;
-    pan: [number, number];
-    center: [number, number, number];
-    /** Oblique: the angle of the pointer about the crosshair, and the other views' rotations, at the start. */
-    angle: number;
-    rotations: Mat3[];
-  } | null = null;
   private destroyed = false;
 
   constructor(
@@ -345,85 +344,72 @@ class MprViewport {
       },
       { passive: false },
     );
-    el.addEventListener("pointerdown", (e) => {
-      this.layout.host.activate(this.index);
-      if (this.drag || e.button > 2) return;
-      let tool: Tool = e.button === 1 ? "pan" : e.button === 2 ? "zoom" : this.layout.host.tool();
-      if (tool === "length" || tool === "probe") tool = "crosshair";
-      e.preventDefault();
-      el.setPointerCapture(e.pointerId);
-      this.drag = {
-        id: e.pointerId,
-        tool,
-        x: e.clientX,
-        y: e.clientY,
-        moved: false,
-        window: this.layout.currentWindow() ?? { center: 128, width: 256 },
-        mm: this.mmPerPixel ?? this.overlay?.mm_per_pixel ?? 1,
-        pan: [...this.pan],
-        center: [...this.layout.shared.center],
-        angle: this.angleAt(canvasPoint(this.canvas, e)),
-        rotations: this.layout.views.map((v) => v.rotation),
-      };
-      if (tool === "crosshair") this.moveCenterTo(canvasPoint(this.canvas, e));
-    });
-    el.addEventListener("pointermove", (e) => {
-      const d = this.drag;
-      if (!d || e.pointerId !== d.id) return;
-      const dx = e.clientX - d.x;
-      const dy = e.clientY - d.y;
-      if (!d.moved && Math.hypot(dx, dy) < 3) return;
-      d.moved = true;
-      const dpr = window.devicePixelRatio || 1;
-      switch (d.tool) {
-        case "crosshair":
-          this.moveCenterTo(canvasPoint(this.canvas, e));
-          break;
-        case "wl": {
-          const f = Math.max(d.window.width, 1) / 256;
-          this.layout.setWindow({ center: d.window.center + dy * f, width: Math.max(1, d.window.width + dx * f) });
-          break;
-        }
-        case "pan":
-          this.pan = [d.pan[0] + dx * dpr, d.pan[1] + dy * dpr];
-          this.loop.invalidate();
-          this.layout.host.changed();
-          break;
-        case "zoom": {
-          const k = Math.exp(-dy / 150);
-          this.mmPerPixel = Math.min(50, Math.max(0.01, d.mm / k));
-          this.pan = [d.pan[0] * k, d.pan[1] * k];
-          this.loop.invalidate();
-          this.layout.host.changed();
-          break;
-        }
-        case "oblique": {
-          // Turn the other planes about this view's normal by the angle the pointer
-          // swept around the crosshair (clockwise on screen is right-handed about
-          // right × down, this view's screen normal).
-          const a = this.axes();
-          const k = cross(a.right, a.down);
-          const turn = rotation(k, this.angleAt(canvasPoint(this.canvas, e)) - d.angle);
-          this.layout.rotate(this, (i) => multiply(turn, d.rotations[i]));
-          break;
-        }
-        case "scroll": {
-          const n = this.axes().normal;
-          const dist = Math.round(dy / 4) * this.layout.step();
-          this.layout.setCenter([d.center[0] + n[0] * dist, d.center[1] + n[1] * dist, d.center[2] + n[2] * dist]);
-          break;
-        }
-        default:
-          break;
-      }
-    });
-    const end = (e: PointerEvent) => {
-      if (!this.drag || e.pointerId !== this.drag.id) return;
-      this.drag = null;
-      if (el.hasPointerCapture(e.pointerId)) el.releasePointerCapture(e.pointerId);
-    };
-    el.addEventListener("pointerup", end);
-    el.addEventListener("pointercancel", end);
+    // The pointer's press activates the view even when it starts no drag.
+    el.addEventListener("pointerdown", () => this.layout.host.activate(this.index));
+    trackDrags<MprDrag>(
+      el,
+      {
+        begin: (e) => {
+          let tool: Tool = e.button === 1 ? "pan" : e.button === 2 ? "zoom" : this.layout.host.tool();
+          if (tool === "length" || tool === "probe") tool = "crosshair";
+          if (tool === "crosshair") this.moveCenterTo(canvasPoint(this.canvas, e));
+          return {
+            tool,
+            window: this.layout.currentWindow() ?? { center: 128, width: 256 },
+            mm: this.mmPerPixel ?? this.overlay?.mm_per_pixel ?? 1,
+            pan: [...this.pan],
+            center: [...this.layout.shared.center],
+            angle: this.angleAt(canvasPoint(this.canvas, e)),
+            rotations: this.layout.views.map((v) => v.rotation),
+          };
+        },
+        move: (d, { dx, dy }, e) => {
+          const dpr = window.devicePixelRatio || 1;
+          switch (d.tool) {
+            case "crosshair":
+              this.moveCenterTo(canvasPoint(this.canvas, e));
+              break;
+            case "wl": {
+              const f = Math.max(d.window.width, 1) / 256;
+              this.layout.setWindow({ center: d.window.center + dy * f, width: Math.max(1, d.window.width + dx * f) });
+              break;
+            }
+            case "pan":
+              this.pan = [d.pan[0] + dx * dpr, d.pan[1] + dy * dpr];
+              this.loop.invalidate();
+              this.layout.host.changed();
+              break;
+            case "zoom": {
+              const k = Math.exp(-dy / 150);
+              this.mmPerPixel = Math.min(50, Math.max(0.01, d.mm / k));
+              this.pan = [d.pan[0] * k, d.pan[1] * k];
+              this.loop.invalidate();
+              this.layout.host.changed();
+              break;
+            }
+            case "oblique": {
+              // Turn the other planes about this view's normal by the angle the pointer
+              // swept around the crosshair (clockwise on screen is right-handed about
+              // right × down, this view's screen normal).
+              const a = this.axes();
+              const k = cross(a.right, a.down);
+              const turn = rotation(k, this.angleAt(canvasPoint(this.canvas, e)) - d.angle);
+              this.layout.rotate(this, (i) => multiply(turn, d.rotations[i]));
+              break;
+            }
+            case "scroll": {
+              const n = this.axes().normal;
+              const dist = Math.round(dy / 4) * this.layout.step();
+              this.layout.setCenter([d.center[0] + n[0] * dist, d.center[1] + n[1] * dist, d.center[2] + n[2] * dist]);
+              break;
+            }
+            default:
+              break;
+          }
+        },
+      },
+      3,
+    );
   }
 
   /** The angle of canvas point `p` about the crosshair (radians, clockwise on screen). */

@@ -10,6 +10,7 @@
 import type { ImageInfo, Study, ViewportState } from "./api.js";
 import { errorMessage, formatDate, formatName, h, num, svg } from "./dom.js";
 import { defaultWindow, type Tool } from "./tools.js";
+import { trackDrags } from "./drag.js";
 
 /**
  * Coalesces redraws: one per animation frame, one in flight; a change during a
@@ -165,6 +166,15 @@ interface Measurement {
 
 const DRAG_THRESHOLD = 4; // CSS pixels before a press becomes a drag
 
+/** What a stack-view drag starts with (drag.ts tracks the pointer). */
+interface StackDrag {
+  tool: Tool;
+  start: ViewportState;
+  window: { center: number; width: number };
+  zoom: number;
+  canvasStart: [number, number];
+}
+
 export class StackViewport {
   readonly element: HTMLDivElement;
   readonly canvas: HTMLCanvasElement;
@@ -181,17 +191,7 @@ export class StackViewport {
   private probeBusy = false;
   private probeNext: [number, number] | null = null;
   private wheelAcc = 0;
-  private drag: {
-    id: number;
-    tool: Tool;
-    x: number;
-    y: number;
-    moved: boolean;
-    start: ViewportState;
-    window: { center: number; width: number };
-    zoom: number;
-    canvasStart: [number, number];
-  } | null = null;
+  private drags: { active(): StackDrag | null } | null = null;
   private destroyed = false;
 
   constructor(
@@ -527,104 +527,90 @@ export class StackViewport {
       },
       { passive: false },
     );
-    el.addEventListener("pointerdown", (e) => {
-      this.host.activate(this);
-      if (this.drag) return;
-      const tool: Tool = e.button === 1 ? "pan" : e.button === 2 ? "zoom" : this.host.tool();
-      if (e.button > 2) return;
-      e.preventDefault();
-      el.setPointerCapture(e.pointerId);
-      this.drag = {
-        id: e.pointerId,
-        tool,
-        x: e.clientX,
-        y: e.clientY,
-        moved: false,
-        start: { ...this.state },
-        window: this.currentWindow() ?? { center: 128, width: 256 },
-        zoom: this.currentZoom() ?? 1,
-        canvasStart: canvasPoint(this.canvas, e),
-      };
-      if (tool === "probe") this.probeAt(canvasPoint(this.canvas, e));
-    });
-    el.addEventListener("pointermove", (e) => {
-      const d = this.drag;
-      if (!d) {
-        if (this.host.tool() === "probe") this.probeAt(canvasPoint(this.canvas, e));
-        return;
-      }
-      if (e.pointerId !== d.id) return;
-      const dx = e.clientX - d.x;
-      const dy = e.clientY - d.y;
-      if (!d.moved && Math.hypot(dx, dy) < DRAG_THRESHOLD) return;
-      d.moved = true;
-      const dpr = window.devicePixelRatio || 1;
-      switch (d.tool) {
-        case "wl": {
-          const f = Math.max(d.window.width, 1) / 256;
-          this.update({ window: { center: d.window.center + dy * f, width: Math.max(1, d.window.width + dx * f) } });
-          break;
-        }
-        case "pan": {
-          const p = d.start.pan ?? [0, 0];
-          this.update({ pan: [p[0] + dx * dpr, p[1] + dy * dpr] });
-          break;
-        }
-        case "zoom": {
-          const z = Math.min(64, Math.max(0.02, d.zoom * Math.exp(-dy / 150)));
-          const p = d.start.pan ?? [0, 0];
-          const k = z / d.zoom;
-          this.update({ zoom: z, pan: [p[0] * k, p[1] * k] });
-          break;
-        }
-        case "scroll": {
-          const per = Math.max(2, Math.min(12, this.element.clientHeight / Math.max(1, this.imageCount())));
-          this.setImage(d.start.image + Math.round(dy / per));
-          break;
-        }
-        case "length": {
+    // The pointer's press activates the view even when it starts no drag.
+    el.addEventListener("pointerdown", () => this.host.activate(this));
+    this.drags = trackDrags<StackDrag>(
+      el,
+      {
+        begin: (e) => {
+          const tool: Tool = e.button === 1 ? "pan" : e.button === 2 ? "zoom" : this.host.tool();
+          if (tool === "probe") this.probeAt(canvasPoint(this.canvas, e));
+          return {
+            tool,
+            start: { ...this.state },
+            window: this.currentWindow() ?? { center: 128, width: 256 },
+            zoom: this.currentZoom() ?? 1,
+            canvasStart: canvasPoint(this.canvas, e),
+          };
+        },
+        hover: (e) => {
+          if (this.host.tool() === "probe") this.probeAt(canvasPoint(this.canvas, e));
+        },
+        move: (d, { dx, dy }, e) => {
+          const dpr = window.devicePixelRatio || 1;
+          switch (d.tool) {
+            case "wl": {
+              const f = Math.max(d.window.width, 1) / 256;
+              this.update({ window: { center: d.window.center + dy * f, width: Math.max(1, d.window.width + dx * f) } });
+              break;
+            }
+            case "pan": {
+              const p = d.start.pan ?? [0, 0];
+              this.update({ pan: [p[0] + dx * dpr, p[1] + dy * dpr] });
+              break;
+            }
+            case "zoom": {
+              const z = Math.min(64, Math.max(0.02, d.zoom * Math.exp(-dy / 150)));
+              const p = d.start.pan ?? [0, 0];
+              const k = z / d.zoom;
+              this.update({ zoom: z, pan: [p[0] * k, p[1] * k] });
+              break;
+            }
+            case "scroll": {
+              const per = Math.max(2, Math.min(12, this.element.clientHeight / Math.max(1, this.imageCount())));
+              this.setImage(d.start.image + Math.round(dy / per));
+              break;
+            }
+            case "length": {
+              const math = this.math();
+              if (!math) break;
+              this.pending = null;
+              this.live = { from: math.toFrame(d.canvasStart), to: math.toFrame(canvasPoint(this.canvas, e)) };
+              this.drawLayer();
+              break;
+            }
+            case "probe":
+              this.probeAt(canvasPoint(this.canvas, e));
+              break;
+            case "crosshair":
+              break;
+          }
+        },
+        end: (d, drag, e) => {
+          if (d.tool !== "length") return;
           const math = this.math();
-          if (!math) break;
-          this.pending = null;
-          this.live = { from: math.toFrame(d.canvasStart), to: math.toFrame(canvasPoint(this.canvas, e)) };
+          if (!math || e.type === "pointercancel") {
+            this.live = null;
+            this.drawLayer();
+            return;
+          }
+          if (drag.moved && this.live) {
+            this.addMeasurement(this.live);
+            this.live = null;
+          } else if (!drag.moved) {
+            const p = math.toFrame(canvasPoint(this.canvas, e));
+            if (this.pending) {
+              this.addMeasurement({ from: this.pending, to: p });
+              this.pending = null;
+            } else this.pending = p;
+          }
           this.drawLayer();
-          break;
-        }
-        case "probe":
-          this.probeAt(canvasPoint(this.canvas, e));
-          break;
-        case "crosshair":
-          break;
-      }
-    });
-    const end = (e: PointerEvent) => {
-      const d = this.drag;
-      if (!d || e.pointerId !== d.id) return;
-      this.drag = null;
-      if (el.hasPointerCapture(e.pointerId)) el.releasePointerCapture(e.pointerId);
-      if (d.tool !== "length") return;
-      const math = this.math();
-      if (!math || e.type === "pointercancel") {
-        this.live = null;
-        this.drawLayer();
-        return;
-      }
-      if (d.moved && this.live) {
-        this.addMeasurement(this.live);
-        this.live = null;
-      } else if (!d.moved) {
-        const p = math.toFrame(canvasPoint(this.canvas, e));
-        if (this.pending) {
-          this.addMeasurement({ from: this.pending, to: p });
-          this.pending = null;
-        } else this.pending = p;
-      }
-      this.drawLayer();
-    };
-    el.addEventListener("pointerup", end);
-    el.addEventListener("pointercancel", end);
+        },
+      },
+      DRAG_THRESHOLD,
+    );
     el.addEventListener("pointerleave", () => {
-      if (!this.drag && this.probeText && this.host.tool() === "probe") {
+      if (!this.drags?.active() && this.probeText && this.host.tool() === "probe") {
         this.probeNext = null;
         this.probeText = "";
         this.updateCorners();
