@@ -13,9 +13,9 @@ const FLOAT_DECODED = new Set(["1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.1
 const wasm = await loadWasm();
 const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
 
-test("the shell decodes samples in Chromium like the native build", async (t) => {
+/** The sample page in a fresh Chromium, closed after `t`; page errors are collected. */
+async function openSamplePage(t) {
   const server = await startServer();
-  const { port } = server.address();
   const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
@@ -24,7 +24,12 @@ test("the shell decodes samples in Chromium like the native build", async (t) =>
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${port}/samples.html`);
+  await page.goto(`http://127.0.0.1:${server.address().port}/samples.html`);
+  return { page, errors };
+}
+
+test("the shell decodes samples in Chromium like the native build", async (t) => {
+  const { page, errors } = await openSamplePage(t);
   await page.waitForSelector(`#version[data-version="${version}"]`, { timeout: 30000 });
   assert.equal(await page.textContent("#version"), `Lumen ${version}`);
   await page.waitForSelector("#samples button");
@@ -59,17 +64,7 @@ test("the shell decodes samples in Chromium like the native build", async (t) =>
 });
 
 test("the decoder plugin's Worker pool decodes a series on every Worker, and a bad frame fails alone", async (t) => {
-  const server = await startServer();
-  const { port } = server.address();
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    server.close();
-  });
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${port}/samples.html`);
+  const { page, errors } = await openSamplePage(t);
   // Multi-frame files of three codecs, every frame requested at once from a pool of 3
   // Workers (the decoder-only module), with a non-DICOM "file" in the middle.
   const paths = ["files/generated/multiframe/jls-lossless.dcm", "files/generated/multiframe/j2k-lossless.dcm", "files/generated/multiframe/htj2k-lossless.dcm"];

@@ -2,7 +2,6 @@
 //! and the device cache the viewer session shares: part of the viewer build.
 
 use super::js_error;
-use crate::codec::DecodeLimits;
 use crate::part10::DicomFile;
 use wasm_bindgen::prelude::*;
 
@@ -101,12 +100,7 @@ pub async fn render_frame(
     };
     let file = DicomFile::from_bytes(&bytes).map_err(js_error)?;
     drop(bytes);
-    let index = frame
-        .checked_sub(1)
-        .ok_or_else(|| js_error("frame numbers start at 1"))?;
-    let decoded = file
-        .decode_frame(index, &DecodeLimits::default())
-        .map_err(js_error)?;
+    let (index, decoded) = super::decode_part10_frame(&file, frame)?;
     let attrs = file.display.for_frame(index);
     // As `lumen render`'s --window / --voi-function.
     let voi = match (s.center.zip(s.width), function) {

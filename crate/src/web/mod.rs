@@ -74,16 +74,25 @@ pub fn decode_frame(
     })
 }
 
-/// Decodes frame `frame` (1-based) of a Part 10 file.
-#[wasm_bindgen(js_name = decodeFile)]
-pub fn decode_file(bytes: &[u8], frame: u32) -> Result<Frame, JsError> {
-    let file = DicomFile::from_bytes(bytes).map_err(js_error)?;
+/// Frame `frame` (1-based) of a parsed Part 10 file, decoded; with its 0-based index.
+fn decode_part10_frame(
+    file: &DicomFile,
+    frame: u32,
+) -> Result<(u32, crate::DecodedFrame), JsError> {
     let index = frame
         .checked_sub(1)
         .ok_or_else(|| js_error("frame numbers start at 1"))?;
     let decoded = file
         .decode_frame(index, &DecodeLimits::default())
         .map_err(js_error)?;
+    Ok((index, decoded))
+}
+
+/// Decodes frame `frame` (1-based) of a Part 10 file.
+#[wasm_bindgen(js_name = decodeFile)]
+pub fn decode_file(bytes: &[u8], frame: u32) -> Result<Frame, JsError> {
+    let file = DicomFile::from_bytes(bytes).map_err(js_error)?;
+    let (_, decoded) = decode_part10_frame(&file, frame)?;
     Ok(Frame {
         info: frame_description(frame, &decoded).to_string(),
         data: decoded.data,
