@@ -1075,7 +1075,7 @@ fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
             v -= p.range * p.qstep;
         }
     }
-    v.clamp(0, p.maxval)
+    v.max(0).min(p.maxval)
 }
 
 /// Regular-mode sample (T.87 A.4 - A.6).
@@ -1095,7 +1095,9 @@ fn regular<const MODE: u8>(
         return Err(());
     }
     let lossless = MODE != MODE_NEAR;
-    let px = (pred + ((i32::from(ctx.c) ^ sign) - sign)).clamp(0, p.maxval);
+    let px = (pred + ((i32::from(ctx.c) ^ sign) - sign))
+        .max(0)
+        .min(p.maxval);
     let m = br.decode_value(k, p.thr, p.qbpp)?;
     let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
     if lossless && k == 0 {
@@ -1315,31 +1317,81 @@ impl<'a, 'q> Coder<'a, 'q> {
                 cur[x + 1] = ra;
                 x += 1;
             } else {
-                let (cnt, eol) = run_length(br, w - x, ri)?;
-                cur[x + 1..x + 1 + cnt].fill(ra);
-                x += cnt;
-                if eol {
+                // Lossless: run mode out of line, fewer values live in this
+                // loop. Near-lossless (more, shorter runs): inline.
+                if MODE == MODE_NEAR {
+                    x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
+                } else {
+                    let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
+                    br.s = st;
+                    x = r?;
+                }
+                if x >= w {
                     break;
                 }
-                // Run interruption sample at x.
-                let rbx = prev[x + 1];
-                let v = if (ra - rbx).abs() <= p.near {
-                    let e = ri_error(&mut self.rctx[1], br, &p, *ri)?;
-                    reconstruct::<MODE>(&p, ra, e)
-                } else {
-                    let e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
-                    let s = ((rbx - ra) >> 31) | 1;
-                    reconstruct::<MODE>(&p, rbx, e * s)
-                };
-                cur[x + 1] = v;
-                *ri = ri.saturating_sub(1);
-                x += 1;
-                ra = v;
+                ra = cur[x];
                 rb = prev[x];
                 rd = prev[x + 1];
             }
         }
         Ok(())
+    }
+
+    /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
+    /// end of the line the run-interruption sample. Returns the bit reader
+    /// state and the position after the last decoded sample.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn run_mode<const MODE: u8>(
+        &mut self,
+        data: &[u8],
+        s: BitState,
+        prev: &[i32],
+        cur: &mut [i32],
+        x: usize,
+        ra: i32,
+        ri: &mut usize,
+    ) -> (BitState, Result<usize, ()>) {
+        let mut br = BitReader { data, s };
+        let r = self.run_mode_inner::<MODE>(&mut br, prev, cur, x, ra, ri);
+        (br.s, r)
+    }
+
+    #[inline(always)]
+    fn run_mode_inner<const MODE: u8>(
+        &mut self,
+        br: &mut BitReader,
+        prev: &[i32],
+        cur: &mut [i32],
+        mut x: usize,
+        ra: i32,
+        ri: &mut usize,
+    ) -> Result<usize, ()> {
+        let p = self.k;
+        // prev and cur hold w + 2 samples (checked by the caller).
+        let w = prev.len().saturating_sub(2);
+        if cur.len() < w + 2 || x >= w {
+            return Err(());
+        }
+        let (cnt, eol) = run_length(br, w - x, ri)?;
+        cur[x + 1..x + 1 + cnt].fill(ra);
+        x += cnt;
+        if eol {
+            return Ok(w);
+        }
+        // Run interruption sample at x.
+        let rbx = prev[x + 1];
+        let v = if (ra - rbx).abs() <= p.near {
+            let e = ri_error(&mut self.rctx[1], br, &p, *ri)?;
+            reconstruct::<MODE>(&p, ra, e)
+        } else {
+            let e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
+            let s = ((rbx - ra) >> 31) | 1;
+            reconstruct::<MODE>(&p, rbx, e * s)
+        };
+        cur[x + 1] = v;
+        *ri = ri.saturating_sub(1);
+        Ok(x + 1)
     }
 
     /// One line of a sample-interleaved scan with N components. Pixel x
@@ -1453,8 +1505,8 @@ fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
 }
 
 fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
-    for d in -p.maxval..=p.maxval {
-        let v = if d <= -p.t3 {
+    let qval = |d: i32| -> i8 {
+        if d <= -p.t3 {
             -4
         } else if d <= -p.t2 {
             -3
@@ -1472,9 +1524,18 @@ fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
             3
         } else {
             4
-        };
-        q[d as usize & (QSIZE - 1)] = v;
+        }
+    };
+    // Differences -MAXVAL..=MAXVAL (index d mod 2^17). |d| >= T3 (T3 <= MAXVAL,
+    // checked in coding_params) quantise to +-4: bulk fills; the compare
+    // chain only for |d| < T3.
+    let (maxval, t3) = (p.maxval as usize, p.t3 as usize);
+    for d in 0..t3 {
+        q[d] = qval(d as i32);
+        q[(QSIZE - d) & (QSIZE - 1)] = qval(-(d as i32));
     }
+    q[t3..=maxval].fill(4);
+    q[QSIZE - maxval..=QSIZE - t3].fill(-4);
 }
 
 /// Decodes the scan whose entropy-coded data starts at `start`; returns the
@@ -1507,6 +1568,9 @@ fn decode_scan(
     let lanes = if ilv == 1 { scan.ns } else { 1 };
     let px_n = if ilv == 2 { scan.ns } else { 1 };
     let stride = (w + 2) * px_n;
+    // Line-interleaved three-component scan in frame order (RGB): the output
+    // row is written once per line, pixel by pixel, not with three strided passes.
+    let rgb_lines = ilv == 1 && lanes == 3 && nf == 3 && scan.comps[..3] == [0, 1, 2];
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
@@ -1554,7 +1618,9 @@ fn decode_scan(
                 // Output.
                 let row_len = w * nf * sb;
                 let row = &mut out[y * row_len..(y + 1) * row_len];
-                if px_n == 1 {
+                if rgb_lines {
+                    // Written below, all three lanes at once.
+                } else if px_n == 1 {
                     put_samples(row, &cl[1..w + 1], nf, scan.comps[lane], sb);
                 } else {
                     let src = &cl[px_n..(w + 1) * px_n];
@@ -1570,6 +1636,31 @@ fn decode_scan(
                                 pix[o..o + sb].copy_from_slice(&le[..sb]);
                             }
                         }
+                    }
+                }
+            }
+            if rgb_lines {
+                let row_len = w * 3 * sb;
+                let row = &mut out[y * row_len..(y + 1) * row_len];
+                let l0 = &cur[1..w + 1];
+                let l1 = &cur[stride + 1..stride + w + 1];
+                let l2 = &cur[2 * stride + 1..2 * stride + w + 1];
+                if sb == 1 {
+                    for (o, ((&a, &b), &c)) in
+                        row.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2))
+                    {
+                        o.copy_from_slice(&[a as u8, b as u8, c as u8]);
+                    }
+                } else {
+                    for (o, ((&a, &b), &c)) in
+                        row.chunks_exact_mut(6).zip(l0.iter().zip(l1).zip(l2))
+                    {
+                        let (a, b, c) = (
+                            (a as u16).to_le_bytes(),
+                            (b as u16).to_le_bytes(),
+                            (c as u16).to_le_bytes(),
+                        );
+                        o.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1]]);
                     }
                 }
             }
