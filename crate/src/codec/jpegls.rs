@@ -22,7 +22,9 @@
 //!
 //! Output: [`JpegLsImage::samples`] is always `Vec<u16>` (also for precision
 //! <= 8), samples interleaved per pixel (component order of the frame header),
-//! rows top to bottom. Values are in `0..=MAXVAL`.
+//! rows top to bottom. Values are in `0..=MAXVAL`. [`decode_le`] writes the
+//! same samples as little-endian bytes, 1 or 2 bytes a sample (the canonical
+//! frame layout), without an intermediate `u16` buffer.
 //!
 //! Bit-exactness: the decoding follows CharLS 2.4 (the reference most DICOM
 //! toolkits use), including its behaviour for sample-interleaved run
@@ -225,8 +227,9 @@ const MAX_SAMPLES: u64 = 1 << 31;
 /// Zero bits that may be consumed past the end of a scan segment before the
 /// data counts as truncated.
 const SLACK_BITS: u32 = 32;
+/// Gradient quantisation table size: indexed by the difference modulo 2^17
+/// (negative differences wrap to the upper half), one AND per lookup.
 const QSIZE: usize = 1 << 17;
-const QOFF: i32 = 1 << 16;
 
 /// Sample reconstruction variants (const generic of the line decoders).
 const MODE_MASK: u8 = 0;
@@ -240,12 +243,27 @@ const J: [u8; 32] = [
 
 /// Read the frame header and the first scan header.
 pub fn read_header(data: &[u8]) -> Result<JpegLsHeader, JpegLsError> {
-    run(data, false).map(|(h, _)| h)
+    run(data, false, 2).map(|(h, _)| h)
+}
+
+/// Decode a complete JPEG-LS codestream into little-endian samples of
+/// `bytes_per_sample` bytes (1 or 2; anything else counts as 2), interleaved
+/// per pixel, rows top to bottom. With 1 byte a sample, samples wider than 8
+/// bits keep their low byte.
+pub fn decode_le(
+    data: &[u8],
+    bytes_per_sample: usize,
+) -> Result<(JpegLsHeader, Vec<u8>), JpegLsError> {
+    run(data, true, if bytes_per_sample == 1 { 1 } else { 2 })
 }
 
 /// Decode a complete JPEG-LS codestream.
 pub fn decode(data: &[u8]) -> Result<JpegLsImage, JpegLsError> {
-    let (h, samples) = run(data, true)?;
+    let (h, bytes) = run(data, true, 2)?;
+    let samples = bytes
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .collect();
     Ok(JpegLsImage {
         width: h.width,
         height: h.height,
@@ -449,7 +467,8 @@ fn coding_params(bits: u8, preset: &Preset, near: i32) -> Result<Params, JpegLsE
     })
 }
 
-fn run(data: &[u8], decode: bool) -> Result<(JpegLsHeader, Vec<u16>), JpegLsError> {
+/// `sb`: output bytes a sample (1 or 2).
+fn run(data: &[u8], decode: bool, sb: usize) -> Result<(JpegLsHeader, Vec<u8>), JpegLsError> {
     if data.len() < 2 || data[0] != 0xFF || data[1] != 0xD8 {
         return Err(JpegLsError::NotJpeg);
     }
@@ -458,7 +477,7 @@ fn run(data: &[u8], decode: bool) -> Result<(JpegLsHeader, Vec<u16>), JpegLsErro
     let mut preset = Preset::default();
     let mut restart = 0u32;
     let mut oversize: Option<(u32, u32)> = None;
-    let mut out: Vec<u16> = Vec::new();
+    let mut out: Vec<u8> = Vec::new();
     let mut done = [false; 4];
     let mut header: Option<JpegLsHeader> = None;
     let mut quant: Option<Box<[i8; QSIZE]>> = None;
@@ -552,9 +571,11 @@ fn run(data: &[u8], decode: bool) -> Result<(JpegLsHeader, Vec<u16>), JpegLsErro
                     return Ok((*h, Vec::new()));
                 }
                 if out.is_empty() {
-                    let n = total as usize;
+                    let n = total as usize * sb;
                     out.try_reserve_exact(n)
-                        .map_err(|_| JpegLsError::OutOfMemory { bytes: total * 2 })?;
+                        .map_err(|_| JpegLsError::OutOfMemory {
+                            bytes: total * sb as u64,
+                        })?;
                     out.resize(n, 0);
                 }
                 let q = quant.get_or_insert_with(|| {
@@ -563,7 +584,7 @@ fn run(data: &[u8], decode: bool) -> Result<(JpegLsHeader, Vec<u16>), JpegLsErro
                         .try_into()
                         .unwrap_or_else(|_| Box::new([0i8; QSIZE]))
                 });
-                pos = decode_scan(data, next, f, &scan, &params, restart, q, &mut out)?;
+                pos = decode_scan(data, next, f, &scan, &params, restart, q, &mut out, sb)?;
                 for &c in &scan.comps[..scan.ns] {
                     done[c] = true;
                 }
@@ -765,14 +786,14 @@ fn parse_sos(p: &[u8], f: &Frame) -> Result<ScanHeader, JpegLsError> {
 // Bit reader
 // ---------------------------------------------------------------------------
 
-/// MSB-first bit reader with a left-aligned 64-bit cache. Handles the JPEG-LS
-/// bit stuffing (a 0xFF byte is followed by 7 data bits) and stops at a
-/// marker, after which zero bits are supplied (counted in `pad`).
-struct BitReader<'a> {
-    data: &'a [u8],
+/// The mutable part of the bit reader. Kept apart from the data so that the
+/// line decoders can hold it in locals (registers) and hand it by value to the
+/// cold paths, which return the new state.
+#[derive(Clone, Copy)]
+struct BitState {
+    cache: u64,
     /// Next byte to load; its first bit goes to cache position `valid`.
     pos: usize,
-    cache: u64,
     /// Valid bits at the top of `cache` (<= 63).
     valid: u32,
     /// Zero bits appended after the end of the segment.
@@ -780,92 +801,105 @@ struct BitReader<'a> {
     ended: bool,
 }
 
+/// MSB-first bit reader with a left-aligned 64-bit cache. Handles the JPEG-LS
+/// bit stuffing (a 0xFF byte is followed by 7 data bits) and stops at a
+/// marker, after which zero bits are supplied (counted in `pad`).
+#[derive(Clone, Copy)]
+struct BitReader<'a> {
+    data: &'a [u8],
+    s: BitState,
+}
+
+/// Slow refill: byte by byte, with bit stuffing and the end of the segment.
+#[cold]
+#[inline(never)]
+fn refill_slow(data: &[u8], mut s: BitState) -> BitState {
+    while !s.ended && s.valid <= 55 {
+        let Some(&b) = data.get(s.pos) else {
+            s.ended = true;
+            break;
+        };
+        if b != 0xFF {
+            s.cache |= u64::from(b) << (56 - s.valid);
+            s.valid += 8;
+            s.pos += 1;
+        } else {
+            match data.get(s.pos + 1) {
+                Some(&b2) if b2 < 0x80 => {
+                    if s.valid > 48 {
+                        return s;
+                    }
+                    s.cache |= 0xFFu64 << (56 - s.valid);
+                    s.valid += 8;
+                    s.cache |= u64::from(b2) << (57 - s.valid);
+                    s.valid += 7;
+                    s.pos += 2;
+                }
+                _ => {
+                    // Marker (or 0xFF as the last byte): end of segment.
+                    s.ended = true;
+                }
+            }
+        }
+    }
+    if s.ended {
+        s.pad = s.pad.saturating_add(63 - s.valid);
+        s.valid = 63;
+    }
+    s
+}
+
 impl<'a> BitReader<'a> {
     fn new(data: &'a [u8], pos: usize) -> Self {
-        let mut r = BitReader {
-            data,
-            pos,
+        let s = BitState {
             cache: 0,
+            pos,
             valid: 0,
             pad: 0,
             ended: false,
         };
-        r.refill();
-        r
+        BitReader {
+            data,
+            s: refill_slow(data, s),
+        }
     }
 
     #[inline(always)]
     fn refill(&mut self) {
-        if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
-            if let Ok(arr) = <[u8; 8]>::try_from(chunk) {
-                let w = u64::from_be_bytes(arr);
-                // Any 0xFF byte? (zero byte in !w)
-                if ((!w).wrapping_sub(0x0101_0101_0101_0101) & w & 0x8080_8080_8080_8080) == 0 {
-                    self.cache |= w >> self.valid;
-                    self.pos += ((63 - self.valid) >> 3) as usize;
-                    self.valid |= 56;
-                    return;
-                }
+        let s = &mut self.s;
+        // `pos <= data.len()` always holds, so `pos + 8` cannot overflow.
+        if s.pos + 8 <= self.data.len() {
+            let chunk: [u8; 8] = self.data[s.pos..s.pos + 8].try_into().unwrap();
+            let w = u64::from_be_bytes(chunk);
+            // Any 0xFF byte? (zero byte in !w)
+            if ((!w).wrapping_sub(0x0101_0101_0101_0101) & w & 0x8080_8080_8080_8080) == 0 {
+                s.cache |= w >> s.valid;
+                s.pos += ((63 - s.valid) >> 3) as usize;
+                s.valid |= 56;
+                return;
             }
         }
-        self.refill_slow();
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn refill_slow(&mut self) {
-        while !self.ended && self.valid <= 55 {
-            let Some(&b) = self.data.get(self.pos) else {
-                self.ended = true;
-                break;
-            };
-            if b != 0xFF {
-                self.cache |= u64::from(b) << (56 - self.valid);
-                self.valid += 8;
-                self.pos += 1;
-            } else {
-                match self.data.get(self.pos + 1) {
-                    Some(&b2) if b2 < 0x80 => {
-                        if self.valid > 48 {
-                            return;
-                        }
-                        self.cache |= 0xFFu64 << (56 - self.valid);
-                        self.valid += 8;
-                        self.cache |= u64::from(b2) << (57 - self.valid);
-                        self.valid += 7;
-                        self.pos += 2;
-                    }
-                    _ => {
-                        // Marker (or 0xFF as the last byte): end of segment.
-                        self.ended = true;
-                    }
-                }
-            }
-        }
-        if self.ended {
-            self.pad = self.pad.saturating_add(63 - self.valid);
-            self.valid = 63;
-        }
+        self.s = refill_slow(self.data, self.s);
     }
 
     /// Number of zero bits consumed beyond the end of the segment.
     #[inline]
     fn overrun(&self) -> u32 {
-        self.pad.saturating_sub(self.valid)
+        self.s.pad.saturating_sub(self.s.valid)
     }
 
     #[inline(always)]
     fn skip(&mut self, n: u32) {
-        self.cache <<= n;
-        self.valid -= n;
+        self.s.cache <<= n;
+        self.s.valid -= n;
     }
 
     #[inline(always)]
     fn read_bit(&mut self) -> u32 {
-        if self.valid == 0 {
+        if self.s.valid == 0 {
             self.refill();
         }
-        let b = (self.cache >> 63) as u32;
+        let b = (self.s.cache >> 63) as u32;
         self.skip(1);
         b
     }
@@ -873,10 +907,10 @@ impl<'a> BitReader<'a> {
     /// n <= 32
     #[inline(always)]
     fn read_bits(&mut self, n: u32) -> u32 {
-        if self.valid < n {
+        if self.s.valid < n {
             self.refill();
         }
-        let v = (self.cache >> 1 >> (63 - n)) as u32;
+        let v = (self.s.cache >> 1 >> (63 - n)) as u32;
         self.skip(n);
         v
     }
@@ -885,55 +919,69 @@ impl<'a> BitReader<'a> {
     /// `thr` = LIMIT - qbpp - 1 (unary prefix length that marks an escape).
     #[inline(always)]
     fn decode_value(&mut self, k: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
-        if self.valid < 32 {
+        if self.s.valid < 32 {
             self.refill();
         }
-        let lz = self.cache.leading_zeros();
-        if (lz as i32) < thr && lz + k < self.valid {
-            let v = (lz << k) | ((self.cache << lz << 1) >> 1 >> (63 - k)) as u32;
-            self.skip(lz + 1 + k);
+        let lz = self.s.cache.leading_zeros();
+        if (lz as i32) < thr && lz + k < self.s.valid {
+            // lz < thr <= 61: the shift by lz + 1 stays below 64.
+            let t = self.s.cache << (lz + 1);
+            let v = (lz << k) | (t >> 1 >> (63 - k)) as u32;
+            self.s.cache = t << k;
+            self.s.valid -= lz + 1 + k;
             return Ok(v);
         }
-        self.decode_value_slow(k, thr, qbpp)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn decode_value_slow(&mut self, k: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
-        let max_high = thr.max(0) as u32;
-        let mut high = 0u32;
-        loop {
-            if self.valid == 0 {
-                self.refill();
-            }
-            let lz = self.cache.leading_zeros().min(self.valid);
-            if lz < self.valid {
-                high += lz;
-                self.skip(lz + 1);
-                break;
-            }
-            high += lz;
-            self.skip(lz);
-            if high > max_high {
-                return Err(());
-            }
-        }
-        if high > max_high {
-            return Err(());
-        }
-        if high as i32 >= thr {
-            return Ok(self.read_bits(qbpp) + 1);
-        }
-        if k > 24 {
-            return Err(());
-        }
-        Ok((high << k) | self.read_bits(k))
+        let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
+        self.s = s;
+        r
     }
 
     /// Byte position from which to search for the marker that ends the segment.
     fn search_start(&self, seg_start: usize) -> usize {
-        self.pos.saturating_sub(9).max(seg_start)
+        self.s.pos.saturating_sub(9).max(seg_start)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn decode_value_slow(
+    data: &[u8],
+    s: BitState,
+    k: u32,
+    thr: i32,
+    qbpp: u32,
+) -> (BitState, Result<u32, ()>) {
+    let mut br = BitReader { data, s };
+    let max_high = thr.max(0) as u32;
+    let mut high = 0u32;
+    loop {
+        if br.s.valid == 0 {
+            br.refill();
+        }
+        let lz = br.s.cache.leading_zeros().min(br.s.valid);
+        if lz < br.s.valid {
+            high += lz;
+            br.skip(lz + 1);
+            break;
+        }
+        high += lz;
+        br.skip(lz);
+        if high > max_high {
+            return (br.s, Err(()));
+        }
+    }
+    if high > max_high {
+        return (br.s, Err(()));
+    }
+    if high as i32 >= thr {
+        let v = br.read_bits(qbpp) + 1;
+        return (br.s, Ok(v));
+    }
+    if k > 24 {
+        return (br.s, Err(()));
+    }
+    let v = (high << k) | br.read_bits(k);
+    (br.s, Ok(v))
 }
 
 // ---------------------------------------------------------------------------
@@ -944,8 +992,12 @@ impl<'a> BitReader<'a> {
 struct Ctx {
     a: i32,
     b: i32,
-    c: i32,
     n: i32,
+    /// Bias correction C, in -128..=127.
+    c: i16,
+    /// Golomb parameter for the current A and N (kept up to date by the
+    /// update, which takes it off the decoding's dependency chain).
+    k: u16,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -957,11 +1009,9 @@ struct RunCtx {
     nn: u8,
 }
 
-struct Coder<'a, 'q> {
-    br: BitReader<'a>,
-    quant: &'q [i8; QSIZE],
-    ctx: [Ctx; 512],
-    rctx: [RunCtx; 2],
+/// Scan constants, copied into locals by the line decoders.
+#[derive(Clone, Copy)]
+struct Consts {
     maxval: i32,
     near: i32,
     range: i32,
@@ -971,6 +1021,14 @@ struct Coder<'a, 'q> {
     thr: i32,
     reset: i32,
     reset_u8: u8,
+}
+
+struct Coder<'a, 'q> {
+    br: BitReader<'a>,
+    quant: &'q [i8; QSIZE],
+    ctx: [Ctx; 512],
+    rctx: [RunCtx; 2],
+    k: Consts,
     a_init: i32,
 }
 
@@ -990,6 +1048,177 @@ fn golomb_k(a: i32, n: i32) -> u32 {
     t + u32::from((n << t) < a)
 }
 
+#[inline(always)]
+fn quant(table: &[i8; QSIZE], d: i32) -> i32 {
+    i32::from(table[d as usize & (QSIZE - 1)])
+}
+
+#[inline(always)]
+fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
+    if MODE == MODE_MASK {
+        // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
+        return (px + e) & p.maxval;
+    }
+    let mut v;
+    if MODE == MODE_LOSSLESS {
+        v = px + e;
+        if v < 0 {
+            v += p.range;
+        } else if v > p.maxval {
+            v -= p.range;
+        }
+    } else {
+        v = px + e * p.qstep;
+        if v < -p.near {
+            v += p.range * p.qstep;
+        } else if v > p.maxval + p.near {
+            v -= p.range * p.qstep;
+        }
+    }
+    v.max(0).min(p.maxval)
+}
+
+/// Regular-mode sample (T.87 A.4 - A.6).
+#[inline(always)]
+fn regular<const MODE: u8>(
+    ctxs: &mut [Ctx; 512],
+    br: &mut BitReader,
+    p: &Consts,
+    q: i32,
+    pred: i32,
+) -> Result<i32, ()> {
+    let sign = q >> 31;
+    let qi = ((q ^ sign) - sign) as usize & 511;
+    let ctx = &mut ctxs[qi];
+    let k = u32::from(ctx.k);
+    if k >= 16 {
+        return Err(());
+    }
+    let lossless = MODE != MODE_NEAR;
+    let px = (pred + ((i32::from(ctx.c) ^ sign) - sign))
+        .max(0)
+        .min(p.maxval);
+    let m = br.decode_value(k, p.thr, p.qbpp)?;
+    let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
+    if lossless && k == 0 {
+        e ^= (2 * ctx.b + ctx.n - 1) >> 31;
+    }
+    // |e| < 2^22 here (unary prefix < 64, k < 16), so the sums below
+    // cannot overflow before the range check (CharLS: A, |B| < 2^24).
+    ctx.a += e.abs();
+    ctx.b += if lossless { e } else { e * p.qstep };
+    if (ctx.a as u32 | ctx.b.unsigned_abs()) >= 1 << 24 {
+        return Err(());
+    }
+    if ctx.n == p.reset {
+        ctx.a >>= 1;
+        ctx.b >>= 1;
+        ctx.n >>= 1;
+    }
+    ctx.n += 1;
+    // Bias update (A.13). Lossless: usually neither branch is taken (B stays
+    // in (-N, 0]), branches win. Near-lossless: conditional moves win.
+    let n = ctx.n;
+    if !lossless {
+        let (b, c) = (ctx.b, ctx.c);
+        let neg = b + n <= 0;
+        let pos = b > 0;
+        let b_neg = (b + n).max(1 - n);
+        let b_pos = (b - n).min(0);
+        ctx.b = if neg {
+            b_neg
+        } else if pos {
+            b_pos
+        } else {
+            b
+        };
+        ctx.c = c - i16::from(neg & (c > -128)) + i16::from(pos & (c < 127));
+    } else if ctx.b + n <= 0 {
+        ctx.b = (ctx.b + n).max(1 - n);
+        if ctx.c > -128 {
+            ctx.c -= 1;
+        }
+    } else if ctx.b > 0 {
+        ctx.b = (ctx.b - n).min(0);
+        if ctx.c < 127 {
+            ctx.c += 1;
+        }
+    }
+    ctx.k = golomb_k(ctx.a, n) as u16;
+    let e = (e ^ sign) - sign;
+    Ok(reconstruct::<MODE>(p, px, e))
+}
+
+/// Run-interruption error value (A.7.2) with run context `rc`.
+#[inline(always)]
+fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Result<i32, ()> {
+    let temp = rc.a + (i32::from(rc.n) >> 1) * rc.ritype;
+    let n = i32::from(rc.n);
+    // Smallest k with (N << k) >= TEMP; N wraps to 0 with RESET = 256 (8-bit
+    // counter, as CharLS), which no k satisfies.
+    if n == 0 && temp > 0 {
+        return Err(());
+    }
+    let k = golomb_k(temp.max(1), n.max(1));
+    if k > 24 {
+        return Err(());
+    }
+    let limit = p.limit - i32::from(J[ri & 31]) - 1;
+    let thr = limit - p.qbpp as i32 - 1;
+    let em = br.decode_value(k, thr, p.qbpp)? as i32;
+    let t = em + rc.ritype;
+    let map = t & 1;
+    let eabs = (t + map) / 2;
+    let e = if (k != 0 || 2 * i32::from(rc.nn) >= n) == (map != 0) {
+        -eabs
+    } else {
+        eabs
+    };
+    if e < 0 {
+        rc.nn = rc.nn.wrapping_add(1);
+    }
+    rc.a += (em + 1 - rc.ritype) >> 1;
+    if rc.a >= 1 << 24 {
+        return Err(());
+    }
+    if rc.n == p.reset_u8 {
+        rc.a >>= 1;
+        rc.n >>= 1;
+        rc.nn >>= 1;
+    }
+    rc.n = rc.n.wrapping_add(1);
+    Ok(e)
+}
+
+/// Decodes the run-length part of run mode; returns the run length and
+/// whether the run reached the end of the line.
+#[inline(always)]
+fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(usize, bool), ()> {
+    let mut cnt = 0usize;
+    loop {
+        if br.read_bit() == 0 {
+            break;
+        }
+        let seg = 1usize << J[*ri & 31];
+        let take = seg.min(remaining - cnt);
+        cnt += take;
+        if take == seg && *ri < 31 {
+            *ri += 1;
+        }
+        if cnt == remaining {
+            return Ok((cnt, true));
+        }
+    }
+    let j = u32::from(J[*ri & 31]);
+    if j > 0 {
+        cnt += br.read_bits(j) as usize;
+    }
+    if cnt > remaining {
+        return Err(());
+    }
+    Ok((cnt, cnt == remaining))
+}
+
 impl<'a, 'q> Coder<'a, 'q> {
     fn new(br: BitReader<'a>, quant: &'q [i8; QSIZE], p: &Params) -> Self {
         let mut c = Coder {
@@ -997,15 +1226,17 @@ impl<'a, 'q> Coder<'a, 'q> {
             quant,
             ctx: [Ctx::default(); 512],
             rctx: [RunCtx::default(); 2],
-            maxval: p.maxval,
-            near: p.near,
-            range: p.range,
-            qstep: 2 * p.near + 1,
-            qbpp: p.qbpp,
-            limit: p.limit,
-            thr: p.limit - p.qbpp as i32 - 1,
-            reset: p.reset,
-            reset_u8: p.reset as u8,
+            k: Consts {
+                maxval: p.maxval,
+                near: p.near,
+                range: p.range,
+                qstep: 2 * p.near + 1,
+                qbpp: p.qbpp,
+                limit: p.limit,
+                thr: p.limit - p.qbpp as i32 - 1,
+                reset: p.reset,
+                reset_u8: p.reset as u8,
+            },
             a_init: ((p.range + 32) / 64).max(2),
         };
         c.reset_contexts();
@@ -1018,8 +1249,9 @@ impl<'a, 'q> Coder<'a, 'q> {
             *c = Ctx {
                 a,
                 b: 0,
-                c: 0,
                 n: 1,
+                c: 0,
+                k: golomb_k(a, 1) as u16,
             };
         }
         self.rctx = [
@@ -1038,154 +1270,6 @@ impl<'a, 'q> Coder<'a, 'q> {
         ];
     }
 
-    #[inline(always)]
-    fn q(&self, d: i32) -> i32 {
-        i32::from(self.quant[((d + QOFF) as usize) & (QSIZE - 1)])
-    }
-
-    #[inline(always)]
-    fn reconstruct<const MODE: u8>(&self, px: i32, e: i32) -> i32 {
-        if MODE == MODE_MASK {
-            // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
-            return (px + e) & self.maxval;
-        }
-        let mut v;
-        if MODE == MODE_LOSSLESS {
-            v = px + e;
-            if v < 0 {
-                v += self.range;
-            } else if v > self.maxval {
-                v -= self.range;
-            }
-        } else {
-            v = px + e * self.qstep;
-            if v < -self.near {
-                v += self.range * self.qstep;
-            } else if v > self.maxval + self.near {
-                v -= self.range * self.qstep;
-            }
-        }
-        v.clamp(0, self.maxval)
-    }
-
-    /// Regular-mode sample (T.87 A.4 - A.6).
-    #[inline(always)]
-    fn regular<const MODE: u8>(&mut self, q: i32, pred: i32) -> Result<i32, ()> {
-        let sign = q >> 31;
-        let qi = ((q ^ sign) - sign) as usize & 511;
-        let ctx = &mut self.ctx[qi];
-        let k = golomb_k(ctx.a, ctx.n);
-        if k >= 16 {
-            return Err(());
-        }
-        let lossless = MODE != MODE_NEAR;
-        let px = (pred + ((ctx.c ^ sign) - sign)).clamp(0, self.maxval);
-        let m = self.br.decode_value(k, self.thr, self.qbpp)?;
-        let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
-        if lossless && k == 0 {
-            e ^= (2 * ctx.b + ctx.n - 1) >> 31;
-        }
-        // |e| < 2^22 here (unary prefix < 64, k < 16), so the sums below
-        // cannot overflow before the range check (CharLS: A, |B| < 2^24).
-        ctx.a += e.abs();
-        ctx.b += if lossless { e } else { e * self.qstep };
-        if (ctx.a as u32 | ctx.b.unsigned_abs()) >= 1 << 24 {
-            return Err(());
-        }
-        if ctx.n == self.reset {
-            ctx.a >>= 1;
-            ctx.b >>= 1;
-            ctx.n >>= 1;
-        }
-        ctx.n += 1;
-        // Bias update (A.13), written to compile to conditional moves.
-        let (b, n, c) = (ctx.b, ctx.n, ctx.c);
-        let neg = b + n <= 0;
-        let pos = b > 0;
-        let b_neg = (b + n).max(1 - n);
-        let b_pos = (b - n).min(0);
-        ctx.b = if neg {
-            b_neg
-        } else if pos {
-            b_pos
-        } else {
-            b
-        };
-        ctx.c = c - i32::from(neg & (c > -128)) + i32::from(pos & (c < 127));
-        let e = (e ^ sign) - sign;
-        Ok(self.reconstruct::<MODE>(px, e))
-    }
-
-    /// Run-interruption error value (A.7.2) with run context `ci`.
-    fn ri_error(&mut self, ci: usize, ri: usize) -> Result<i32, ()> {
-        let rc = self.rctx[ci];
-        let temp = rc.a + (i32::from(rc.n) >> 1) * rc.ritype;
-        let mut nt = i32::from(rc.n);
-        let mut k = 0u32;
-        while nt < temp {
-            nt <<= 1;
-            k += 1;
-            if k > 24 {
-                return Err(());
-            }
-        }
-        let limit = self.limit - i32::from(J[ri & 31]) - 1;
-        let thr = limit - self.qbpp as i32 - 1;
-        let em = self.br.decode_value(k, thr, self.qbpp)? as i32;
-        let t = em + rc.ritype;
-        let map = t & 1;
-        let eabs = (t + map) / 2;
-        let e = if (k != 0 || 2 * i32::from(rc.nn) >= i32::from(rc.n)) == (map != 0) {
-            -eabs
-        } else {
-            eabs
-        };
-        let rc = &mut self.rctx[ci];
-        if e < 0 {
-            rc.nn = rc.nn.wrapping_add(1);
-        }
-        rc.a += (em + 1 - rc.ritype) >> 1;
-        if rc.a >= 1 << 24 {
-            return Err(());
-        }
-        if rc.n == self.reset_u8 {
-            rc.a >>= 1;
-            rc.n >>= 1;
-            rc.nn >>= 1;
-        }
-        rc.n = rc.n.wrapping_add(1);
-        Ok(e)
-    }
-
-    /// Decodes the run-length part of run mode; returns the run length and
-    /// whether the run reached the end of the line.
-    #[inline(always)]
-    fn run_length(&mut self, remaining: usize, ri: &mut usize) -> Result<(usize, bool), ()> {
-        let mut cnt = 0usize;
-        loop {
-            if self.br.read_bit() == 0 {
-                break;
-            }
-            let seg = 1usize << J[*ri & 31];
-            let take = seg.min(remaining - cnt);
-            cnt += take;
-            if take == seg && *ri < 31 {
-                *ri += 1;
-            }
-            if cnt == remaining {
-                return Ok((cnt, true));
-            }
-        }
-        let j = u32::from(J[*ri & 31]);
-        if j > 0 {
-            cnt += self.br.read_bits(j) as usize;
-        }
-        if cnt > remaining {
-            return Err(());
-        }
-        Ok((cnt, cnt == remaining))
-    }
-
     /// One line of one component. `prev`/`cur` hold samples x = -1..=w at
     /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller.
     #[inline(never)]
@@ -1196,9 +1280,27 @@ impl<'a, 'q> Coder<'a, 'q> {
         w: usize,
         ri: &mut usize,
     ) -> Result<(), ()> {
+        // The bit reader lives in a local for the line (registers, not memory).
+        let mut br = self.br;
+        let r = self.line_inner::<MODE>(&mut br, prev, cur, w, ri);
+        self.br = br;
+        r
+    }
+
+    #[inline(always)]
+    fn line_inner<const MODE: u8>(
+        &mut self,
+        br: &mut BitReader,
+        prev: &[i32],
+        cur: &mut [i32],
+        w: usize,
+        ri: &mut usize,
+    ) -> Result<(), ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
+        let p = self.k;
+        let qt = self.quant;
         let prev = &prev[..w + 2];
         let cur = &mut cur[..w + 2];
         let mut x = 0usize;
@@ -1209,37 +1311,87 @@ impl<'a, 'q> Coder<'a, 'q> {
             let rc = rb;
             rb = rd;
             rd = prev[x + 2];
-            let q = self.q(rd - rb) * 81 + self.q(rb - rc) * 9 + self.q(rc - ra);
+            let q = quant(qt, rd - rb) * 81 + quant(qt, rb - rc) * 9 + quant(qt, rc - ra);
             if q != 0 {
-                ra = self.regular::<MODE>(q, med(ra, rb, rc))?;
+                ra = regular::<MODE>(&mut self.ctx, br, &p, q, med(ra, rb, rc))?;
                 cur[x + 1] = ra;
                 x += 1;
             } else {
-                let (cnt, eol) = self.run_length(w - x, ri)?;
-                cur[x + 1..x + 1 + cnt].fill(ra);
-                x += cnt;
-                if eol {
+                // Lossless: run mode out of line, fewer values live in this
+                // loop. Near-lossless (more, shorter runs): inline.
+                if MODE == MODE_NEAR {
+                    x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
+                } else {
+                    let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
+                    br.s = st;
+                    x = r?;
+                }
+                if x >= w {
                     break;
                 }
-                // Run interruption sample at x.
-                let rbx = prev[x + 1];
-                let v = if (ra - rbx).abs() <= self.near {
-                    let e = self.ri_error(1, *ri)?;
-                    self.reconstruct::<MODE>(ra, e)
-                } else {
-                    let e = self.ri_error(0, *ri)?;
-                    let s = ((rbx - ra) >> 31) | 1;
-                    self.reconstruct::<MODE>(rbx, e * s)
-                };
-                cur[x + 1] = v;
-                *ri = ri.saturating_sub(1);
-                x += 1;
-                ra = v;
+                ra = cur[x];
                 rb = prev[x];
                 rd = prev[x + 1];
             }
         }
         Ok(())
+    }
+
+    /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
+    /// end of the line the run-interruption sample. Returns the bit reader
+    /// state and the position after the last decoded sample.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn run_mode<const MODE: u8>(
+        &mut self,
+        data: &[u8],
+        s: BitState,
+        prev: &[i32],
+        cur: &mut [i32],
+        x: usize,
+        ra: i32,
+        ri: &mut usize,
+    ) -> (BitState, Result<usize, ()>) {
+        let mut br = BitReader { data, s };
+        let r = self.run_mode_inner::<MODE>(&mut br, prev, cur, x, ra, ri);
+        (br.s, r)
+    }
+
+    #[inline(always)]
+    fn run_mode_inner<const MODE: u8>(
+        &mut self,
+        br: &mut BitReader,
+        prev: &[i32],
+        cur: &mut [i32],
+        mut x: usize,
+        ra: i32,
+        ri: &mut usize,
+    ) -> Result<usize, ()> {
+        let p = self.k;
+        // prev and cur hold w + 2 samples (checked by the caller).
+        let w = prev.len().saturating_sub(2);
+        if cur.len() < w + 2 || x >= w {
+            return Err(());
+        }
+        let (cnt, eol) = run_length(br, w - x, ri)?;
+        cur[x + 1..x + 1 + cnt].fill(ra);
+        x += cnt;
+        if eol {
+            return Ok(w);
+        }
+        // Run interruption sample at x.
+        let rbx = prev[x + 1];
+        let v = if (ra - rbx).abs() <= p.near {
+            let e = ri_error(&mut self.rctx[1], br, &p, *ri)?;
+            reconstruct::<MODE>(&p, ra, e)
+        } else {
+            let e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
+            let s = ((rbx - ra) >> 31) | 1;
+            reconstruct::<MODE>(&p, rbx, e * s)
+        };
+        cur[x + 1] = v;
+        *ri = ri.saturating_sub(1);
+        Ok(x + 1)
     }
 
     /// One line of a sample-interleaved scan with N components. Pixel x
@@ -1252,9 +1404,26 @@ impl<'a, 'q> Coder<'a, 'q> {
         w: usize,
         ri: &mut usize,
     ) -> Result<(), ()> {
+        let mut br = self.br;
+        let r = self.line_n_inner::<N, MODE>(&mut br, prev, cur, w, ri);
+        self.br = br;
+        r
+    }
+
+    #[inline(always)]
+    fn line_n_inner<const N: usize, const MODE: u8>(
+        &mut self,
+        br: &mut BitReader,
+        prev: &[i32],
+        cur: &mut [i32],
+        w: usize,
+        ri: &mut usize,
+    ) -> Result<(), ()> {
         if prev.len() < (w + 2) * N || cur.len() < (w + 2) * N {
             return Err(());
         }
+        let p = self.k;
+        let qt = self.quant;
         let prev = &prev[..(w + 2) * N];
         let cur = &mut cur[..(w + 2) * N];
         let mut x = 0usize;
@@ -1267,7 +1436,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 let rc = prev[base - N + c];
                 let rb = prev[base + c];
                 let rd = prev[base + N + c];
-                qs[c] = self.q(rd - rb) * 81 + self.q(rb - rc) * 9 + self.q(rc - ra);
+                qs[c] = quant(qt, rd - rb) * 81 + quant(qt, rb - rc) * 9 + quant(qt, rc - ra);
                 any |= qs[c];
             }
             if any != 0 {
@@ -1275,13 +1444,13 @@ impl<'a, 'q> Coder<'a, 'q> {
                     let ra = cur[base - N + c];
                     let rc = prev[base - N + c];
                     let rb = prev[base + c];
-                    cur[base + c] = self.regular::<MODE>(qs[c], med(ra, rb, rc))?;
+                    cur[base + c] = regular::<MODE>(&mut self.ctx, br, &p, qs[c], med(ra, rb, rc))?;
                 }
                 x += 1;
             } else {
                 let mut ra = [0i32; N];
                 ra.copy_from_slice(&cur[base - N..base]);
-                let (cnt, eol) = self.run_length(w - x, ri)?;
+                let (cnt, eol) = run_length(br, w - x, ri)?;
                 for px in cur[base..base + cnt * N].chunks_exact_mut(N) {
                     px.copy_from_slice(&ra);
                 }
@@ -1292,12 +1461,12 @@ impl<'a, 'q> Coder<'a, 'q> {
                 let base = (x + 1) * N;
                 let mut es = [0i32; N];
                 for e in es.iter_mut() {
-                    *e = self.ri_error(0, *ri)?;
+                    *e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
                 }
                 for c in 0..N {
                     let rb = prev[base + c];
                     let s = ((rb - ra[c]) >> 31) | 1;
-                    cur[base + c] = self.reconstruct::<MODE>(rb, es[c] * s);
+                    cur[base + c] = reconstruct::<MODE>(&p, rb, es[c] * s);
                 }
                 *ri = ri.saturating_sub(1);
                 x += 1;
@@ -1307,9 +1476,37 @@ impl<'a, 'q> Coder<'a, 'q> {
     }
 }
 
+/// Writes `src` as little-endian samples of `sb` (1 or 2) bytes to every
+/// `nf`-th sample of `row`, starting with sample `c`.
+#[inline(never)]
+fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
+    match (sb, nf) {
+        (1, 1) => {
+            for (o, &v) in row.iter_mut().zip(src) {
+                *o = v as u8;
+            }
+        }
+        (1, _) => {
+            for (o, &v) in row[c..].chunks_mut(nf).zip(src) {
+                o[0] = v as u8;
+            }
+        }
+        (_, 1) => {
+            for (o, &v) in row.chunks_exact_mut(2).zip(src) {
+                o.copy_from_slice(&(v as u16).to_le_bytes());
+            }
+        }
+        _ => {
+            for (o, &v) in row[2 * c..].chunks_mut(2 * nf).zip(src) {
+                o[..2].copy_from_slice(&(v as u16).to_le_bytes());
+            }
+        }
+    }
+}
+
 fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
-    for d in -p.maxval..=p.maxval {
-        let v = if d <= -p.t3 {
+    let qval = |d: i32| -> i8 {
+        if d <= -p.t3 {
             -4
         } else if d <= -p.t2 {
             -3
@@ -1327,9 +1524,18 @@ fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
             3
         } else {
             4
-        };
-        q[((d + QOFF) as usize) & (QSIZE - 1)] = v;
+        }
+    };
+    // Differences -MAXVAL..=MAXVAL (index d mod 2^17). |d| >= T3 (T3 <= MAXVAL,
+    // checked in coding_params) quantise to +-4: bulk fills; the compare
+    // chain only for |d| < T3.
+    let (maxval, t3) = (p.maxval as usize, p.t3 as usize);
+    for d in 0..t3 {
+        q[d] = qval(d as i32);
+        q[(QSIZE - d) & (QSIZE - 1)] = qval(-(d as i32));
     }
+    q[t3..=maxval].fill(4);
+    q[QSIZE - maxval..=QSIZE - t3].fill(-4);
 }
 
 /// Decodes the scan whose entropy-coded data starts at `start`; returns the
@@ -1343,7 +1549,8 @@ fn decode_scan(
     params: &Params,
     restart: u32,
     quant: &mut Box<[i8; QSIZE]>,
-    out: &mut [u16],
+    out: &mut [u8],
+    sb: usize,
 ) -> Result<usize, JpegLsError> {
     fill_quant(quant, params);
     let w = f.width as usize;
@@ -1361,6 +1568,9 @@ fn decode_scan(
     let lanes = if ilv == 1 { scan.ns } else { 1 };
     let px_n = if ilv == 2 { scan.ns } else { 1 };
     let stride = (w + 2) * px_n;
+    // Line-interleaved three-component scan in frame order (RGB): the output
+    // row is written once per line, pixel by pixel, not with three strided passes.
+    let rgb_lines = ilv == 1 && lanes == 3 && nf == 3 && scan.comps[..3] == [0, 1, 2];
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
@@ -1406,41 +1616,59 @@ fn decode_scan(
                     });
                 }
                 // Output.
-                let row = &mut out[y * w * nf..(y + 1) * w * nf];
-                if px_n == 1 {
-                    let fc = scan.comps[lane];
-                    let src = &cl[1..w + 1];
-                    if nf == 1 {
-                        for (o, &v) in row.iter_mut().zip(src) {
-                            *o = v as u16;
-                        }
-                    } else {
-                        for (o, &v) in row[fc..].iter_mut().step_by(nf).zip(src) {
-                            *o = v as u16;
-                        }
-                    }
+                let row_len = w * nf * sb;
+                let row = &mut out[y * row_len..(y + 1) * row_len];
+                if rgb_lines {
+                    // Written below, all three lanes at once.
+                } else if px_n == 1 {
+                    put_samples(row, &cl[1..w + 1], nf, scan.comps[lane], sb);
                 } else {
                     let src = &cl[px_n..(w + 1) * px_n];
                     let identity =
                         nf == px_n && scan.comps[..px_n].iter().enumerate().all(|(i, &c)| i == c);
                     if identity {
-                        for (o, &v) in row.iter_mut().zip(src) {
-                            *o = v as u16;
-                        }
+                        put_samples(row, src, 1, 0, sb);
                     } else {
-                        for (pix, s) in row.chunks_exact_mut(nf).zip(src.chunks_exact(px_n)) {
+                        for (pix, s) in row.chunks_exact_mut(nf * sb).zip(src.chunks_exact(px_n)) {
                             for (c, &v) in s.iter().enumerate() {
-                                pix[scan.comps[c]] = v as u16;
+                                let o = scan.comps[c] * sb;
+                                let le = (v as u16).to_le_bytes();
+                                pix[o..o + sb].copy_from_slice(&le[..sb]);
                             }
                         }
+                    }
+                }
+            }
+            if rgb_lines {
+                let row_len = w * 3 * sb;
+                let row = &mut out[y * row_len..(y + 1) * row_len];
+                let l0 = &cur[1..w + 1];
+                let l1 = &cur[stride + 1..stride + w + 1];
+                let l2 = &cur[2 * stride + 1..2 * stride + w + 1];
+                if sb == 1 {
+                    for (o, ((&a, &b), &c)) in
+                        row.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2))
+                    {
+                        o.copy_from_slice(&[a as u8, b as u8, c as u8]);
+                    }
+                } else {
+                    for (o, ((&a, &b), &c)) in
+                        row.chunks_exact_mut(6).zip(l0.iter().zip(l1).zip(l2))
+                    {
+                        let (a, b, c) = (
+                            (a as u16).to_le_bytes(),
+                            (b as u16).to_le_bytes(),
+                            (c as u16).to_le_bytes(),
+                        );
+                        o.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1]]);
                     }
                 }
             }
             std::mem::swap(&mut prev, &mut cur);
             y += 1;
         }
-        let mpos = if coder.br.ended {
-            find_marker(data, coder.br.pos.max(seg_start))
+        let mpos = if coder.br.s.ended {
+            find_marker(data, coder.br.s.pos.max(seg_start))
         } else {
             find_marker(data, coder.br.search_start(seg_start))
         };

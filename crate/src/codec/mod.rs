@@ -498,12 +498,17 @@ fn decode_jpegls(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, De
         header.components as u16,
         desc,
     )?;
-    let image = jpegls::decode(data).map_err(jls_error)?;
+    // Straight into the canonical little-endian layout where the container is 1 or 2
+    // bytes wide (no u16 buffer, no second copy in canonicalise).
+    let samples = match desc.canonical_sample_bytes() {
+        width @ (1 | 2) => SampleBuf::Le(jpegls::decode_le(data, width).map_err(jls_error)?.1),
+        _ => SampleBuf::U16(jpegls::decode(data).map_err(jls_error)?.samples),
+    };
     Ok(CodecOutput {
-        width: image.width,
-        height: image.height,
-        components: image.components as u16,
-        samples: SampleBuf::U16(image.samples),
+        width: header.width,
+        height: header.height,
+        components: header.components as u16,
+        samples,
         colour: Colour::AsStored,
     })
 }
