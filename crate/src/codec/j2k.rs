@@ -38,6 +38,21 @@ pub(crate) struct J2kHeader {
     /// QCD: no quantisation (reversible), with one exponent byte per subband
     /// (3 × levels + 1); checked after the whole main header is read.
     pub qcd_reversible_complete: bool,
+    /// Where component 0's Ssiz byte lies in `data` (0 if SIZ is short).
+    pub ssiz_at: usize,
+    /// The full image extent (Xsiz, Ysiz) on the reference grid.
+    pub extent: (u32, u32),
+    /// COD: quality layers.
+    pub layers: u16,
+    /// COD: the progression order (0 LRCP, 1 RLCP, 2 RPCL, 3 PCRL, 4 CPRL).
+    pub progression: u8,
+    /// COD: the code-block style byte.
+    pub cb_style: u8,
+    /// COD: every resolution's precinct holds the whole resolution (no precinct
+    /// partition in effect), so each resolution of each component is one packet.
+    pub one_precinct: bool,
+    /// SIZ: the number of tiles.
+    pub tiles: u64,
 }
 
 /// Finds SIZ and COD in a raw codestream's main header (or inside a JP2 `jp2c` box).
@@ -53,6 +68,7 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
         ));
     };
     let mut qcd = None;
+    let mut cod: Option<&[u8]> = None;
     let mut h = J2kHeader {
         raw: i == 0,
         ..J2kHeader::default()
@@ -91,15 +107,27 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
                 }
                 h.width = xsiz - x0;
                 h.height = ysiz - y0;
+                h.extent = (xsiz, ysiz);
+                let (xt, yt, xto, yto) = (be32(18), be32(22), be32(26), be32(30));
+                if xt > 0 && yt > 0 && xto <= x0 && yto <= y0 {
+                    h.tiles = (xsiz - xto).div_ceil(xt) as u64 * (ysiz - yto).div_ceil(yt) as u64;
+                }
                 h.components = u16::from_be_bytes([seg[34], seg[35]]);
+                if seg.len() >= 36 + 3 * h.components as usize {
+                    h.ssiz_at = i + 4 + 36;
+                }
                 siz = true;
             }
             0x52 if seg.len() >= 5 => {
                 h.mct = seg[4] != 0;
+                h.layers = u16::from_be_bytes([seg[2], seg[3]]);
                 if seg.len() >= 10 {
                     h.levels = seg[5];
+                    h.cb_style = seg[8];
+                    h.progression = seg[1];
                     h.ht = seg[8] & 0x40 != 0;
                     h.reversible = seg[9] == 1;
+                    cod = Some(seg);
                 }
             }
             0x53 | 0x5D => h.per_component = true,
@@ -110,6 +138,26 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
     }
     h.qcd_reversible_complete = matches!(qcd, Some((sqcd, n))
         if sqcd & 0x1F == 0 && n >= 3 * h.levels as usize + 1);
+    h.one_precinct = match cod {
+        // Default precincts: 2^15 on a side, larger than any DICOM frame.
+        Some(seg) if seg[0] & 1 == 0 => h.extent.0 <= 1 << 15 && h.extent.1 <= 1 << 15,
+        // User precincts (one PPx/PPy byte per resolution): each must cover the
+        // resolution's whole extent from the grid origin.
+        Some(seg) => {
+            let levels = h.levels as u32;
+            seg.len() >= 10 + levels as usize + 1
+                && (0..=levels).all(|r| {
+                    let pp = seg[10 + r as usize];
+                    let shift = levels - r;
+                    let (w, ht) = (
+                        h.extent.0.div_ceil(1 << shift.min(31)),
+                        h.extent.1.div_ceil(1 << shift.min(31)),
+                    );
+                    (w as u64) <= 1u64 << (pp & 0x0F) && (ht as u64) <= 1u64 << (pp >> 4)
+                })
+        }
+        None => false,
+    };
     if !siz {
         return Err(DecodeError::codec(
             CODEC,
@@ -190,16 +238,7 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
-    // Grey only: openjph-core 0.1.0's colour (RCT) output differs from OpenJPEG's
-    // on the corpus's RGB files, so colour stays with openjp2.
-    if header.ht
-        && header.reversible
-        && header.raw
-        && !header.per_component
-        && header.components == 1
-        && header.qcd_reversible_complete
-        && tile_parts_complete(data, header.first_sot)
-    {
+    if ht_reversible_fits(data, &header) {
         return decode_ht_reversible(data, &header, desc);
     }
     let format: CODEC_FORMAT = if data.starts_with(&JP2_SIGNATURE) {
@@ -313,60 +352,173 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     }
 }
 
-/// Whether the tile-parts from `sot` on chain by their Psot lengths to an EOC that ends
-/// the codestream (DICOM's even-length padding allowed). OpenJPH is resilient: it
-/// decodes a truncated stream to a picture, where OpenJPEG reports the truncation; a
-/// stream that fails this check goes to openjp2, which says what is wrong.
-fn tile_parts_complete(data: &[u8], sot: usize) -> bool {
+/// Whether openjph-core 0.1.0 decodes this stream as OpenJPEG would. Its decoder is
+/// a subset of part 15: packets in layer-resolution-component order with one
+/// precinct per resolution and fresh tag trees per packet (so one quality layer and
+/// no precinct partition; then LRCP, RLCP and RPCL all give that order, and with one
+/// component every order does), HT cleanup blocks only (no mixed mode, no vertically
+/// causal context), main-header coding parameters only, and one tile-part per tile
+/// read in tile order. It never applies the inverse RCT and clamps unsigned output
+/// after its level shift, so `decode_ht_reversible` marks the components signed and
+/// does the RCT, level shift and clamp itself.
+fn ht_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
+    let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
+        let s = &data[h.ssiz_at..];
+        // The same depth and signedness in all three, and a progression order that
+        // puts resolution before component (LRCP, RLCP, RPCL).
+        s[0] == s[3] && s[0] == s[6] && h.progression <= 2
+    };
+    h.ht && h.cb_style & 0xC8 == 0x40
+        && h.reversible
+        && h.raw
+        && !h.per_component
+        && h.layers == 1
+        && h.one_precinct
+        && (h.components == 1 || colour_ok)
+        && h.ssiz_at != 0
+        && h.qcd_reversible_complete
+        && tile_parts_complete(data, h.first_sot, h.tiles)
+}
+
+/// Whether the tile-parts from `sot` on are one per tile, in tile order, each with an
+/// empty tile-part header (SOD right after SOT), chaining by their Psot lengths to an
+/// EOC that ends the codestream (DICOM's even-length padding allowed). OpenJPH is
+/// resilient: it decodes a truncated stream to a picture, where OpenJPEG reports the
+/// truncation; a stream that fails this check goes to openjp2, which says what is wrong.
+fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
     let mut end = data.len();
     while end > 0 && data[end - 1] == 0 {
         end -= 1;
     }
-    if sot == 0 || end < 2 || data[end - 2..end] != [0xFF, 0xD9] {
+    if sot == 0 || tiles == 0 || end < 2 || data[end - 2..end] != [0xFF, 0xD9] {
         return false;
     }
     let eoc = end - 2;
     let mut p = sot;
+    let mut index = 0u64;
     while p < eoc {
-        if p + 12 > eoc || data[p] != 0xFF || data[p + 1] != 0x90 {
+        if p + 14 > eoc
+            || data[p..p + 4] != [0xFF, 0x90, 0, 10]
+            || data[p + 12..p + 14] != [0xFF, 0x93]
+            || u16::from_be_bytes([data[p + 4], data[p + 5]]) as u64 != index
+            || data[p + 10] != 0
+            || data[p + 11] > 1
+        {
             return false;
         }
+        index += 1;
         let psot =
             u32::from_be_bytes([data[p + 6], data[p + 7], data[p + 8], data[p + 9]]) as usize;
         if psot == 0 {
-            return true; // the last tile-part runs to the EOC
+            return index == tiles; // the last tile-part runs to the EOC
         }
         if psot < 14 || psot > eoc - p {
             return false;
         }
         p += psot;
     }
-    p == eoc
+    p == eoc && index == tiles
 }
 
-/// Reversible greyscale HTJ2K through openjph-core (a Rust port of OpenJPH, the decoder that
-/// Cornerstone3D ships), whose HT block decoder is several times faster than
-/// openjp2's. Lossless, so any conforming decoder gives the same samples; lossy
-/// (9/7, float) HTJ2K stays with openjp2, which matches OpenJPEG exactly.
+/// Serves openjph-core the codestream with every component's Ssiz marked signed, so
+/// that it returns the samples as decoded: without its level shift and clamp, which
+/// on colour would come before the inverse RCT.
+struct SignedSiz<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// Byte offsets of the Ssiz fields.
+    ssiz: core::ops::Range<usize>,
+}
+
+impl openjph_core::file::InfileBase for SignedSiz<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> openjph_core::Result<usize> {
+        let take = buf.len().min(self.data.len() - self.pos);
+        buf[..take].copy_from_slice(&self.data[self.pos..self.pos + take]);
+        for at in self.ssiz.clone().step_by(3) {
+            if (self.pos..self.pos + take).contains(&at) {
+                buf[at - self.pos] |= 0x80;
+            }
+        }
+        self.pos += take;
+        Ok(take)
+    }
+
+    fn seek(
+        &mut self,
+        offset: i64,
+        whence: openjph_core::file::SeekFrom,
+    ) -> openjph_core::Result<()> {
+        use openjph_core::file::SeekFrom;
+        let base = match whence {
+            SeekFrom::Start => 0,
+            SeekFrom::Current => self.pos as i64,
+            SeekFrom::End => self.data.len() as i64,
+        };
+        let to = base
+            .checked_add(offset)
+            .filter(|&t| t >= 0 && t <= self.data.len() as i64);
+        match to {
+            Some(t) => {
+                self.pos = t as usize;
+                Ok(())
+            }
+            None => Err(openjph_core::OjphError::Codec {
+                code: 0,
+                message: "seek out of range".into(),
+            }),
+        }
+    }
+
+    fn tell(&self) -> i64 {
+        self.pos as i64
+    }
+
+    fn eof(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+}
+
+/// Reversible HTJ2K (grey, or three components with or without the RCT) through
+/// openjph-core (a Rust port of OpenJPH, the decoder that Cornerstone3D ships), whose
+/// HT block decoder is several times faster than openjp2's. Lossless, so any
+/// conforming decoder gives the same samples; lossy (9/7, float) HTJ2K stays with
+/// openjp2, which matches OpenJPEG exactly. `ht_reversible_fits` says which streams.
 fn decode_ht_reversible(
     data: &[u8],
     header: &J2kHeader,
     desc: &PixelDescription,
 ) -> Result<CodecOutput, DecodeError> {
     use openjph_core::codestream::Codestream;
-    use openjph_core::file::MemInfile;
     let fail =
         |what: &str, e: openjph_core::OjphError| DecodeError::codec(CODEC, format!("{what}: {e}"));
-    let mut infile = MemInfile::new(data);
+    let n = header.components as usize;
+    // Depth and signedness as the stream gives them, before the signed marking.
+    let mut ranges = Vec::with_capacity(n);
+    for c in 0..n {
+        let ssiz = data[header.ssiz_at + 3 * c];
+        let bits = (ssiz & 0x7F) as u32 + 1;
+        if bits > 31 {
+            return Err(DecodeError::codec(CODEC, format!("bit depth {bits}")));
+        }
+        // (lo, hi, level shift)
+        ranges.push(if ssiz & 0x80 != 0 {
+            (-(1i32 << (bits - 1)), (1i32 << (bits - 1)) - 1, 0)
+        } else {
+            (0, ((1u32 << bits) - 1) as i32, 1i32 << (bits - 1))
+        });
+    }
+    let mut infile = SignedSiz {
+        data,
+        pos: 0,
+        ssiz: header.ssiz_at..header.ssiz_at + 3 * n,
+    };
     let mut cs = Codestream::new();
     cs.read_headers(&mut infile)
         .map_err(|e| fail("could not read the codestream header", e))?;
     let siz = cs.access_siz();
-    let n = siz.get_num_components() as usize;
-    if n != header.components as usize || n == 0 {
+    if siz.get_num_components() as usize != n {
         return Err(DecodeError::codec(CODEC, "SIZ component count changed"));
     }
-    let mut ranges = Vec::with_capacity(n);
     for c in 0..n as u32 {
         let d = siz.get_downsampling(c);
         if d.x != 1 || d.y != 1 {
@@ -375,54 +527,55 @@ fn decode_ht_reversible(
                 "subsampled components are not supported",
             ));
         }
-        let bits = siz.get_bit_depth(c);
-        if !(1..=32).contains(&bits) {
-            return Err(DecodeError::codec(CODEC, format!("bit depth {bits}")));
-        }
-        let (lo, hi) = if siz.is_signed(c) {
-            (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
-        } else {
-            (0, (1i64 << bits) - 1)
-        };
-        ranges.push((
-            lo.max(i32::MIN as i64) as i32,
-            hi.min(i32::MAX as i64) as i32,
-        ));
     }
     cs.create(&mut infile)
         .map_err(|e| fail("corrupt or truncated codestream", e))?;
     let (w, h) = (header.width as usize, header.height as usize);
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
+    let rct = n == 3 && header.mct;
     let mut v = vec![0u8; w * h * stride];
+    let mut pull = |c: usize| -> Result<Vec<i32>, DecodeError> {
+        let mut line = cs
+            .pull(c as u32)
+            .ok_or_else(|| DecodeError::codec(CODEC, "codestream ended early"))?;
+        if line.len() < w {
+            return Err(DecodeError::codec(CODEC, "a decoded line is too short"));
+        }
+        line.truncate(w);
+        Ok(line)
+    };
     for row in v.chunks_exact_mut(w * stride) {
-        for (c, &(lo, hi)) in ranges.iter().enumerate() {
-            let line = cs
-                .pull(c as u32)
-                .ok_or_else(|| DecodeError::codec(CODEC, "codestream ended early"))?;
-            if line.len() < w {
-                return Err(DecodeError::codec(CODEC, "a decoded line is too short"));
+        if rct {
+            let (mut y, mut u, mut r) = (pull(0)?, pull(1)?, pull(2)?);
+            // Inverse RCT in place: G into y, B into u, R into r.
+            for ((y, u), r) in y.iter_mut().zip(u.iter_mut()).zip(r.iter_mut()) {
+                let g = y.wrapping_sub(u.wrapping_add(*r) >> 2);
+                *y = g;
+                *r = r.wrapping_add(g);
+                *u = u.wrapping_add(g);
             }
-            let dst = &mut row[c * width..];
-            match width {
-                1 => {
-                    for (k, &x) in line[..w].iter().enumerate() {
-                        dst[k * stride] = x.clamp(lo, hi) as u8;
-                    }
+            let (g, b) = (y, u);
+            let (lo, hi, shift) = ranges[0];
+            let px = |x: i32| x.wrapping_add(shift).clamp(lo, hi);
+            if width == 1 {
+                for (((d, &r), &g), &b) in row.chunks_exact_mut(3).zip(&r).zip(&g).zip(&b) {
+                    d.copy_from_slice(&[px(r) as u8, px(g) as u8, px(b) as u8]);
                 }
-                2 => {
-                    for (k, &x) in line[..w].iter().enumerate() {
-                        let b = (x.clamp(lo, hi) as u16).to_le_bytes();
-                        dst[k * stride] = b[0];
-                        dst[k * stride + 1] = b[1];
-                    }
+            } else {
+                for (c, plane) in [r, g, b].iter().enumerate() {
+                    write_samples(&mut row[c * width..], plane, stride, width, ranges[c]);
                 }
-                _ => {
-                    for (k, &x) in line[..w].iter().enumerate() {
-                        dst[k * stride..k * stride + 4]
-                            .copy_from_slice(&x.clamp(lo, hi).to_le_bytes());
-                    }
-                }
+            }
+        } else if n == 1 && width == 2 {
+            let (lo, hi, shift) = ranges[0];
+            for (d, &x) in row.chunks_exact_mut(2).zip(&pull(0)?) {
+                d.copy_from_slice(&(x.wrapping_add(shift).clamp(lo, hi) as u16).to_le_bytes());
+            }
+        } else {
+            for c in 0..n {
+                let line = pull(c)?;
+                write_samples(&mut row[c * width..], &line, stride, width, ranges[c]);
             }
         }
     }
@@ -431,12 +584,28 @@ fn decode_ht_reversible(
         height: h as u32,
         components: n as u16,
         samples: SampleBuf::Le(v),
-        colour: if n == 3 && header.mct {
+        colour: if rct {
             Colour::ConvertedToRgb
         } else {
             Colour::AsStored
         },
     })
+}
+
+/// Level-shifts, clamps and stores one component's line as `width`-byte little-endian
+/// samples, `stride` bytes apart.
+fn write_samples(
+    dst: &mut [u8],
+    line: &[i32],
+    stride: usize,
+    width: usize,
+    range: (i32, i32, i32),
+) {
+    let (lo, hi, shift) = range;
+    for (k, &x) in line.iter().enumerate() {
+        let b = x.wrapping_add(shift).clamp(lo, hi).to_le_bytes();
+        dst[k * stride..k * stride + width].copy_from_slice(&b[..width]);
+    }
 }
 
 #[cfg(test)]
