@@ -547,22 +547,25 @@ fn decode_ht_reversible(
     };
     for row in v.chunks_exact_mut(w * stride) {
         if rct {
-            let (mut y, mut u, mut r) = (pull(0)?, pull(1)?, pull(2)?);
-            // Inverse RCT in place: G into y, B into u, R into r.
-            for ((y, u), r) in y.iter_mut().zip(u.iter_mut()).zip(r.iter_mut()) {
-                let g = y.wrapping_sub(u.wrapping_add(*r) >> 2);
-                *y = g;
-                *r = r.wrapping_add(g);
-                *u = u.wrapping_add(g);
-            }
-            let (g, b) = (y, u);
+            let (y, u, v) = (pull(0)?, pull(1)?, pull(2)?);
             let (lo, hi, shift) = ranges[0];
-            let px = |x: i32| x.wrapping_add(shift).clamp(lo, hi);
+            let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi);
             if width == 1 {
-                for (((d, &r), &g), &b) in row.chunks_exact_mut(3).zip(&r).zip(&g).zip(&b) {
-                    d.copy_from_slice(&[px(r) as u8, px(g) as u8, px(b) as u8]);
+                // Inverse RCT, level shift and clamp in one pass.
+                for (((d, &y), &u), &v) in row.chunks_exact_mut(3).zip(&y).zip(&u).zip(&v) {
+                    let g = y.wrapping_sub(u.wrapping_add(v) >> 2);
+                    d[0] = px(v.wrapping_add(g)) as u8;
+                    d[1] = px(g) as u8;
+                    d[2] = px(u.wrapping_add(g)) as u8;
                 }
             } else {
+                let (mut r, mut g, mut b) = (v, y, u);
+                for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                    let (y, u, v) = (*g, *b, *r);
+                    *g = y.wrapping_sub(u.wrapping_add(v) >> 2);
+                    *r = v.wrapping_add(*g);
+                    *b = u.wrapping_add(*g);
+                }
                 for (c, plane) in [r, g, b].iter().enumerate() {
                     write_samples(&mut row[c * width..], plane, stride, width, ranges[c]);
                 }
@@ -570,7 +573,9 @@ fn decode_ht_reversible(
         } else if n == 1 && width == 2 {
             let (lo, hi, shift) = ranges[0];
             for (d, &x) in row.chunks_exact_mut(2).zip(&pull(0)?) {
-                d.copy_from_slice(&(x.wrapping_add(shift).clamp(lo, hi) as u16).to_le_bytes());
+                let b = (x.wrapping_add(shift).max(lo).min(hi) as u16).to_le_bytes();
+                d[0] = b[0];
+                d[1] = b[1];
             }
         } else {
             for c in 0..n {
@@ -603,7 +608,7 @@ fn write_samples(
 ) {
     let (lo, hi, shift) = range;
     for (k, &x) in line.iter().enumerate() {
-        let b = x.wrapping_add(shift).clamp(lo, hi).to_le_bytes();
+        let b = x.wrapping_add(shift).max(lo).min(hi).to_le_bytes();
         dst[k * stride..k * stride + width].copy_from_slice(&b[..width]);
     }
 }
