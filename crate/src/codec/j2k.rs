@@ -1,6 +1,8 @@
 //! JPEG 2000 and HTJ2K (1.2.840.10008.1.2.4.90/.91/.201/.202/.203) through openjp2, the
 //! pure-Rust port of OpenJPEG 2.5 (part-15 HT block decoder included), read from
 //! memory. A JP2 file wrapper, which some writers put in DICOM, is accepted.
+//! Reversible single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder,
+//! `ht_block`, with our own packet reader and 5/3 transform), where it fits.
 //!
 //! Colour: openjp2 applies the codestream's inverse component transform (RCT/ICT)
 //! itself, so a 3-component frame with the COD MCT flag set comes out as RGB.
@@ -10,6 +12,10 @@ use crate::error::DecodeError;
 use core::ffi::{c_char, c_void};
 use openjp2::openjpeg::*;
 use openjp2::{opj_dparameters_t, opj_image, CODEC_FORMAT, OPJ_CODEC_J2K, OPJ_CODEC_JP2};
+
+mod ht53;
+mod ht_block;
+mod ht_tables;
 
 const CODEC: &str = "JPEG 2000";
 const JP2_SIGNATURE: [u8; 12] = [
@@ -145,7 +151,7 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
         // resolution's whole extent from the grid origin.
         Some(seg) => {
             let levels = h.levels as u32;
-            seg.len() >= 10 + levels as usize + 1
+            seg.len() > 10 + levels as usize
                 && (0..=levels).all(|r| {
                     let pp = seg[10 + r as usize];
                     let shift = levels - r;
@@ -239,7 +245,9 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
     if ht_reversible_fits(data, &header) {
-        return decode_ht_reversible(data, &header, desc);
+        if let Some(out) = decode_ht_reversible(data, &header, desc) {
+            return Ok(out);
+        }
     }
     let format: CODEC_FORMAT = if data.starts_with(&JP2_SIGNATURE) {
         OPJ_CODEC_JP2
@@ -352,15 +360,13 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     }
 }
 
-/// Whether openjph-core 0.1.0 decodes this stream as OpenJPEG would. Its decoder is
-/// a subset of part 15: packets in layer-resolution-component order with one
-/// precinct per resolution and fresh tag trees per packet (so one quality layer and
-/// no precinct partition; then LRCP, RLCP and RPCL all give that order, and with one
-/// component every order does), HT cleanup blocks only (no mixed mode, no vertically
-/// causal context), main-header coding parameters only, and one tile-part per tile
-/// read in tile order. It never applies the inverse RCT and clamps unsigned output
-/// after its level shift, so `decode_ht_reversible` marks the components signed and
-/// does the RCT, level shift and clamp itself.
+/// Whether `ht53` may decode this stream (it also declines what it finds outside its
+/// subset, and openjp2 decodes that). Its packet reader is a subset of part 15 (the
+/// one openjph-core 0.1.0 reads): one quality layer and one precinct per resolution
+/// (then LRCP, RLCP and RPCL all give resolution-major order, and with one component
+/// every order does), HT cleanup blocks only (no mixed mode, no vertically causal
+/// context), main-header coding parameters only, one tile-part per tile. The inverse
+/// RCT, level shift and clamp are done by `decode_ht_reversible`.
 fn ht_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
     let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
         let s = &data[h.ssiz_at..];
@@ -382,9 +388,9 @@ fn ht_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
 
 /// Whether the tile-parts from `sot` on are one per tile, in tile order, each with an
 /// empty tile-part header (SOD right after SOT), chaining by their Psot lengths to an
-/// EOC that ends the codestream (DICOM's even-length padding allowed). OpenJPH is
-/// resilient: it decodes a truncated stream to a picture, where OpenJPEG reports the
-/// truncation; a stream that fails this check goes to openjp2, which says what is wrong.
+/// EOC that ends the codestream (DICOM's even-length padding allowed). A stream that
+/// fails this check goes to openjp2, which says what is wrong (OpenJPH-style decoding
+/// would turn a truncated stream into a picture).
 fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
     let mut end = data.len();
     while end > 0 && data[end - 1] == 0 {
@@ -420,171 +426,83 @@ fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
     p == eoc && index == tiles
 }
 
-/// Serves openjph-core the codestream with every component's Ssiz marked signed, so
-/// that it returns the samples as decoded: without its level shift and clamp, which
-/// on colour would come before the inverse RCT.
-struct SignedSiz<'a> {
-    data: &'a [u8],
-    pos: usize,
-    /// Byte offsets of the Ssiz fields.
-    ssiz: core::ops::Range<usize>,
-}
-
-impl openjph_core::file::InfileBase for SignedSiz<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> openjph_core::Result<usize> {
-        let take = buf.len().min(self.data.len() - self.pos);
-        buf[..take].copy_from_slice(&self.data[self.pos..self.pos + take]);
-        for at in self.ssiz.clone().step_by(3) {
-            if (self.pos..self.pos + take).contains(&at) {
-                buf[at - self.pos] |= 0x80;
-            }
-        }
-        self.pos += take;
-        Ok(take)
-    }
-
-    fn seek(
-        &mut self,
-        offset: i64,
-        whence: openjph_core::file::SeekFrom,
-    ) -> openjph_core::Result<()> {
-        use openjph_core::file::SeekFrom;
-        let base = match whence {
-            SeekFrom::Start => 0,
-            SeekFrom::Current => self.pos as i64,
-            SeekFrom::End => self.data.len() as i64,
-        };
-        let to = base
-            .checked_add(offset)
-            .filter(|&t| t >= 0 && t <= self.data.len() as i64);
-        match to {
-            Some(t) => {
-                self.pos = t as usize;
-                Ok(())
-            }
-            None => Err(openjph_core::OjphError::Codec {
-                code: 0,
-                message: "seek out of range".into(),
-            }),
-        }
-    }
-
-    fn tell(&self) -> i64 {
-        self.pos as i64
-    }
-
-    fn eof(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-}
-
 /// Reversible HTJ2K (grey, or three components with or without the RCT) through
-/// openjph-core (a Rust port of OpenJPH, the decoder that Cornerstone3D ships), whose
-/// HT block decoder is several times faster than openjp2's. Lossless, so any
+/// `ht53` (HT code-blocks with OpenJPH's block decoder, several times faster than
+/// openjp2's), then the inverse RCT, level shift and clamp here. Lossless, so any
 /// conforming decoder gives the same samples; lossy (9/7, float) HTJ2K stays with
-/// openjp2, which matches OpenJPEG exactly. `ht_reversible_fits` says which streams.
+/// openjp2, which matches OpenJPEG exactly. `ht_reversible_fits` and `ht53` say
+/// which streams; `None` for the rest, which openjp2 decodes.
 fn decode_ht_reversible(
     data: &[u8],
     header: &J2kHeader,
     desc: &PixelDescription,
-) -> Result<CodecOutput, DecodeError> {
-    use openjph_core::codestream::Codestream;
-    let fail =
-        |what: &str, e: openjph_core::OjphError| DecodeError::codec(CODEC, format!("{what}: {e}"));
+) -> Option<CodecOutput> {
     let n = header.components as usize;
-    // Depth and signedness as the stream gives them, before the signed marking.
+    // Depth and signedness per component: (lo, hi, level shift).
     let mut ranges = Vec::with_capacity(n);
     for c in 0..n {
         let ssiz = data[header.ssiz_at + 3 * c];
         let bits = (ssiz & 0x7F) as u32 + 1;
         if bits > 31 {
-            return Err(DecodeError::codec(CODEC, format!("bit depth {bits}")));
+            return None;
         }
-        // (lo, hi, level shift)
         ranges.push(if ssiz & 0x80 != 0 {
             (-(1i32 << (bits - 1)), (1i32 << (bits - 1)) - 1, 0)
         } else {
             (0, ((1u32 << bits) - 1) as i32, 1i32 << (bits - 1))
         });
     }
-    let mut infile = SignedSiz {
-        data,
-        pos: 0,
-        ssiz: header.ssiz_at..header.ssiz_at + 3 * n,
-    };
-    let mut cs = Codestream::new();
-    cs.read_headers(&mut infile)
-        .map_err(|e| fail("could not read the codestream header", e))?;
-    let siz = cs.access_siz();
-    if siz.get_num_components() as usize != n {
-        return Err(DecodeError::codec(CODEC, "SIZ component count changed"));
+    let (w, h, planes) = ht53::decode(data, header.first_sot, n)?;
+    if w != header.width as usize || h != header.height as usize || w == 0 {
+        return None;
     }
-    for c in 0..n as u32 {
-        let d = siz.get_downsampling(c);
-        if d.x != 1 || d.y != 1 {
-            return Err(DecodeError::codec(
-                CODEC,
-                "subsampled components are not supported",
-            ));
-        }
-    }
-    cs.create(&mut infile)
-        .map_err(|e| fail("corrupt or truncated codestream", e))?;
-    let (w, h) = (header.width as usize, header.height as usize);
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
     let rct = n == 3 && header.mct;
     let mut v = vec![0u8; w * h * stride];
-    let mut pull = |c: usize| -> Result<Vec<i32>, DecodeError> {
-        let mut line = cs
-            .pull(c as u32)
-            .ok_or_else(|| DecodeError::codec(CODEC, "codestream ended early"))?;
-        if line.len() < w {
-            return Err(DecodeError::codec(CODEC, "a decoded line is too short"));
-        }
-        line.truncate(w);
-        Ok(line)
-    };
-    for row in v.chunks_exact_mut(w * stride) {
+    let mut rgb = Vec::new();
+    for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
+        let line = |c: usize| &planes[c][y * w..(y + 1) * w];
         if rct {
-            let (y, u, v) = (pull(0)?, pull(1)?, pull(2)?);
+            let (y, u, v) = (line(0), line(1), line(2));
             let (lo, hi, shift) = ranges[0];
             let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi);
             if width == 1 {
                 // Inverse RCT, level shift and clamp in one pass.
-                for (((d, &y), &u), &v) in row.chunks_exact_mut(3).zip(&y).zip(&u).zip(&v) {
+                for (((d, &y), &u), &v) in row.chunks_exact_mut(3).zip(y).zip(u).zip(v) {
                     let g = y.wrapping_sub(u.wrapping_add(v) >> 2);
                     d[0] = px(v.wrapping_add(g)) as u8;
                     d[1] = px(g) as u8;
                     d[2] = px(u.wrapping_add(g)) as u8;
                 }
             } else {
-                let (mut r, mut g, mut b) = (v, y, u);
-                for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
-                    let (y, u, v) = (*g, *b, *r);
-                    *g = y.wrapping_sub(u.wrapping_add(v) >> 2);
-                    *r = v.wrapping_add(*g);
-                    *b = u.wrapping_add(*g);
+                rgb.clear();
+                rgb.resize(3 * w, 0);
+                let (r, gb) = rgb.split_at_mut(w);
+                let (g, b) = gb.split_at_mut(w);
+                for k in 0..w {
+                    g[k] = y[k].wrapping_sub(u[k].wrapping_add(v[k]) >> 2);
+                    r[k] = v[k].wrapping_add(g[k]);
+                    b[k] = u[k].wrapping_add(g[k]);
                 }
-                for (c, plane) in [r, g, b].iter().enumerate() {
+                for (c, plane) in [&*r, &*g, &*b].iter().enumerate() {
                     write_samples(&mut row[c * width..], plane, stride, width, ranges[c]);
                 }
             }
         } else if n == 1 && width == 2 {
             let (lo, hi, shift) = ranges[0];
-            for (d, &x) in row.chunks_exact_mut(2).zip(&pull(0)?) {
+            for (d, &x) in row.chunks_exact_mut(2).zip(line(0)) {
                 let b = (x.wrapping_add(shift).max(lo).min(hi) as u16).to_le_bytes();
                 d[0] = b[0];
                 d[1] = b[1];
             }
         } else {
             for c in 0..n {
-                let line = pull(c)?;
-                write_samples(&mut row[c * width..], &line, stride, width, ranges[c]);
+                write_samples(&mut row[c * width..], line(c), stride, width, ranges[c]);
             }
         }
     }
-    Ok(CodecOutput {
+    Some(CodecOutput {
         width: w as u32,
         height: h as u32,
         components: n as u16,
