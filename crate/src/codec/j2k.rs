@@ -460,6 +460,31 @@ fn decode_ht_reversible(
     let stride = n * width;
     let rct = n == 3 && header.mct;
     let mut v = vec![0u8; w * h * stride];
+    if n == 1 && width == 2 {
+        // Grey in 16-bit containers: as u16 words where the buffer is aligned (a
+        // loop that vectorises), else byte pairs.
+        let (lo, hi, shift) = ranges[0];
+        let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi) as u16;
+        match bytemuck::try_cast_slice_mut::<u8, u16>(&mut v) {
+            Ok(words) if cfg!(target_endian = "little") => {
+                for (d, &x) in words.iter_mut().zip(&planes[0]) {
+                    *d = px(x);
+                }
+            }
+            _ => {
+                for (d, &x) in v.chunks_exact_mut(2).zip(&planes[0]) {
+                    d.copy_from_slice(&px(x).to_le_bytes());
+                }
+            }
+        }
+        return Some(CodecOutput {
+            width: w as u32,
+            height: h as u32,
+            components: 1,
+            samples: SampleBuf::Le(v),
+            colour: Colour::AsStored,
+        });
+    }
     let mut rgb = Vec::new();
     for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
         let line = |c: usize| &planes[c][y * w..(y + 1) * w];
@@ -488,13 +513,6 @@ fn decode_ht_reversible(
                 for (c, plane) in [&*r, &*g, &*b].iter().enumerate() {
                     write_samples(&mut row[c * width..], plane, stride, width, ranges[c]);
                 }
-            }
-        } else if n == 1 && width == 2 {
-            let (lo, hi, shift) = ranges[0];
-            for (d, &x) in row.chunks_exact_mut(2).zip(line(0)) {
-                let b = (x.wrapping_add(shift).max(lo).min(hi) as u16).to_le_bytes();
-                d[0] = b[0];
-                d[1] = b[1];
             }
         } else {
             for c in 0..n {

@@ -503,33 +503,47 @@ fn decode_block(
 }
 
 /// One-dimensional 5/3 synthesis (F.3.8, origin even) of `low` (⌈n/2⌉) and `high`
-/// (⌊n/2⌋) into `out` (n).
-fn syn53(low: &[i32], high: &[i32], out: &mut [i32]) {
+/// (⌊n/2⌋) into `out` (n). Even and odd samples go through `ev` and `od`, contiguous,
+/// so that the lifting loops vectorise; then they are interleaved.
+fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut Vec<i32>) {
     let n = out.len();
     if n == 1 {
         out[0] = low[0];
         return;
     }
     let (nl, nh) = (low.len(), high.len());
-    // Even samples: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4).
-    out[0] = low[0].wrapping_sub(high[0].wrapping_add(high[0]).wrapping_add(2) >> 2);
-    for k in 1..nh {
-        out[2 * k] = low[k].wrapping_sub(high[k - 1].wrapping_add(high[k]).wrapping_add(2) >> 2);
+    ev.clear();
+    ev.resize(nl + 1, 0);
+    od.clear();
+    od.resize(nh, 0);
+    // Even samples: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), y[-1] = y[1].
+    ev[0] = low[0].wrapping_sub(high[0].wrapping_add(high[0]).wrapping_add(2) >> 2);
+    for (((e, &l), &a), &b) in ev[1..nh]
+        .iter_mut()
+        .zip(&low[1..])
+        .zip(high)
+        .zip(&high[1..])
+    {
+        *e = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
     }
     if nl > nh {
         // n odd: the last even sample mirrors its left neighbour.
         let k = nl - 1;
-        out[2 * k] =
-            low[k].wrapping_sub(high[k - 1].wrapping_add(high[k - 1]).wrapping_add(2) >> 2);
+        ev[k] = low[k].wrapping_sub(high[k - 1].wrapping_add(high[k - 1]).wrapping_add(2) >> 2);
+    } else {
+        // n even: x[n] mirrors x[n-2].
+        ev[nl] = ev[nl - 1];
     }
     // Odd samples: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2).
-    for k in 0..nh {
-        let right = if 2 * k + 2 < n {
-            out[2 * k + 2]
-        } else {
-            out[2 * k]
-        };
-        out[2 * k + 1] = high[k].wrapping_add(out[2 * k].wrapping_add(right) >> 1);
+    for (((o, &h), &a), &b) in od.iter_mut().zip(high).zip(&ev[..nh]).zip(&ev[1..]) {
+        *o = h.wrapping_add(a.wrapping_add(b) >> 1);
+    }
+    for ((pair, &e), &o) in out.chunks_exact_mut(2).zip(&ev[..nh]).zip(od.iter()) {
+        pair[0] = e;
+        pair[1] = o;
+    }
+    if nl > nh {
+        out[n - 1] = ev[nl - 1];
     }
 }
 
@@ -538,6 +552,7 @@ fn idwt53(plane: &mut [i32], p: &Params, tmp: &mut Vec<i32>) {
     let stride = p.width;
     tmp.clear();
     tmp.resize(plane.len(), 0);
+    let (mut ev, mut od) = (Vec::new(), Vec::new());
     for r in 1..=p.levels {
         let (wr, hr) = (
             res_size(p.width, p.levels, r),
@@ -554,6 +569,8 @@ fn idwt53(plane: &mut [i32], p: &Params, tmp: &mut Vec<i32>) {
                 &row[..lw],
                 &row[lw..],
                 &mut tmp[y * stride..y * stride + wr],
+                &mut ev,
+                &mut od,
             );
         }
         // Vertical, on whole rows: tmp (L rows over H rows) into plane.
