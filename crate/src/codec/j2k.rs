@@ -1,6 +1,8 @@
 //! JPEG 2000 and HTJ2K (1.2.840.10008.1.2.4.90/.91/.201/.202/.203) through openjp2, the
 //! pure-Rust port of OpenJPEG 2.5 (part-15 HT block decoder included), read from
 //! memory. A JP2 file wrapper, which some writers put in DICOM, is accepted.
+//! Reversible single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder,
+//! `ht_block`, with our own packet reader and 5/3 transform), where it fits.
 //!
 //! Colour: openjp2 applies the codestream's inverse component transform (RCT/ICT)
 //! itself, so a 3-component frame with the COD MCT flag set comes out as RGB.
@@ -10,6 +12,10 @@ use crate::error::DecodeError;
 use core::ffi::{c_char, c_void};
 use openjp2::openjpeg::*;
 use openjp2::{opj_dparameters_t, opj_image, CODEC_FORMAT, OPJ_CODEC_J2K, OPJ_CODEC_JP2};
+
+mod ht53;
+mod ht_block;
+mod ht_tables;
 
 const CODEC: &str = "JPEG 2000";
 const JP2_SIGNATURE: [u8; 12] = [
@@ -38,6 +44,21 @@ pub(crate) struct J2kHeader {
     /// QCD: no quantisation (reversible), with one exponent byte per subband
     /// (3 × levels + 1); checked after the whole main header is read.
     pub qcd_reversible_complete: bool,
+    /// Where component 0's Ssiz byte lies in `data` (0 if SIZ is short).
+    pub ssiz_at: usize,
+    /// The full image extent (Xsiz, Ysiz) on the reference grid.
+    pub extent: (u32, u32),
+    /// COD: quality layers.
+    pub layers: u16,
+    /// COD: the progression order (0 LRCP, 1 RLCP, 2 RPCL, 3 PCRL, 4 CPRL).
+    pub progression: u8,
+    /// COD: the code-block style byte.
+    pub cb_style: u8,
+    /// COD: every resolution's precinct holds the whole resolution (no precinct
+    /// partition in effect), so each resolution of each component is one packet.
+    pub one_precinct: bool,
+    /// SIZ: the number of tiles.
+    pub tiles: u64,
 }
 
 /// Finds SIZ and COD in a raw codestream's main header (or inside a JP2 `jp2c` box).
@@ -53,6 +74,7 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
         ));
     };
     let mut qcd = None;
+    let mut cod: Option<&[u8]> = None;
     let mut h = J2kHeader {
         raw: i == 0,
         ..J2kHeader::default()
@@ -91,15 +113,27 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
                 }
                 h.width = xsiz - x0;
                 h.height = ysiz - y0;
+                h.extent = (xsiz, ysiz);
+                let (xt, yt, xto, yto) = (be32(18), be32(22), be32(26), be32(30));
+                if xt > 0 && yt > 0 && xto <= x0 && yto <= y0 {
+                    h.tiles = (xsiz - xto).div_ceil(xt) as u64 * (ysiz - yto).div_ceil(yt) as u64;
+                }
                 h.components = u16::from_be_bytes([seg[34], seg[35]]);
+                if seg.len() >= 36 + 3 * h.components as usize {
+                    h.ssiz_at = i + 4 + 36;
+                }
                 siz = true;
             }
             0x52 if seg.len() >= 5 => {
                 h.mct = seg[4] != 0;
+                h.layers = u16::from_be_bytes([seg[2], seg[3]]);
                 if seg.len() >= 10 {
                     h.levels = seg[5];
+                    h.cb_style = seg[8];
+                    h.progression = seg[1];
                     h.ht = seg[8] & 0x40 != 0;
                     h.reversible = seg[9] == 1;
+                    cod = Some(seg);
                 }
             }
             0x53 | 0x5D => h.per_component = true,
@@ -110,6 +144,26 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
     }
     h.qcd_reversible_complete = matches!(qcd, Some((sqcd, n))
         if sqcd & 0x1F == 0 && n >= 3 * h.levels as usize + 1);
+    h.one_precinct = match cod {
+        // Default precincts: 2^15 on a side, larger than any DICOM frame.
+        Some(seg) if seg[0] & 1 == 0 => h.extent.0 <= 1 << 15 && h.extent.1 <= 1 << 15,
+        // User precincts (one PPx/PPy byte per resolution): each must cover the
+        // resolution's whole extent from the grid origin.
+        Some(seg) => {
+            let levels = h.levels as u32;
+            seg.len() > 10 + levels as usize
+                && (0..=levels).all(|r| {
+                    let pp = seg[10 + r as usize];
+                    let shift = levels - r;
+                    let (w, ht) = (
+                        h.extent.0.div_ceil(1 << shift.min(31)),
+                        h.extent.1.div_ceil(1 << shift.min(31)),
+                    );
+                    (w as u64) <= 1u64 << (pp & 0x0F) && (ht as u64) <= 1u64 << (pp >> 4)
+                })
+        }
+        None => false,
+    };
     if !siz {
         return Err(DecodeError::codec(
             CODEC,
@@ -190,17 +244,10 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
-    // Grey only: openjph-core 0.1.0's colour (RCT) output differs from OpenJPEG's
-    // on the corpus's RGB files, so colour stays with openjp2.
-    if header.ht
-        && header.reversible
-        && header.raw
-        && !header.per_component
-        && header.components == 1
-        && header.qcd_reversible_complete
-        && tile_parts_complete(data, header.first_sot)
-    {
-        return decode_ht_reversible(data, &header, desc);
+    if ht_reversible_fits(data, &header) {
+        if let Some(out) = decode_ht_reversible(data, &header, desc) {
+            return Ok(out);
+        }
     }
     let format: CODEC_FORMAT = if data.starts_with(&JP2_SIGNATURE) {
         OPJ_CODEC_JP2
@@ -313,130 +360,193 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     }
 }
 
-/// Whether the tile-parts from `sot` on chain by their Psot lengths to an EOC that ends
-/// the codestream (DICOM's even-length padding allowed). OpenJPH is resilient: it
-/// decodes a truncated stream to a picture, where OpenJPEG reports the truncation; a
-/// stream that fails this check goes to openjp2, which says what is wrong.
-fn tile_parts_complete(data: &[u8], sot: usize) -> bool {
+/// Whether `ht53` may decode this stream (it also declines what it finds outside its
+/// subset, and openjp2 decodes that). Its packet reader is a subset of part 15 (the
+/// one openjph-core 0.1.0 reads): one quality layer and one precinct per resolution
+/// (then LRCP, RLCP and RPCL all give resolution-major order, and with one component
+/// every order does), HT cleanup blocks only (no mixed mode, no vertically causal
+/// context), main-header coding parameters only, one tile-part per tile. The inverse
+/// RCT, level shift and clamp are done by `decode_ht_reversible`.
+fn ht_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
+    let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
+        let s = &data[h.ssiz_at..];
+        // The same depth and signedness in all three, and a progression order that
+        // puts resolution before component (LRCP, RLCP, RPCL).
+        s[0] == s[3] && s[0] == s[6] && h.progression <= 2
+    };
+    h.ht && h.cb_style & 0xC8 == 0x40
+        && h.reversible
+        && h.raw
+        && !h.per_component
+        && h.layers == 1
+        && h.one_precinct
+        && (h.components == 1 || colour_ok)
+        && h.ssiz_at != 0
+        && h.qcd_reversible_complete
+        && tile_parts_complete(data, h.first_sot, h.tiles)
+}
+
+/// Whether the tile-parts from `sot` on are one per tile, in tile order, each with an
+/// empty tile-part header (SOD right after SOT), chaining by their Psot lengths to an
+/// EOC that ends the codestream (DICOM's even-length padding allowed). A stream that
+/// fails this check goes to openjp2, which says what is wrong (OpenJPH-style decoding
+/// would turn a truncated stream into a picture).
+fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
     let mut end = data.len();
     while end > 0 && data[end - 1] == 0 {
         end -= 1;
     }
-    if sot == 0 || end < 2 || data[end - 2..end] != [0xFF, 0xD9] {
+    if sot == 0 || tiles == 0 || end < 2 || data[end - 2..end] != [0xFF, 0xD9] {
         return false;
     }
     let eoc = end - 2;
     let mut p = sot;
+    let mut index = 0u64;
     while p < eoc {
-        if p + 12 > eoc || data[p] != 0xFF || data[p + 1] != 0x90 {
+        if p + 14 > eoc
+            || data[p..p + 4] != [0xFF, 0x90, 0, 10]
+            || data[p + 12..p + 14] != [0xFF, 0x93]
+            || u16::from_be_bytes([data[p + 4], data[p + 5]]) as u64 != index
+            || data[p + 10] != 0
+            || data[p + 11] > 1
+        {
             return false;
         }
+        index += 1;
         let psot =
             u32::from_be_bytes([data[p + 6], data[p + 7], data[p + 8], data[p + 9]]) as usize;
         if psot == 0 {
-            return true; // the last tile-part runs to the EOC
+            return index == tiles; // the last tile-part runs to the EOC
         }
         if psot < 14 || psot > eoc - p {
             return false;
         }
         p += psot;
     }
-    p == eoc
+    p == eoc && index == tiles
 }
 
-/// Reversible greyscale HTJ2K through openjph-core (a Rust port of OpenJPH, the decoder that
-/// Cornerstone3D ships), whose HT block decoder is several times faster than
-/// openjp2's. Lossless, so any conforming decoder gives the same samples; lossy
-/// (9/7, float) HTJ2K stays with openjp2, which matches OpenJPEG exactly.
+/// Reversible HTJ2K (grey, or three components with or without the RCT) through
+/// `ht53` (HT code-blocks with OpenJPH's block decoder, several times faster than
+/// openjp2's), then the inverse RCT, level shift and clamp here. Lossless, so any
+/// conforming decoder gives the same samples; lossy (9/7, float) HTJ2K stays with
+/// openjp2, which matches OpenJPEG exactly. `ht_reversible_fits` and `ht53` say
+/// which streams; `None` for the rest, which openjp2 decodes.
 fn decode_ht_reversible(
     data: &[u8],
     header: &J2kHeader,
     desc: &PixelDescription,
-) -> Result<CodecOutput, DecodeError> {
-    use openjph_core::codestream::Codestream;
-    use openjph_core::file::MemInfile;
-    let fail =
-        |what: &str, e: openjph_core::OjphError| DecodeError::codec(CODEC, format!("{what}: {e}"));
-    let mut infile = MemInfile::new(data);
-    let mut cs = Codestream::new();
-    cs.read_headers(&mut infile)
-        .map_err(|e| fail("could not read the codestream header", e))?;
-    let siz = cs.access_siz();
-    let n = siz.get_num_components() as usize;
-    if n != header.components as usize || n == 0 {
-        return Err(DecodeError::codec(CODEC, "SIZ component count changed"));
-    }
+) -> Option<CodecOutput> {
+    let n = header.components as usize;
+    // Depth and signedness per component: (lo, hi, level shift).
     let mut ranges = Vec::with_capacity(n);
-    for c in 0..n as u32 {
-        let d = siz.get_downsampling(c);
-        if d.x != 1 || d.y != 1 {
-            return Err(DecodeError::codec(
-                CODEC,
-                "subsampled components are not supported",
-            ));
+    for c in 0..n {
+        let ssiz = data[header.ssiz_at + 3 * c];
+        let bits = (ssiz & 0x7F) as u32 + 1;
+        if bits > 31 {
+            return None;
         }
-        let bits = siz.get_bit_depth(c);
-        if !(1..=32).contains(&bits) {
-            return Err(DecodeError::codec(CODEC, format!("bit depth {bits}")));
-        }
-        let (lo, hi) = if siz.is_signed(c) {
-            (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
+        ranges.push(if ssiz & 0x80 != 0 {
+            (-(1i32 << (bits - 1)), (1i32 << (bits - 1)) - 1, 0)
         } else {
-            (0, (1i64 << bits) - 1)
-        };
-        ranges.push((
-            lo.max(i32::MIN as i64) as i32,
-            hi.min(i32::MAX as i64) as i32,
-        ));
+            (0, ((1u32 << bits) - 1) as i32, 1i32 << (bits - 1))
+        });
     }
-    cs.create(&mut infile)
-        .map_err(|e| fail("corrupt or truncated codestream", e))?;
-    let (w, h) = (header.width as usize, header.height as usize);
+    let (w, h, planes) = ht53::decode(data, header.first_sot, n)?;
+    if w != header.width as usize || h != header.height as usize || w == 0 {
+        return None;
+    }
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
+    let rct = n == 3 && header.mct;
     let mut v = vec![0u8; w * h * stride];
-    for row in v.chunks_exact_mut(w * stride) {
-        for (c, &(lo, hi)) in ranges.iter().enumerate() {
-            let line = cs
-                .pull(c as u32)
-                .ok_or_else(|| DecodeError::codec(CODEC, "codestream ended early"))?;
-            if line.len() < w {
-                return Err(DecodeError::codec(CODEC, "a decoded line is too short"));
+    if n == 1 && width == 2 {
+        // Grey in 16-bit containers: as u16 words where the buffer is aligned (a
+        // loop that vectorises), else byte pairs.
+        let (lo, hi, shift) = ranges[0];
+        let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi) as u16;
+        match bytemuck::try_cast_slice_mut::<u8, u16>(&mut v) {
+            Ok(words) if cfg!(target_endian = "little") => {
+                for (d, &x) in words.iter_mut().zip(&planes[0]) {
+                    *d = px(x);
+                }
             }
-            let dst = &mut row[c * width..];
-            match width {
-                1 => {
-                    for (k, &x) in line[..w].iter().enumerate() {
-                        dst[k * stride] = x.clamp(lo, hi) as u8;
-                    }
-                }
-                2 => {
-                    for (k, &x) in line[..w].iter().enumerate() {
-                        let b = (x.clamp(lo, hi) as u16).to_le_bytes();
-                        dst[k * stride] = b[0];
-                        dst[k * stride + 1] = b[1];
-                    }
-                }
-                _ => {
-                    for (k, &x) in line[..w].iter().enumerate() {
-                        dst[k * stride..k * stride + 4]
-                            .copy_from_slice(&x.clamp(lo, hi).to_le_bytes());
-                    }
+            _ => {
+                for (d, &x) in v.chunks_exact_mut(2).zip(&planes[0]) {
+                    d.copy_from_slice(&px(x).to_le_bytes());
                 }
             }
         }
+        return Some(CodecOutput {
+            width: w as u32,
+            height: h as u32,
+            components: 1,
+            samples: SampleBuf::Le(v),
+            colour: Colour::AsStored,
+        });
     }
-    Ok(CodecOutput {
+    let mut rgb = Vec::new();
+    for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
+        let line = |c: usize| &planes[c][y * w..(y + 1) * w];
+        if rct {
+            let (y, u, v) = (line(0), line(1), line(2));
+            let (lo, hi, shift) = ranges[0];
+            let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi);
+            if width == 1 {
+                // Inverse RCT, level shift and clamp in one pass.
+                for (((d, &y), &u), &v) in row.chunks_exact_mut(3).zip(y).zip(u).zip(v) {
+                    let g = y.wrapping_sub(u.wrapping_add(v) >> 2);
+                    d[0] = px(v.wrapping_add(g)) as u8;
+                    d[1] = px(g) as u8;
+                    d[2] = px(u.wrapping_add(g)) as u8;
+                }
+            } else {
+                rgb.clear();
+                rgb.resize(3 * w, 0);
+                let (r, gb) = rgb.split_at_mut(w);
+                let (g, b) = gb.split_at_mut(w);
+                for k in 0..w {
+                    g[k] = y[k].wrapping_sub(u[k].wrapping_add(v[k]) >> 2);
+                    r[k] = v[k].wrapping_add(g[k]);
+                    b[k] = u[k].wrapping_add(g[k]);
+                }
+                for (c, plane) in [&*r, &*g, &*b].iter().enumerate() {
+                    write_samples(&mut row[c * width..], plane, stride, width, ranges[c]);
+                }
+            }
+        } else {
+            for c in 0..n {
+                write_samples(&mut row[c * width..], line(c), stride, width, ranges[c]);
+            }
+        }
+    }
+    Some(CodecOutput {
         width: w as u32,
         height: h as u32,
         components: n as u16,
         samples: SampleBuf::Le(v),
-        colour: if n == 3 && header.mct {
+        colour: if rct {
             Colour::ConvertedToRgb
         } else {
             Colour::AsStored
         },
     })
+}
+
+/// Level-shifts, clamps and stores one component's line as `width`-byte little-endian
+/// samples, `stride` bytes apart.
+fn write_samples(
+    dst: &mut [u8],
+    line: &[i32],
+    stride: usize,
+    width: usize,
+    range: (i32, i32, i32),
+) {
+    let (lo, hi, shift) = range;
+    for (k, &x) in line.iter().enumerate() {
+        let b = x.wrapping_add(shift).max(lo).min(hi).to_le_bytes();
+        dst[k * stride..k * stride + width].copy_from_slice(&b[..width]);
+    }
 }
 
 #[cfg(test)]

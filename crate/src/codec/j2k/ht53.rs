@@ -1,0 +1,607 @@
+//! Reversible HTJ2K for the streams that `ht_reversible_fits` admits, when they are
+//! also one tile at the grid origin: packets parsed as openjph-core 0.1.0 parses
+//! them (one layer, one precinct per resolution, resolution-major), code-blocks
+//! through `ht_block` straight into one subband-layout plane per component, then the
+//! 5/3 inverse wavelet transform in place (F.3: each level horizontal, then
+//! vertical). Returns the decoded samples per component, before the inverse RCT and
+//! level shift. `None` for anything outside that subset or malformed (a code-block
+//! the block decoder rejects, data past the tile-part): the caller then decodes
+//! with openjp2, which says what is wrong.
+
+use super::ht_block::decode_codeblock32;
+
+/// What the main header says, for a single-tile stream at the origin.
+struct Params {
+    width: usize,
+    height: usize,
+    levels: u32,
+    /// Code-block width and height exponents.
+    xcb: u32,
+    ycb: u32,
+    /// Precinct exponents (PPx, PPy) per resolution.
+    precincts: Vec<(u32, u32)>,
+    sop: bool,
+    eph: bool,
+    guard_bits: u32,
+    /// Reversible QCD exponents, one per subband.
+    exponents: Vec<u32>,
+}
+
+fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Params> {
+    let (mut siz, mut cod, mut qcd) = (None, None, None);
+    let mut i = 2;
+    while i + 4 <= first_sot {
+        let marker = data[i + 1];
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        let seg = data.get(i + 4..i + 2 + len)?;
+        match marker {
+            0x51 => siz = Some(seg),
+            0x52 => cod = Some(seg),
+            0x5C => qcd = Some(seg),
+            _ => {}
+        }
+        i += 2 + len;
+    }
+    let (siz, cod, qcd) = (siz?, cod?, qcd?);
+    let be32 = |o: usize| u32::from_be_bytes([siz[o], siz[o + 1], siz[o + 2], siz[o + 3]]);
+    if siz.len() < 36 + 3 * components {
+        return None;
+    }
+    let (xsiz, ysiz, x0, y0) = (be32(2), be32(6), be32(10), be32(14));
+    let (xt, yt, xto, yto) = (be32(18), be32(22), be32(26), be32(30));
+    // One tile, everything at the origin, no subsampling.
+    if x0 != 0 || y0 != 0 || xto != 0 || yto != 0 || xt < xsiz || yt < ysiz {
+        return None;
+    }
+    if (0..components).any(|c| siz[37 + 3 * c] != 1 || siz[38 + 3 * c] != 1) {
+        return None;
+    }
+    if cod.len() < 10 || qcd.is_empty() {
+        return None;
+    }
+    let levels = cod[5] as u32;
+    let (xcb, ycb) = ((cod[6] & 0x0F) as u32 + 2, (cod[7] & 0x0F) as u32 + 2);
+    if levels > 32 || xcb > 10 || ycb > 10 || xcb + ycb > 12 {
+        return None;
+    }
+    let precincts = if cod[0] & 1 != 0 {
+        let pp = cod.get(10..10 + levels as usize + 1)?;
+        pp.iter()
+            .map(|&b| ((b & 0x0F) as u32, (b >> 4) as u32))
+            .collect()
+    } else {
+        vec![(15, 15); levels as usize + 1]
+    };
+    let exponents: Vec<u32> = qcd[1..].iter().map(|&b| (b >> 3) as u32).collect();
+    if qcd[0] & 0x1F != 0 || exponents.len() < 3 * levels as usize + 1 {
+        return None;
+    }
+    Some(Params {
+        width: xsiz as usize,
+        height: ysiz as usize,
+        levels,
+        xcb,
+        ycb,
+        precincts,
+        sop: cod[0] & 2 != 0,
+        eph: cod[0] & 4 != 0,
+        guard_bits: (qcd[0] >> 5) as u32,
+        exponents,
+    })
+}
+
+/// One subband: where it lies in the component's subband-layout plane, and its
+/// code-block grid.
+struct Band {
+    x0: usize,
+    y0: usize,
+    w: usize,
+    h: usize,
+    kmax: u32,
+    cbw: u32,
+    cbh: u32,
+    nbx: usize,
+    nby: usize,
+}
+
+/// Size of resolution `r` of `n` samples with `levels` decompositions (origin 0).
+fn res_size(n: usize, levels: u32, r: u32) -> usize {
+    let s = levels - r;
+    if s >= usize::BITS {
+        return (n > 0) as usize;
+    }
+    n.div_ceil(1 << s)
+}
+
+fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
+    let (wr, hr) = (
+        res_size(p.width, p.levels, r),
+        res_size(p.height, p.levels, r),
+    );
+    let (ppx, ppy) = p.precincts[r as usize];
+    let (cbw, cbh) = if r == 0 {
+        (p.xcb.min(ppx), p.ycb.min(ppy))
+    } else {
+        (
+            p.xcb.min(ppx.checked_sub(1)?),
+            p.ycb.min(ppy.checked_sub(1)?),
+        )
+    };
+    let kmax = |idx: usize| -> Option<u32> {
+        let e = *p.exponents.get(idx)?;
+        let k = e.saturating_sub(1) + p.guard_bits;
+        (k <= 31).then_some(k)
+    };
+    let band = |x0, y0, w, h, kmax| Band {
+        x0,
+        y0,
+        w,
+        h,
+        kmax,
+        cbw,
+        cbh,
+        nbx: w.div_ceil(1 << cbw),
+        nby: h.div_ceil(1 << cbh),
+    };
+    if r == 0 {
+        return Some(vec![band(0, 0, wr, hr, kmax(0)?)]);
+    }
+    let (lw, lh) = (
+        res_size(p.width, p.levels, r - 1),
+        res_size(p.height, p.levels, r - 1),
+    );
+    let i = 3 * (r as usize - 1);
+    Some(vec![
+        band(lw, 0, wr - lw, lh, kmax(i + 1)?),
+        band(0, lh, lw, hr - lh, kmax(i + 2)?),
+        band(lw, lh, wr - lw, hr - lh, kmax(i + 3)?),
+    ])
+}
+
+/// Decodes the samples of a single-tile reversible HTJ2K stream: `components`
+/// planes of width × height, row-major.
+pub(super) fn decode(
+    data: &[u8],
+    first_sot: usize,
+    components: usize,
+) -> Option<(usize, usize, Vec<Vec<i32>>)> {
+    let p = read_params(data, first_sot, components)?;
+    let (w, h) = (p.width, p.height);
+    // The one tile-part (checked by `tile_parts_complete`): SOT, SOD, then packets.
+    let psot = u32::from_be_bytes(data.get(first_sot + 6..first_sot + 10)?.try_into().ok()?);
+    let body_start = first_sot + 14;
+    let body_end = if psot == 0 {
+        let mut end = data.len();
+        while end > 0 && data[end - 1] == 0 {
+            end -= 1;
+        }
+        end.checked_sub(2)?
+    } else {
+        first_sot + psot as usize
+    };
+    let body = data.get(body_start..body_end)?;
+    let all_bands: Vec<Vec<Band>> = (0..=p.levels)
+        .map(|r| bands(&p, r))
+        .collect::<Option<_>>()?;
+    let mut planes: Vec<Vec<i32>> = (0..components).map(|_| vec![0i32; w * h]).collect();
+    let mut ctx = BlockContext::default();
+    let mut pos = 0;
+    for band_set in &all_bands {
+        for plane in planes.iter_mut() {
+            pos += read_packet(
+                &body[pos.min(body.len())..],
+                band_set,
+                &p,
+                plane,
+                w,
+                &mut ctx,
+            )?;
+        }
+    }
+    let mut tmp = Vec::new();
+    for plane in planes.iter_mut() {
+        idwt53(plane, &p, &mut tmp);
+    }
+    Some((w, h, planes))
+}
+
+#[derive(Default)]
+struct BlockContext {
+    scratch: Vec<u16>,
+    decoded: Vec<u32>,
+    blocks: Vec<BlockInfo>,
+}
+
+struct BlockInfo {
+    band: usize,
+    index: usize,
+    pass1_len: u32,
+    pass2_len: u32,
+    missing_msbs: u32,
+    num_passes: u32,
+}
+
+/// A tag tree, all nodes starting at 0 (one quality layer).
+struct TagTree {
+    widths: Vec<u32>,
+    levels: Vec<Vec<u32>>,
+}
+
+impl TagTree {
+    fn new(width: u32, height: u32, num_levels: u32) -> Self {
+        let mut widths = Vec::with_capacity(num_levels as usize + 1);
+        let mut levels = Vec::with_capacity(num_levels as usize + 1);
+        for lev in 0..num_levels {
+            let w = (width + (1 << lev) - 1) >> lev;
+            let h = (height + (1 << lev) - 1) >> lev;
+            widths.push(w);
+            levels.push(vec![0; (w * h) as usize]);
+        }
+        widths.push(1);
+        levels.push(vec![0; 1]);
+        TagTree { widths, levels }
+    }
+
+    fn get(&self, x: u32, y: u32, lev: u32) -> u32 {
+        self.levels[lev as usize][(x + y * self.widths[lev as usize]) as usize]
+    }
+
+    fn set(&mut self, x: u32, y: u32, lev: u32, v: u32) {
+        self.levels[lev as usize][(x + y * self.widths[lev as usize]) as usize] = v;
+    }
+}
+
+/// Packet-header bits, with the bit-unstuffing after an 0xFF byte.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+    tmp: u8,
+    avail: u32,
+    unstuff: bool,
+}
+
+impl Bits<'_> {
+    fn refill(&mut self) -> Option<()> {
+        let byte = *self.data.get(self.pos)?;
+        self.pos += 1;
+        self.tmp = byte;
+        self.avail = 8 - self.unstuff as u32;
+        self.unstuff = byte == 0xFF;
+        Some(())
+    }
+
+    fn bit(&mut self) -> Option<u32> {
+        if self.avail == 0 {
+            self.refill()?;
+        }
+        self.avail -= 1;
+        Some(((self.tmp >> self.avail) & 1) as u32)
+    }
+
+    fn bits(&mut self, mut n: u32) -> Option<u32> {
+        let mut v = 0u32;
+        while n > 0 {
+            if self.avail == 0 {
+                self.refill()?;
+            }
+            let take = self.avail.min(n);
+            v <<= take;
+            self.avail -= take;
+            n -= take;
+            v |= ((self.tmp >> self.avail) as u32) & ((1 << take) - 1);
+        }
+        Some(v)
+    }
+}
+
+fn log2ceil(x: u32) -> u32 {
+    let t = 31 - x.leading_zeros();
+    t + ((x & (x - 1)) != 0) as u32
+}
+
+/// Reads one packet (header, then the code-block bodies, decoded into `plane`) and
+/// returns its length in bytes.
+fn read_packet(
+    data: &[u8],
+    bands: &[Band],
+    p: &Params,
+    plane: &mut [i32],
+    stride: usize,
+    ctx: &mut BlockContext,
+) -> Option<usize> {
+    let mut r = Bits {
+        data,
+        pos: 0,
+        tmp: 0,
+        avail: 0,
+        unstuff: false,
+    };
+    if p.sop && data.len() >= 2 && data[..2] == [0xFF, 0x91] {
+        if data.len() < 6 || data[2..4] != [0, 4] {
+            return None;
+        }
+        r.pos = 6;
+    }
+    ctx.blocks.clear();
+    let mut saw_non_empty = false;
+    let mut empty_packet = false;
+    'bands: for (b, sb) in bands.iter().enumerate() {
+        if sb.w == 0 || sb.h == 0 {
+            continue;
+        }
+        if !saw_non_empty {
+            if r.bit()? == 0 {
+                empty_packet = true;
+                break 'bands;
+            }
+            saw_non_empty = true;
+        }
+        let (nbx, nby) = (sb.nbx as u32, sb.nby as u32);
+        let num_levels = 1 + log2ceil(nbx).max(log2ceil(nby));
+        let mut inc_tag = TagTree::new(nbx, nby, num_levels);
+        let mut inc_flags = TagTree::new(nbx, nby, num_levels);
+        let mut mmsb_tag = TagTree::new(nbx, nby, num_levels);
+        let mut mmsb_flags = TagTree::new(nbx, nby, num_levels);
+        for y in 0..nby {
+            for x in 0..nbx {
+                let mut empty = false;
+                for cl in (1..=num_levels).rev() {
+                    let lev = cl - 1;
+                    empty = inc_tag.get(x >> lev, y >> lev, lev) == 1;
+                    if empty {
+                        break;
+                    }
+                    if inc_flags.get(x >> lev, y >> lev, lev) == 0 {
+                        let bit = r.bit()?;
+                        empty = bit == 0;
+                        inc_tag.set(x >> lev, y >> lev, lev, 1 - bit);
+                        inc_flags.set(x >> lev, y >> lev, lev, 1);
+                    }
+                    if empty {
+                        break;
+                    }
+                }
+                if empty {
+                    continue;
+                }
+                let mut missing_msbs = 0u32;
+                for levp1 in (1..=num_levels).rev() {
+                    let lev = levp1 - 1;
+                    missing_msbs = mmsb_tag.get(x >> levp1, y >> levp1, levp1);
+                    if mmsb_flags.get(x >> lev, y >> lev, lev) == 0 {
+                        loop {
+                            let bit = r.bit()?;
+                            if bit != 0 {
+                                break;
+                            }
+                            missing_msbs += 1;
+                            if missing_msbs > 74 {
+                                return None;
+                            }
+                        }
+                        mmsb_tag.set(x >> lev, y >> lev, lev, missing_msbs);
+                        mmsb_flags.set(x >> lev, y >> lev, lev, 1);
+                    }
+                }
+                let mut num_passes = if r.bit()? == 0 {
+                    1
+                } else if r.bit()? == 0 {
+                    2
+                } else {
+                    let extra = r.bits(2)?;
+                    if extra < 3 {
+                        3 + extra
+                    } else {
+                        let extra5 = r.bits(5)?;
+                        if extra5 < 31 {
+                            6 + extra5
+                        } else {
+                            37 + r.bits(7)?
+                        }
+                    }
+                };
+                let placeholders = (num_passes - 1) / 3;
+                missing_msbs += placeholders;
+                num_passes -= placeholders * 3;
+                let mut lblock = 3u32;
+                while r.bit()? == 1 {
+                    lblock += 1;
+                    if lblock > 32 {
+                        return None;
+                    }
+                }
+                let len1_bits = lblock + 31 - (placeholders + 1).leading_zeros();
+                if len1_bits > 32 {
+                    return None;
+                }
+                let pass1_len = r.bits(len1_bits)?;
+                let pass2_len = if num_passes > 1 {
+                    r.bits(lblock + (num_passes > 2) as u32)?
+                } else {
+                    0
+                };
+                ctx.blocks.push(BlockInfo {
+                    band: b,
+                    index: (y * nbx + x) as usize,
+                    pass1_len,
+                    pass2_len,
+                    missing_msbs,
+                    num_passes,
+                });
+            }
+        }
+    }
+    if !saw_non_empty && !empty_packet {
+        r.bit()?;
+    }
+    // End of the header: a stuffed byte's remaining bits, then EPH.
+    if r.unstuff {
+        r.refill()?;
+    }
+    if p.eph {
+        if data.get(r.pos..r.pos + 2)? != [0xFF, 0x92] {
+            return None;
+        }
+        r.pos += 2;
+    }
+    let mut pos = r.pos;
+    let blocks = std::mem::take(&mut ctx.blocks);
+    for info in &blocks {
+        let len = info.pass1_len as usize + info.pass2_len as usize;
+        let coded = data.get(pos..pos + len)?;
+        pos += len;
+        decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
+    }
+    ctx.blocks = blocks;
+    Some(pos)
+}
+
+fn decode_block(
+    coded: &[u8],
+    info: &BlockInfo,
+    sb: &Band,
+    plane: &mut [i32],
+    stride: usize,
+    ctx: &mut BlockContext,
+) -> Option<()> {
+    if info.num_passes == 0 || coded.is_empty() {
+        return Some(());
+    }
+    let (bx, by) = (info.index % sb.nbx, info.index / sb.nbx);
+    let (cx0, cy0) = (bx << sb.cbw, by << sb.cbh);
+    let cw = (1usize << sb.cbw).min(sb.w - cx0);
+    let ch = (1usize << sb.cbh).min(sb.h - cy0);
+    let dstride = ((1usize << sb.cbw) + 7) & !7;
+    let need = dstride * (1usize << sb.cbh);
+    ctx.decoded.clear();
+    ctx.decoded.resize(need, 0);
+    if !decode_codeblock32(
+        &mut ctx.scratch,
+        coded,
+        &mut ctx.decoded,
+        info.missing_msbs,
+        info.num_passes,
+        info.pass1_len,
+        info.pass2_len,
+        cw as u32,
+        ch as u32,
+        dstride as u32,
+        false,
+    ) {
+        return None;
+    }
+    let shift = 31 - sb.kmax;
+    for y in 0..ch {
+        let src = &ctx.decoded[y * dstride..y * dstride + cw];
+        let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
+        for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
+            let mag = ((v & 0x7FFF_FFFF) >> shift) as i32;
+            *d = if v >> 31 != 0 { -mag } else { mag };
+        }
+    }
+    Some(())
+}
+
+/// One-dimensional 5/3 synthesis (F.3.8, origin even) of `low` (⌈n/2⌉) and `high`
+/// (⌊n/2⌋) into `out` (n). Even and odd samples go through `ev` and `od`, contiguous,
+/// so that the lifting loops vectorise; then they are interleaved.
+fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut Vec<i32>) {
+    let n = out.len();
+    if n == 1 {
+        out[0] = low[0];
+        return;
+    }
+    let (nl, nh) = (low.len(), high.len());
+    ev.clear();
+    ev.resize(nl + 1, 0);
+    od.clear();
+    od.resize(nh, 0);
+    // Even samples: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), y[-1] = y[1].
+    ev[0] = low[0].wrapping_sub(high[0].wrapping_add(high[0]).wrapping_add(2) >> 2);
+    for (((e, &l), &a), &b) in ev[1..nh]
+        .iter_mut()
+        .zip(&low[1..])
+        .zip(high)
+        .zip(&high[1..])
+    {
+        *e = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
+    }
+    if nl > nh {
+        // n odd: the last even sample mirrors its left neighbour.
+        let k = nl - 1;
+        ev[k] = low[k].wrapping_sub(high[k - 1].wrapping_add(high[k - 1]).wrapping_add(2) >> 2);
+    } else {
+        // n even: x[n] mirrors x[n-2].
+        ev[nl] = ev[nl - 1];
+    }
+    // Odd samples: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2).
+    for (((o, &h), &a), &b) in od.iter_mut().zip(high).zip(&ev[..nh]).zip(&ev[1..]) {
+        *o = h.wrapping_add(a.wrapping_add(b) >> 1);
+    }
+    for ((pair, &e), &o) in out.chunks_exact_mut(2).zip(&ev[..nh]).zip(od.iter()) {
+        pair[0] = e;
+        pair[1] = o;
+    }
+    if nl > nh {
+        out[n - 1] = ev[nl - 1];
+    }
+}
+
+/// The inverse 5/3 transform of a subband-layout plane, in place.
+fn idwt53(plane: &mut [i32], p: &Params, tmp: &mut Vec<i32>) {
+    let stride = p.width;
+    tmp.clear();
+    tmp.resize(plane.len(), 0);
+    let (mut ev, mut od) = (Vec::new(), Vec::new());
+    for r in 1..=p.levels {
+        let (wr, hr) = (
+            res_size(p.width, p.levels, r),
+            res_size(p.height, p.levels, r),
+        );
+        let (lw, lh) = (
+            res_size(p.width, p.levels, r - 1),
+            res_size(p.height, p.levels, r - 1),
+        );
+        // Horizontal, every row: plane (L | H) into tmp.
+        for y in 0..hr {
+            let row = &plane[y * stride..y * stride + wr];
+            syn53(
+                &row[..lw],
+                &row[lw..],
+                &mut tmp[y * stride..y * stride + wr],
+                &mut ev,
+                &mut od,
+            );
+        }
+        // Vertical, on whole rows: tmp (L rows over H rows) into plane.
+        vert53(tmp, plane, stride, wr, hr, lh);
+    }
+}
+
+fn vert53(src: &[i32], dst: &mut [i32], stride: usize, wr: usize, n: usize, nl: usize) {
+    let row = |i: usize| &src[i * stride..i * stride + wr];
+    if n == 1 {
+        dst[..wr].copy_from_slice(row(0));
+        return;
+    }
+    let nh = n - nl;
+    let low = |k: usize| row(k);
+    let high = |k: usize| row(nl + k);
+    for k in 0..nl {
+        let (a, b) = (high(k.max(1) - 1), high(k.min(nh - 1)));
+        let out = &mut dst[2 * k * stride..2 * k * stride + wr];
+        for (((o, &l), &a), &b) in out.iter_mut().zip(low(k)).zip(a).zip(b) {
+            *o = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
+        }
+    }
+    for k in 0..nh {
+        let o = 2 * k + 1;
+        let (before, after) = dst.split_at_mut(o * stride);
+        let even = &before[(o - 1) * stride..(o - 1) * stride + wr];
+        let (out, rest) = after.split_at_mut(stride.min(after.len()));
+        let next = if o + 1 < n { &rest[..wr] } else { even };
+        for (((o, &h), &e0), &e1) in out[..wr].iter_mut().zip(high(k)).zip(even).zip(next) {
+            *o = h.wrapping_add(e0.wrapping_add(e1) >> 1);
+        }
+    }
+}
