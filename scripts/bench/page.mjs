@@ -28,7 +28,7 @@ window.bench = {
     await init(build === "simd" || build === "scalar" ? { build } : undefined);
     const peers = await loadPeers(host);
     log.textContent = `ready (crossOriginIsolated: ${self.crossOriginIsolated})`;
-    return { peers, crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, build: lumen.wasmBuild };
+    return { peers, crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, build: lumen.wasmBuild() };
   })(),
   async run(entry) {
     const { peers } = await this.ready;
