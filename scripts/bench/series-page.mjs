@@ -21,7 +21,7 @@ window.series = {
         if (out.some((f) => f.data.length !== size)) throw new Error("frames of different sizes");
         return ms;
       };
-      await batch(2 * workers); // every Worker has compiled and run the codec
+      await batch(frames); // warm-up: every Worker has compiled, tiered up and run the codec
       const times = [];
       for (let r = 0; r < runs; r++) times.push(await batch(frames));
       times.sort((a, b) => a - b);

@@ -31,7 +31,7 @@ if (opt("--table")) {
 }
 const only = opt("--only", "ct512");
 const frames = Number(opt("--frames", 48));
-const runs = Number(opt("--runs", 3));
+const runs = Number(opt("--runs", 5));
 const cache = process.env.LUMEN_CACHE || path.join(os.homedir(), ".cache", "lumen");
 const framesDir = path.join(cache, "bench", "frames");
 const log = (s) => process.stderr.write(`\x1b[1m[series]\x1b[0m ${s}\n`);
