@@ -41,16 +41,32 @@ export class Decoder {
       const worker = new Worker(url, { type: "module" });
       readies.push(
         new Promise((resolve, reject) => {
-          worker.addEventListener("error", (e) => reject(new Error(`decoder Worker ${index} failed to start: ${e.message}`)), { once: true });
-          worker.addEventListener("message", (e: MessageEvent<DecodeResponse>) => {
-            if ("ready" in e.data) resolve(e.data.version);
-          });
+          worker.onmessage = (event: MessageEvent<DecodeResponse>) => {
+            if ("ready" in event.data) resolve(event.data.version);
+            else this.answer(index, event.data);
+          };
+          // A Worker that fails (its script, or an uncaught error later) fails what it
+          // holds, instead of leaving those promises pending forever.
+          worker.onerror = (e) => {
+            const why = `decoder Worker ${index} failed: ${e.message || "error"}`;
+            reject(new Error(why));
+            this.failWorker(index, why);
+          };
         }),
       );
-      worker.onmessage = (event: MessageEvent<DecodeResponse>) => this.answer(index, event.data);
       return worker;
     });
     this.ready = Promise.all(readies).then((v) => v[0]);
+  }
+
+  private failWorker(index: number, why: string): void {
+    for (const [id, waiter] of this.pending) {
+      if (waiter.worker !== index) continue;
+      this.pending.delete(id);
+      this.outstanding[index]--;
+      this.answered[index]++;
+      waiter.reject(new Error(why));
+    }
   }
 
   /** How many Workers decode. */
@@ -63,8 +79,8 @@ export class Decoder {
     return [...this.answered];
   }
 
-  private answer(index: number, msg: DecodeResponse): void {
-    if ("ready" in msg || "event" in msg) return; // retrievals belong to the viewer's core
+  private answer(index: number, msg: Exclude<DecodeResponse, { ready: true }>): void {
+    if ("event" in msg) return; // retrievals belong to the viewer's core
     const waiter = this.pending.get(msg.id);
     if (!waiter) return;
     this.pending.delete(msg.id);
