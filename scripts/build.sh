@@ -7,7 +7,8 @@
 #                       lumen_simd_bg.wasm (simd128), one glue lumen.js
 # www/src/wasm-select.ts picks the SIMD or the scalar module of a pair at run time.
 #   LUMEN_BUILD_SIMD=0 skips the SIMD modules (the loaders then fall back to scalar).
-#   LUMEN_BUILD_DECODER=0 skips the decoder-only modules.
+#   LUMEN_BUILD_DECODER=0 keeps the decoder-only modules of an earlier build (the
+#                       shell's TypeScript imports their glue: built anyway when absent).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LUMEN_ROOT"
@@ -44,7 +45,13 @@ module() {
   rm -rf "$tmp"
 }
 
-rm -rf www/pkg www/pkg-simd www/pkg-decoder
+build_decoder="${LUMEN_BUILD_DECODER:-1}"
+if [ "$build_decoder" = 0 ] && [ ! -f www/pkg-decoder/lumen.js ]; then
+  log "no earlier www/pkg-decoder: building it despite LUMEN_BUILD_DECODER=0"
+  build_decoder=1
+fi
+rm -rf www/pkg www/pkg-simd
+[ "$build_decoder" = 0 ] || rm -rf www/pkg-decoder
 # RUSTFLAGS would otherwise invalidate the scalar build's artifacts: simd128 gets its
 # own target dir. The decoder-only modules (--no-default-features: codecs, Part 10,
 # the stateless decode API; no DICOMweb transport, no wgpu) share the viewer's dirs.
@@ -54,7 +61,7 @@ if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
   RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \
     module viewer-simd "$SIMD_TARGET" www/pkg www/pkg-simd/lumen_bg.wasm
 fi
-if [ "${LUMEN_BUILD_DECODER:-1}" != 0 ]; then
+if [ "$build_decoder" != 0 ]; then
   module decoder "$CARGO_TARGET_DIR" www/pkg-decoder www/pkg-decoder/lumen_bg.wasm --no-default-features
   if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \

@@ -49,18 +49,15 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     let pixels = desc.rows as usize * desc.columns as usize;
     // Each segment is one byte plane (sample s, byte b from the most significant); it
     // lands at byte (width - 1 - b) of sample s of every pixel in the canonical
-    // little-endian layout.
+    // little-endian layout. One plane (8-bit grey) is unpacked straight into the
+    // frame; otherwise every plane is unpacked contiguously and the planes are then
+    // interleaved in one pass over the frame. Unpacking appends (PackBits runs become
+    // memcpy and fill), so those buffers are not zeroed first.
     let width = bytes_per_sample;
     let stride = spp * width;
-    let mut out = vec![0u8; pixels * stride];
-    // Grey multi-byte samples: each plane is unpacked contiguously (memcpy and fill)
-    // and then spread over the frame, a loop that vectorises; colour planes (3 or more
-    // bytes apart) are unpacked straight into the frame.
-    let mut plane = if spp == 1 && stride > 1 {
-        vec![0u8; pixels]
-    } else {
-        Vec::new()
-    };
+    let mut out = Vec::with_capacity(pixels * stride);
+    // Filled by appending (no zeroing first): plane `seg` is planes[seg * pixels..].
+    let mut planes = Vec::with_capacity(if segments > 1 { pixels * segments } else { 0 });
     for seg in 0..segments {
         let start = word(seg + 1);
         let end = if seg + 1 < segments {
@@ -78,20 +75,8 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
                 ),
             ));
         }
-        let (sample, byte) = (seg / width, seg % width);
-        let offset = sample * width + (width - 1 - byte);
-        let src = &data[start..end];
-        let got = if stride == 1 {
-            unpack_bits(src, &mut out)
-        } else if !plane.is_empty() {
-            let got = unpack_bits(src, &mut plane);
-            for (dst, &x) in out.chunks_exact_mut(stride).zip(&plane) {
-                dst[offset] = x;
-            }
-            got
-        } else {
-            unpack_bits_strided(src, &mut out, offset, stride, pixels)
-        };
+        let dst = if segments == 1 { &mut out } else { &mut planes };
+        let got = unpack_bits(&data[start..end], dst, pixels);
         if got < pixels {
             return Err(DecodeError::codec(
                 CODEC,
@@ -101,6 +86,10 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
                 ),
             ));
         }
+    }
+    if segments > 1 {
+        interleave(&planes, pixels, spp, width, &mut out);
+        debug_assert_eq!(out.len(), pixels * stride);
     }
     let samples = SampleBuf::Le(out);
     Ok(CodecOutput {
@@ -112,62 +101,145 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     })
 }
 
-/// PackBits into `out`; returns how many bytes were written (stops when `out` is full,
-/// ignoring the padding encoders leave after the last run).
-fn unpack_bits(src: &[u8], out: &mut [u8]) -> usize {
+/// PackBits appended to `out`, `limit` bytes at most (the padding encoders leave after
+/// the last run is ignored); returns how many were appended. Runs become
+/// `extend_from_slice` and `resize`: no zeroing of the buffer beforehand.
+fn unpack_bits(src: &[u8], out: &mut Vec<u8>, limit: usize) -> usize {
     let (mut i, mut o) = (0usize, 0usize);
-    while i < src.len() && o < out.len() {
+    while i < src.len() && o < limit {
         let n = src[i] as i8;
         i += 1;
         if n >= 0 {
-            let len = (n as usize + 1).min(out.len() - o).min(src.len() - i);
-            out[o..o + len].copy_from_slice(&src[i..i + len]);
+            let len = (n as usize + 1).min(limit - o).min(src.len() - i);
+            out.extend_from_slice(&src[i..i + len]);
             i += n as usize + 1;
             o += len;
         } else if n != -128 {
             let Some(&b) = src.get(i) else { break };
             i += 1;
-            let len = ((1 - n as isize) as usize).min(out.len() - o);
-            out[o..o + len].fill(b);
+            let len = ((1 - n as isize) as usize).min(limit - o);
+            out.resize(out.len() + len, b);
             o += len;
         }
     }
     o
 }
 
-/// PackBits into byte `offset` of each `stride`-byte pixel of `out`, for `count`
-/// pixels at most (`out` holds `count * stride` bytes); returns how many were written.
-fn unpack_bits_strided(
-    src: &[u8],
-    out: &mut [u8],
-    offset: usize,
-    stride: usize,
-    count: usize,
-) -> usize {
-    let count = count.min(out.len() / stride);
-    let (mut i, mut o) = (0usize, 0usize);
-    while i < src.len() && o < count {
-        let n = src[i] as i8;
-        i += 1;
-        if n >= 0 {
-            let len = (n as usize + 1).min(count - o).min(src.len() - i);
-            let dst = out[o * stride..(o + len) * stride].chunks_exact_mut(stride);
-            for (px, &b) in dst.zip(&src[i..i + len]) {
-                px[offset] = b;
+/// Appends the unpacked byte planes (`planes`: sample-major, most significant byte
+/// first, `pixels` bytes each) to `out` as the canonical little-endian frame. The two
+/// common shapes (16-bit grey, 8-bit colour) have loops of their own, with simd128
+/// shuffles where the build has them.
+fn interleave(planes: &[u8], pixels: usize, spp: usize, width: usize, out: &mut Vec<u8>) {
+    let plane = |i: usize| &planes[i * pixels..(i + 1) * pixels];
+    match (spp, width) {
+        (1, 2) => {
+            let (hi, lo) = (plane(0), plane(1));
+            let done = simd::interleave_2(hi, lo, out);
+            for (&h, &l) in hi[done..].iter().zip(&lo[done..]) {
+                out.extend_from_slice(&[l, h]);
             }
-            i += n as usize + 1;
-            o += len;
-        } else if n != -128 {
-            let Some(&b) = src.get(i) else { break };
-            i += 1;
-            let len = ((1 - n as isize) as usize).min(count - o);
-            for px in out[o * stride..(o + len) * stride].chunks_exact_mut(stride) {
-                px[offset] = b;
+        }
+        (3, 1) => {
+            let (r, g, b) = (plane(0), plane(1), plane(2));
+            let done = simd::interleave_3(r, g, b, out);
+            for ((&r, &g), &b) in r[done..].iter().zip(&g[done..]).zip(&b[done..]) {
+                out.extend_from_slice(&[r, g, b]);
             }
-            o += len;
+        }
+        _ => {
+            let stride = spp * width;
+            let at = out.len();
+            out.resize(at + pixels * stride, 0);
+            for seg in 0..spp * width {
+                let (sample, byte) = (seg / width, seg % width);
+                let offset = sample * width + (width - 1 - byte);
+                for (d, &x) in out[at..].chunks_exact_mut(stride).zip(plane(seg)) {
+                    d[offset] = x;
+                }
+            }
         }
     }
-    o
+}
+
+/// The interleaving loops with wasm simd128 shuffles, 16 pixels a step; each returns
+/// how many pixels it wrote (the rest is the scalar loop's). Without simd128: none.
+mod simd {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    use core::arch::wasm32::{i8x16_shuffle, v128, v128_load, v128_store};
+
+    /// (high, low) byte planes → little-endian 16-bit samples, appended.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub(super) fn interleave_2(hi: &[u8], lo: &[u8], out: &mut Vec<u8>) -> usize {
+        let n = hi.len().min(lo.len()) / 16 * 16;
+        let mut d = [0u8; 32];
+        for (h, l) in hi[..n].chunks_exact(16).zip(lo[..n].chunks_exact(16)) {
+            // SAFETY: every chunk holds the 16 (source) or 32 (destination) bytes
+            // accessed; v128 loads and stores need no alignment.
+            unsafe {
+                let (h, l) = (
+                    v128_load(h.as_ptr() as *const v128),
+                    v128_load(l.as_ptr() as *const v128),
+                );
+                let a =
+                    i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(l, h);
+                let b = i8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(
+                    l, h,
+                );
+                v128_store(d.as_mut_ptr() as *mut v128, a);
+                v128_store(d.as_mut_ptr().add(16) as *mut v128, b);
+            }
+            out.extend_from_slice(&d);
+        }
+        n
+    }
+
+    /// R, G, B planes → RGB pixels, appended.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub(super) fn interleave_3(r: &[u8], g: &[u8], b: &[u8], out: &mut Vec<u8>) -> usize {
+        let n = r.len().min(g.len()).min(b.len()) / 16 * 16;
+        let mut d = [0u8; 48];
+        for ((r, g), b) in r[..n]
+            .chunks_exact(16)
+            .zip(g[..n].chunks_exact(16))
+            .zip(b[..n].chunks_exact(16))
+        {
+            // SAFETY: as in interleave_2 (16-byte sources, a 48-byte destination).
+            unsafe {
+                let r = v128_load(r.as_ptr() as *const v128);
+                let g = v128_load(g.as_ptr() as *const v128);
+                let b = v128_load(b.as_ptr() as *const v128);
+                // Each output vector: R and G lanes from (r, g), then B lanes from b.
+                let t0 = i8x16_shuffle::<0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5>(r, g);
+                let o0 =
+                    i8x16_shuffle::<0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15>(t0, b);
+                let t1 =
+                    i8x16_shuffle::<21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26>(r, g);
+                let o1 =
+                    i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(t1, b);
+                let t2 =
+                    i8x16_shuffle::<0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0>(r, g);
+                let o2 = i8x16_shuffle::<26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31>(
+                    t2, b,
+                );
+                let p = d.as_mut_ptr();
+                v128_store(p as *mut v128, o0);
+                v128_store(p.add(16) as *mut v128, o1);
+                v128_store(p.add(32) as *mut v128, o2);
+            }
+            out.extend_from_slice(&d);
+        }
+        n
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    pub(super) fn interleave_2(_: &[u8], _: &[u8], _: &mut Vec<u8>) -> usize {
+        0
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    pub(super) fn interleave_3(_: &[u8], _: &[u8], _: &[u8], _: &mut Vec<u8>) -> usize {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -176,22 +248,26 @@ mod tests {
 
     #[test]
     fn packbits_literal_and_run() {
-        let mut out = [0u8; 6];
-        // literal of 2 (1,2), run of 4 × 9
-        assert_eq!(unpack_bits(&[1, 1, 2, 0xfd, 9], &mut out), 6);
-        assert_eq!(out, [1, 2, 9, 9, 9, 9]);
+        let mut out = vec![7];
+        // literal of 2 (1,2), run of 4 × 9, appended; a run past the limit is cut
+        assert_eq!(unpack_bits(&[1, 1, 2, 0xfd, 9, 0xfe, 3], &mut out, 7), 7);
+        assert_eq!(out, [7, 1, 2, 9, 9, 9, 9, 3]);
     }
 
     #[test]
-    fn packbits_strided_matches_packed() {
-        let src = [1, 1, 2, 0xfd, 9, 0x80, 0, 5];
-        let mut packed = [0u8; 7];
-        assert_eq!(unpack_bits(&src, &mut packed), 7);
-        let mut wide = [0u8; 14];
-        assert_eq!(unpack_bits_strided(&src, &mut wide, 1, 2, 7), 7);
-        let odd: Vec<u8> = wide.iter().skip(1).step_by(2).copied().collect();
-        assert_eq!(odd, packed);
-        assert!(wide.iter().step_by(2).all(|&b| b == 0));
+    fn planes_interleave_to_little_endian() {
+        // 16-bit grey: plane 0 is the high byte.
+        let mut out = vec![];
+        interleave(&[1, 2, 3, 4], 2, 1, 2, &mut out);
+        assert_eq!(out, [3, 1, 4, 2]);
+        // 8-bit colour: R, G, B planes.
+        let mut out = vec![];
+        interleave(&[1, 2, 3, 4, 5, 6], 2, 3, 1, &mut out);
+        assert_eq!(out, [1, 3, 5, 2, 4, 6]);
+        // 16-bit colour (the general loop): (R hi, R lo, G hi, G lo, B hi, B lo).
+        let mut out = vec![];
+        interleave(&[1, 2, 3, 4, 5, 6], 1, 3, 2, &mut out);
+        assert_eq!(out, [2, 1, 4, 3, 6, 5]);
     }
 
     #[test]
