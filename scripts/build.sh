@@ -18,8 +18,8 @@ log() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
 # faster); -O1 keeps LLVM's speed and most of the size saving (BENCHMARKS.md).
 OPT_FLAGS=(-O1 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
 
-# module NAME TARGET_DIR GLUE_DIR WASM_OUT [cargo args…]: one wasm build → wasm-bindgen →
-# wasm-opt. The JS glue goes to GLUE_DIR when it has none yet; a later module sharing
+# module NAME TARGET_DIR GLUE_DIR WASM_OUT [cargo args…]: one wasm build → wasm-bindgen
+# (with $BINDGEN_ARGS) → wasm-opt. The JS glue goes to GLUE_DIR when it has none yet; a later module sharing
 # that glue must produce the same file (checked), since one loader serves both.
 module() {
   local name="$1" target="$2" glue="$3" out="$4"
@@ -29,7 +29,8 @@ module() {
   local tmp
   tmp="$(mktemp -d)"
   log "wasm-bindgen ($name)"
-  wasm-bindgen --target web --out-dir "$tmp" "$target/wasm32-unknown-unknown/release/lumen.wasm"
+  # shellcheck disable=SC2086 # BINDGEN_ARGS: extra flags, word-split on purpose
+  wasm-bindgen --target web ${BINDGEN_ARGS:-} --out-dir "$tmp" "$target/wasm32-unknown-unknown/release/lumen.wasm"
   mkdir -p "$glue" "$(dirname "$out")"
   if [ -f "$glue/lumen.js" ]; then
     if ! cmp -s "$tmp/lumen.js" "$glue/lumen.js"; then
@@ -62,11 +63,15 @@ if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
     module viewer-simd "$SIMD_TARGET" www/pkg www/pkg-simd/lumen_bg.wasm
 fi
 if [ "$build_decoder" != 0 ]; then
+  # The plugin's Workers are stateless: after a trap (a panic aborts in wasm) one
+  # replaces its instance with __wbg_reset_state (decoder-worker.ts).
+  export BINDGEN_ARGS="--experimental-reset-state-function"
   module decoder "$CARGO_TARGET_DIR" www/pkg-decoder www/pkg-decoder/lumen_bg.wasm --no-default-features
   if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \
       module decoder-simd "$SIMD_TARGET" www/pkg-decoder www/pkg-decoder/lumen_simd_bg.wasm --no-default-features
   fi
+  unset BINDGEN_ARGS
 fi
 log "tsc"
 node_modules/.bin/tsc -p www/tsconfig.json

@@ -32,7 +32,7 @@ pub use codec::{
     decode_frame, DecodeLimits, DecodedFrame, FrameInfo, PixelDescription, TransferSyntax,
 };
 pub use error::DecodeError;
-pub use part10::DicomFile;
+pub use part10::{DicomFile, MAX_SEQUENCE_NESTING};
 
 /// The crate version, shown by the shell.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

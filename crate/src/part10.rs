@@ -62,6 +62,97 @@ pub struct DicomFile {
     store: PixelStore,
 }
 
+/// The transfer syntax UID the file meta group declares (none without one) and the data
+/// set after it; the 128-byte preamble may be present or not.
+fn split_meta(bytes: &[u8]) -> Result<(Option<String>, &[u8]), DecodeError> {
+    let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        &bytes[128..]
+    } else {
+        bytes
+    };
+    if !body.starts_with(b"DICM") {
+        return Ok((None, body));
+    }
+    let mut cursor = std::io::Cursor::new(body);
+    let meta =
+        FileMetaTable::from_reader(&mut cursor).map_err(|e| DecodeError::Parse(e.to_string()))?;
+    let uid = meta
+        .transfer_syntax()
+        .trim_end_matches(['\0', ' '])
+        .to_string();
+    Ok((Some(uid), &body[cursor.position() as usize..]))
+}
+
+/// How deeply sequences may nest. dicom-object reads nested sequences recursively, so a
+/// data set nested thousands of levels deep (16 bytes a level) would overflow the stack:
+/// an abort natively, a trap that leaves a wasm instance unusable. Real data sets nest
+/// a few levels; SR content trees a few dozen.
+pub const MAX_SEQUENCE_NESTING: usize = 64;
+
+/// Refuses a data set whose sequences nest deeper than [`MAX_SEQUENCE_NESTING`], read
+/// without recursion (dicom-parser's token reader) before dicom-object reads it. A file
+/// with no more item tags (FFFE,E000) than that cannot nest deeper and is not read
+/// twice. Anything the token reader cannot read is left to the real parse to report.
+fn check_sequence_nesting(bytes: &[u8]) -> Result<(), DecodeError> {
+    const ITEM_LE: [u8; 4] = [0xFE, 0xFF, 0x00, 0xE0];
+    const ITEM_BE: [u8; 4] = [0xFF, 0xFE, 0xE0, 0x00];
+    let items = bytes
+        .windows(4)
+        .filter(|w| *w == ITEM_LE || *w == ITEM_BE)
+        .take(MAX_SEQUENCE_NESTING + 1)
+        .count();
+    if items <= MAX_SEQUENCE_NESTING {
+        return Ok(());
+    }
+    let Ok((declared, dataset)) = split_meta(bytes) else {
+        return Ok(());
+    };
+    let uid = match declared {
+        Some(uid) => uid,
+        None => match sniff_native_encoding(dataset) {
+            Some(ts) => ts.uid().to_string(),
+            None => return Ok(()),
+        },
+    };
+    let inflated;
+    let (source, uid) = if uid == TransferSyntax::DeflatedExplicitVrLittleEndian.uid() {
+        // Raw Deflate of an explicit VR little-endian data set; 1 GiB at most.
+        match miniz_oxide::inflate::decompress_to_vec_with_limit(dataset, 1 << 30) {
+            Ok(v) => inflated = v,
+            Err(_) => return Ok(()),
+        }
+        (
+            &inflated[..],
+            TransferSyntax::ExplicitVrLittleEndian.uid().to_string(),
+        )
+    } else {
+        (dataset, uid)
+    };
+    let Some(ts) = TransferSyntaxRegistry.get(&uid) else {
+        return Ok(());
+    };
+    let Ok(reader) = dicom_parser::dataset::read::DataSetReader::new_with_ts(source, ts) else {
+        return Ok(());
+    };
+    let mut depth = 0usize;
+    for token in reader {
+        match token {
+            Ok(dicom_parser::dataset::DataToken::SequenceStart { tag, .. }) => {
+                depth += 1;
+                if depth > MAX_SEQUENCE_NESTING {
+                    return Err(DecodeError::Parse(format!(
+                        "sequences nest more than {MAX_SEQUENCE_NESTING} levels deep (at {tag})"
+                    )));
+                }
+            }
+            Ok(dicom_parser::dataset::DataToken::SequenceEnd) => depth = depth.saturating_sub(1),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
 impl DicomFile {
     /// Parses a Part 10 file from memory (the 128-byte preamble may be present or not).
     /// Files that real archives hold but that a strict parser refuses are read too: a
@@ -69,6 +160,7 @@ impl DicomFile {
     /// VR under an explicit transfer syntax), and a bare data set with no meta group
     /// (native pixel data, encoding detected from the first element).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        check_sequence_nesting(bytes)?;
         match OpenFileOptions::new().from_reader(std::io::Cursor::new(bytes)) {
             Ok(obj) => {
                 let ts = TransferSyntax::from_uid(obj.meta().transfer_syntax())?;
@@ -82,20 +174,10 @@ impl DicomFile {
     }
 
     fn from_bytes_tolerant(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
-            &bytes[128..]
-        } else {
-            bytes
-        };
-        let (declared, dataset) = if body.starts_with(b"DICM") {
-            let mut cursor = std::io::Cursor::new(body);
-            let meta = FileMetaTable::from_reader(&mut cursor)
-                .map_err(|e| DecodeError::Parse(e.to_string()))?;
-            let declared = TransferSyntax::from_uid(meta.transfer_syntax())?;
-            (Some(declared), &body[cursor.position() as usize..])
-        } else {
-            (None, body)
-        };
+        let (declared, dataset) = split_meta(bytes)?;
+        let declared = declared
+            .map(|uid| TransferSyntax::from_uid(&uid))
+            .transpose()?;
         let sniffed = sniff_native_encoding(dataset).ok_or_else(|| {
             DecodeError::Parse("data set starts with no recognisable element".into())
         })?;

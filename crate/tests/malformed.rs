@@ -294,3 +294,99 @@ fn not_dicom_at_all_is_a_parse_error() {
         assert!(matches!(err, DecodeError::Parse(_)), "{err}");
     }
 }
+
+/// A Part 10 file (2×2 8-bit grey) whose Content Sequence nests `depth` levels deep,
+/// in explicit VR (the meta group says so) or implicit VR little endian.
+fn nested_file(depth: usize, explicit: bool) -> Vec<u8> {
+    fn el(out: &mut Vec<u8>, explicit: bool, tag: (u16, u16), vr: &[u8; 2], value: &[u8]) {
+        out.extend_from_slice(&tag.0.to_le_bytes());
+        out.extend_from_slice(&tag.1.to_le_bytes());
+        if !explicit {
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT") {
+            out.extend_from_slice(vr);
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            out.extend_from_slice(vr);
+            out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        out.extend_from_slice(value);
+    }
+    let ts: &[u8] = if explicit {
+        b"1.2.840.10008.1.2.1\0"
+    } else {
+        b"1.2.840.10008.1.2\0"
+    };
+    let mut meta = Vec::new();
+    el(&mut meta, true, (2, 1), b"OB", &[0, 1]);
+    el(
+        &mut meta,
+        true,
+        (2, 2),
+        b"UI",
+        b"1.2.840.10008.5.1.4.1.1.7\0",
+    );
+    el(&mut meta, true, (2, 3), b"UI", b"1.2.3.4\0");
+    el(&mut meta, true, (2, 0x10), b"UI", ts);
+    let mut file = vec![0u8; 128];
+    file.extend_from_slice(b"DICM");
+    el(
+        &mut file,
+        true,
+        (2, 0),
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    );
+    file.extend_from_slice(&meta);
+    let us = |v: u16| v.to_le_bytes();
+    el(&mut file, explicit, (0x28, 2), b"US", &us(1));
+    el(&mut file, explicit, (0x28, 4), b"CS", b"MONOCHROME2 ");
+    el(&mut file, explicit, (0x28, 0x10), b"US", &us(2));
+    el(&mut file, explicit, (0x28, 0x11), b"US", &us(2));
+    el(&mut file, explicit, (0x28, 0x100), b"US", &us(8));
+    el(&mut file, explicit, (0x28, 0x101), b"US", &us(8));
+    el(&mut file, explicit, (0x28, 0x102), b"US", &us(7));
+    el(&mut file, explicit, (0x28, 0x103), b"US", &us(0));
+    let undefined = 0xFFFF_FFFFu32.to_le_bytes();
+    for _ in 0..depth {
+        // Content Sequence (0040,A730), undefined length, then an item of undefined length.
+        file.extend_from_slice(&[0x40, 0x00, 0x30, 0xA7]);
+        if explicit {
+            file.extend_from_slice(b"SQ\0\0");
+        }
+        file.extend_from_slice(&undefined);
+        file.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        file.extend_from_slice(&undefined);
+    }
+    for _ in 0..depth {
+        file.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]); // item end
+        file.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]); // sequence end
+    }
+    el(&mut file, explicit, (0x7FE0, 0x10), b"OB", &[1, 2, 3, 4]);
+    file
+}
+
+/// dicom-object reads nested sequences recursively: a file nested 100,000 levels deep
+/// (1.6 MB) overflowed the stack (an abort natively, a trap in wasm). It is refused
+/// by name; the deepest nesting allowed still decodes.
+#[test]
+fn deeply_nested_sequences_are_refused_not_a_stack_overflow() {
+    for explicit in [true, false] {
+        let max = lumen::MAX_SEQUENCE_NESTING;
+        let ok = DicomFile::from_bytes(&nested_file(max, explicit))
+            .and_then(|f| f.decode_frame(0, &DecodeLimits::default()));
+        assert_eq!(ok.expect("nesting at the limit decodes").data, [1, 2, 3, 4]);
+        for depth in [max + 1, 100_000] {
+            let file = nested_file(depth, explicit);
+            let outcome = guarded(move || DicomFile::from_bytes(&file).map(|_| ()));
+            match outcome {
+                Outcome::Failed(msg) => assert!(
+                    msg.contains(&format!("nest more than {max} levels")),
+                    "depth {depth}: {msg}"
+                ),
+                other => panic!("depth {depth} (explicit {explicit}): {other:?}"),
+            }
+        }
+    }
+}

@@ -6,6 +6,10 @@ import type { DecodeResponse, FrameInfo } from "./protocol.js";
 export interface DecodeApi {
   decodeFile(bytes: Uint8Array, frame: number): DecodedWasmFrame;
   decodeFrame(transferSyntax: string, bytes: Uint8Array, description: string): DecodedWasmFrame;
+  /** Replaces the wasm instance (a stateless module's glue built with wasm-bindgen's
+   *  --experimental-reset-state-function): after a trap, the old one's stack pointer
+   *  and heap are wherever the trap left them. */
+  reset?(): void;
 }
 interface DecodedWasmFrame {
   readonly info: string;
@@ -31,6 +35,17 @@ export function decodeReply(api: DecodeApi, req: DecodeKinds, hash: boolean): [D
     frame.free();
     return [{ id: req.id, ok: true, info, data: data.buffer as ArrayBuffer }, [data.buffer as ArrayBuffer]];
   } catch (e) {
-    return [{ id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) }, []];
+    let error = e instanceof Error ? e.message : String(e);
+    // A trap (a Rust panic aborts in wasm; every decoder guards its input, so this is a
+    // bug): the request fails, and the next one gets a fresh instance where it can.
+    if (e instanceof WebAssembly.RuntimeError) {
+      if (api.reset) {
+        api.reset();
+        error = `the decoder trapped (${error}); its wasm instance was replaced`;
+      } else {
+        error = `the decoder trapped (${error})`;
+      }
+    }
+    return [{ id: req.id, ok: false, error }, []];
   }
 }

@@ -1,7 +1,8 @@
 // The decoder plugin's Worker: the decoder-only wasm module (decoder-wasm.ts), one
 // instance per Worker, answering "file" and "frame" requests (protocol.ts). Stateless,
-// so a host runs as many as it has cores (decoder.ts).
-import init, { decodeFile, decodeFrame, version } from "./decoder-wasm.js";
+// so a host runs as many as it has cores (decoder.ts), and a trap costs one request:
+// the instance is replaced (decode-reply.ts).
+import init, { __wbg_reset_state as reset, decodeFile, decodeFrame, version } from "./decoder-wasm.js";
 import { decodeReply } from "./decode-reply.js";
 import type { DecodeRequest, DecodeResponse } from "./protocol.js";
 
@@ -17,7 +18,7 @@ onmessage = async (event: MessageEvent<DecodeRequest>) => {
   await ready;
   const req = event.data;
   if (req.kind === "file" || req.kind === "frame") {
-    const [reply, transfer] = decodeReply({ decodeFile, decodeFrame }, req, req.hash ?? false);
+    const [reply, transfer] = decodeReply({ decodeFile, decodeFrame, reset }, req, req.hash ?? false);
     post(reply, transfer);
   } else if (req.kind === "retrieve") {
     post({ id: req.id, event: "done", error: "the decoder module does not retrieve: use the viewer's worker (decode-worker.js)" });
