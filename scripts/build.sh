@@ -66,10 +66,10 @@ if [ "$build_decoder" != 0 ]; then
   # The plugin's Workers are stateless: after a trap (a panic aborts in wasm) one
   # replaces its instance with __wbg_reset_state (decoder-worker.ts).
   export BINDGEN_ARGS="--experimental-reset-state-function"
-  module decoder "$CARGO_TARGET_DIR" www/pkg-decoder www/pkg-decoder/lumen_bg.wasm --no-default-features
+  module decoder "$CARGO_TARGET_DIR" www/pkg-decoder www/pkg-decoder/lumen_bg.wasm --no-default-features --features jpeg-xl
   if [ "${LUMEN_BUILD_SIMD:-1}" != 0 ]; then
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \
-      module decoder-simd "$SIMD_TARGET" www/pkg-decoder www/pkg-decoder/lumen_simd_bg.wasm --no-default-features
+      module decoder-simd "$SIMD_TARGET" www/pkg-decoder www/pkg-decoder/lumen_simd_bg.wasm --no-default-features --features jpeg-xl
   fi
   unset BINDGEN_ARGS
 fi

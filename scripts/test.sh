@@ -20,6 +20,8 @@ unfixture
 
 log "cargo test (native; loads the corpus into Orthanc through STOW-RS)"
 cargo test -p lumen
+log "cargo test --lib --no-default-features (the decoder alone, without JPEG XL: the smallest plugin build)"
+cargo test -p lumen --lib --no-default-features
 export LUMEN_CLI="$CARGO_TARGET_DIR/debug/lumen"
 bash scripts/build.sh
 log "the head CT (stored by cargo test, unless it was filtered) and the corrupt-slice fixture"

@@ -30,6 +30,7 @@ mod deflate;
 mod j2k;
 mod jpeg;
 pub mod jpegls;
+#[cfg(feature = "jpeg-xl")]
 mod jxl;
 mod native;
 mod rle;
@@ -466,7 +467,15 @@ pub(crate) fn decode_with_byte_order(
         Codec::Jpeg => jpeg::decode(data, desc)?,
         Codec::JpegLs => decode_jpegls(data, desc)?,
         Codec::Jpeg2000 => j2k::decode(data, desc)?,
+        #[cfg(feature = "jpeg-xl")]
         Codec::JpegXl => jxl::decode(data, desc, limits)?,
+        #[cfg(not(feature = "jpeg-xl"))]
+        Codec::JpegXl => {
+            return Err(DecodeError::codec(
+                "JPEG XL",
+                "this build leaves JPEG XL out (cargo feature `jpeg-xl`)",
+            ))
+        }
     };
     let bytes = canonical::canonicalise(output, desc, out_len)?;
     Ok(DecodedFrame {
@@ -533,4 +542,41 @@ pub(crate) fn check_geometry(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A build without the `jpeg-xl` feature (a smaller plugin module) names what it
+    /// left out; with it, a stream that is not JPEG XL is refused by the codec.
+    #[test]
+    fn jpeg_xl_without_the_feature_is_named() {
+        let desc = PixelDescription {
+            rows: 1,
+            columns: 1,
+            samples_per_pixel: 1,
+            bits_allocated: 8,
+            bits_stored: 8,
+            high_bit: None,
+            pixel_representation: 0,
+            photometric_interpretation: "MONOCHROME2".into(),
+            planar_configuration: 0,
+            number_of_frames: 1,
+        };
+        let err = decode_frame(
+            TransferSyntax::JpegXl,
+            b"not a JPEG XL stream",
+            &desc,
+            &DecodeLimits::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("JPEG XL"), "{err}");
+        if cfg!(feature = "jpeg-xl") {
+            assert!(!err.contains("leaves JPEG XL out"), "{err}");
+        } else {
+            assert!(err.contains("cargo feature `jpeg-xl`"), "{err}");
+        }
+    }
 }
