@@ -16,6 +16,10 @@ use dicom_dictionary_std::tags;
 use dicom_object::{FileMetaTable, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
 use std::borrow::Cow;
+use structure::{walk, Encoding};
+
+mod structure;
+pub use structure::MAX_SEQUENCE_NESTING;
 
 const EXTENDED_OFFSET_TABLE: Tag = Tag(0x7FE0, 0x0001);
 const EXTENDED_OFFSET_TABLE_LENGTHS: Tag = Tag(0x7FE0, 0x0002);
@@ -65,14 +69,11 @@ pub struct DicomFile {
 /// The transfer syntax UID the file meta group declares (none without one) and the data
 /// set after it; the 128-byte preamble may be present or not.
 fn split_meta(bytes: &[u8]) -> Result<(Option<String>, &[u8]), DecodeError> {
-    let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
-        &bytes[128..]
-    } else {
-        bytes
-    };
+    let body = bytes_with_magic(bytes);
     if !body.starts_with(b"DICM") {
         return Ok((None, body));
     }
+    walk(&body[4..], Encoding::ExplicitLe, Some(2)).map_err(DecodeError::Parse)?;
     let mut cursor = std::io::Cursor::new(body);
     let meta =
         FileMetaTable::from_reader(&mut cursor).map_err(|e| DecodeError::Parse(e.to_string()))?;
@@ -83,74 +84,63 @@ fn split_meta(bytes: &[u8]) -> Result<(Option<String>, &[u8]), DecodeError> {
     Ok((Some(uid), &body[cursor.position() as usize..]))
 }
 
-/// How deeply sequences may nest. dicom-object reads nested sequences recursively, so a
-/// data set nested thousands of levels deep (16 bytes a level) would overflow the stack:
-/// an abort natively, a trap that leaves a wasm instance unusable. Real data sets nest
-/// a few levels; SR content trees a few dozen.
-pub const MAX_SEQUENCE_NESTING: usize = 64;
-
-/// Refuses a data set whose sequences nest deeper than [`MAX_SEQUENCE_NESTING`], read
-/// without recursion (dicom-parser's token reader) before dicom-object reads it. A file
-/// with no more item tags (FFFE,E000) than that cannot nest deeper and is not read
-/// twice. Anything the token reader cannot read is left to the real parse to report.
-fn check_sequence_nesting(bytes: &[u8]) -> Result<(), DecodeError> {
-    const ITEM_LE: [u8; 4] = [0xFE, 0xFF, 0x00, 0xE0];
-    const ITEM_BE: [u8; 4] = [0xFF, 0xFE, 0xE0, 0x00];
-    let items = bytes
-        .windows(4)
-        .filter(|w| *w == ITEM_LE || *w == ITEM_BE)
-        .take(MAX_SEQUENCE_NESTING + 1)
-        .count();
-    if items <= MAX_SEQUENCE_NESTING {
-        return Ok(());
+/// The encoding of a data set's element headers under transfer syntax `ts` (the
+/// encapsulated syntaxes and Deflated are explicit VR little endian).
+fn encoding_of(ts: TransferSyntax) -> Encoding {
+    match ts {
+        TransferSyntax::ImplicitVrLittleEndian => Encoding::ImplicitLe,
+        TransferSyntax::ExplicitVrBigEndian => Encoding::ExplicitBe,
+        _ => Encoding::ExplicitLe,
     }
-    let Ok((declared, dataset)) = split_meta(bytes) else {
+}
+
+/// The largest Deflated data set inflated for the structure walk.
+const MAX_INFLATED_DATA_SET: usize = 256 << 20;
+
+/// Whether the file's structure holds under the transfer syntax its meta group declares
+/// (what dicom-object will read it as): `Err` names what does not. A file without a
+/// meta group passes (dicom-object refuses it before reading any element).
+fn declared_structure(bytes: &[u8]) -> Result<(), String> {
+    let Some(body) = after_magic(bytes) else {
         return Ok(());
     };
-    let uid = match declared {
-        Some(uid) => uid,
-        None => match sniff_native_encoding(dataset) {
-            Some(ts) => ts.uid().to_string(),
-            None => return Ok(()),
-        },
-    };
-    let inflated;
-    let (source, uid) = if uid == TransferSyntax::DeflatedExplicitVrLittleEndian.uid() {
-        // Raw Deflate of an explicit VR little-endian data set; 1 GiB at most.
-        match miniz_oxide::inflate::decompress_to_vec_with_limit(dataset, 1 << 30) {
-            Ok(v) => inflated = v,
-            Err(_) => return Ok(()),
-        }
-        (
-            &inflated[..],
-            TransferSyntax::ExplicitVrLittleEndian.uid().to_string(),
-        )
+    let meta = walk(body, Encoding::ExplicitLe, Some(2))?;
+    let uid = FileMetaTable::from_reader(std::io::Cursor::new(bytes_with_magic(bytes)))
+        .map_err(|e| e.to_string())?
+        .transfer_syntax()
+        .trim_end_matches(['\0', ' '])
+        .to_string();
+    let ts = TransferSyntax::from_uid(&uid).map_err(|e| e.to_string())?;
+    let dataset = &body[meta..];
+    if ts == TransferSyntax::DeflatedExplicitVrLittleEndian {
+        let inflated =
+            miniz_oxide::inflate::decompress_to_vec_with_limit(dataset, MAX_INFLATED_DATA_SET)
+                .map_err(|e| {
+                    format!(
+                        "the Deflated data set does not inflate within {MAX_INFLATED_DATA_SET} bytes ({:?})",
+                        e.status
+                    )
+                })?;
+        walk(&inflated, Encoding::ExplicitLe, None)?;
     } else {
-        (dataset, uid)
-    };
-    let Some(ts) = TransferSyntaxRegistry.get(&uid) else {
-        return Ok(());
-    };
-    let Ok(reader) = dicom_parser::dataset::read::DataSetReader::new_with_ts(source, ts) else {
-        return Ok(());
-    };
-    let mut depth = 0usize;
-    for token in reader {
-        match token {
-            Ok(dicom_parser::dataset::DataToken::SequenceStart { tag, .. }) => {
-                depth += 1;
-                if depth > MAX_SEQUENCE_NESTING {
-                    return Err(DecodeError::Parse(format!(
-                        "sequences nest more than {MAX_SEQUENCE_NESTING} levels deep (at {tag})"
-                    )));
-                }
-            }
-            Ok(dicom_parser::dataset::DataToken::SequenceEnd) => depth = depth.saturating_sub(1),
-            Ok(_) => {}
-            Err(_) => break,
-        }
+        walk(dataset, encoding_of(ts), None)?;
     }
     Ok(())
+}
+
+/// The bytes after "DICM" (with or without the 128-byte preamble), if there is one.
+fn after_magic(bytes: &[u8]) -> Option<&[u8]> {
+    let body = bytes_with_magic(bytes);
+    body.strip_prefix(b"DICM")
+}
+
+/// `bytes` from "DICM" on where the preamble is there, else `bytes`.
+fn bytes_with_magic(bytes: &[u8]) -> &[u8] {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        &bytes[128..]
+    } else {
+        bytes
+    }
 }
 
 impl DicomFile {
@@ -160,7 +150,16 @@ impl DicomFile {
     /// VR under an explicit transfer syntax), and a bare data set with no meta group
     /// (native pixel data, encoding detected from the first element).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        check_sequence_nesting(bytes)?;
+        // dicom-object reads with the declared transfer syntax, reserving each declared
+        // length and recursing into sequences: a file whose structure does not hold under
+        // that syntax (lengths past the end, nesting too deep; or mislabelled) goes
+        // straight to the tolerant reading, which walks it again as really encoded.
+        if let Err(problem) = declared_structure(bytes) {
+            return Self::from_bytes_tolerant(bytes).map_err(|tolerant| match tolerant {
+                DecodeError::Parse(_) => DecodeError::Parse(problem),
+                other => other,
+            });
+        }
         match OpenFileOptions::new().from_reader(std::io::Cursor::new(bytes)) {
             Ok(obj) => {
                 let ts = TransferSyntax::from_uid(obj.meta().transfer_syntax())?;
@@ -181,6 +180,7 @@ impl DicomFile {
         let sniffed = sniff_native_encoding(dataset).ok_or_else(|| {
             DecodeError::Parse("data set starts with no recognisable element".into())
         })?;
+        walk(dataset, encoding_of(sniffed), None).map_err(DecodeError::Parse)?;
         let declared = match declared {
             Some(ts) => ts,
             None => sniffed,
