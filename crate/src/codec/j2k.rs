@@ -13,6 +13,7 @@ use core::ffi::{c_char, c_void};
 use openjp2::openjpeg::*;
 use openjp2::{opj_dparameters_t, opj_image, CODEC_FORMAT, OPJ_CODEC_J2K, OPJ_CODEC_JP2};
 
+mod dwt97;
 mod ht53;
 mod ht_block;
 mod ht_tables;
@@ -44,6 +45,9 @@ pub(crate) struct J2kHeader {
     /// QCD: no quantisation (reversible), with one exponent byte per subband
     /// (3 × levels + 1); checked after the whole main header is read.
     pub qcd_reversible_complete: bool,
+    /// QCD: scalar derived quantisation (one step), or scalar expounded with one step
+    /// per subband (3 × levels + 1).
+    pub qcd_irreversible_complete: bool,
     /// Where component 0's Ssiz byte lies in `data` (0 if SIZ is short).
     pub ssiz_at: usize,
     /// The full image extent (Xsiz, Ysiz) on the reference grid.
@@ -144,6 +148,8 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
     }
     h.qcd_reversible_complete = matches!(qcd, Some((sqcd, n))
         if sqcd & 0x1F == 0 && n >= 3 * h.levels as usize + 1);
+    h.qcd_irreversible_complete = matches!(qcd, Some((sqcd, n))
+        if (sqcd & 0x1F == 1 && n >= 2) || (sqcd & 0x1F == 2 && n >= 2 * (3 * h.levels as usize + 1)));
     h.one_precinct = match cod {
         // Default precincts: 2^15 on a side, larger than any DICOM frame.
         Some(seg) if seg[0] & 1 == 0 => h.extent.0 <= 1 << 15 && h.extent.1 <= 1 << 15,
@@ -244,11 +250,20 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
-    if ht_reversible_fits(data, &header) {
-        if let Some(out) = decode_ht_reversible(data, &header, desc) {
+    if ht_fits(data, &header) {
+        if let Some(out) = decode_ht(data, &header, desc) {
             return Ok(out);
         }
     }
+    decode_openjp2(data, &header, desc)
+}
+
+/// The whole stream through openjp2.
+fn decode_openjp2(
+    data: &[u8],
+    header: &J2kHeader,
+    desc: &PixelDescription,
+) -> Result<CodecOutput, DecodeError> {
     let format: CODEC_FORMAT = if data.starts_with(&JP2_SIGNATURE) {
         OPJ_CODEC_JP2
     } else {
@@ -365,24 +380,30 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
 /// one openjph-core 0.1.0 reads): one quality layer and one precinct per resolution
 /// (then LRCP, RLCP and RPCL all give resolution-major order, and with one component
 /// every order does), HT cleanup blocks only (no mixed mode, no vertically causal
-/// context), main-header coding parameters only, one tile-part per tile. The inverse
-/// RCT, level shift and clamp are done by `decode_ht_reversible`.
-fn ht_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
+/// context), main-header coding parameters only, one tile-part per tile. Reversible
+/// (5/3, no quantisation) or irreversible (9/7, scalar derived or expounded
+/// quantisation, reproduced bit for bit as openjp2 computes it). The component
+/// transform, level shift and clamp are done by `decode_ht`.
+fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
     let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
         let s = &data[h.ssiz_at..];
         // The same depth and signedness in all three, and a progression order that
         // puts resolution before component (LRCP, RLCP, RPCL).
         s[0] == s[3] && s[0] == s[6] && h.progression <= 2
     };
+    let quantisation_ok = if h.reversible {
+        h.qcd_reversible_complete
+    } else {
+        h.qcd_irreversible_complete
+    };
     h.ht && h.cb_style & 0xC8 == 0x40
-        && h.reversible
         && h.raw
         && !h.per_component
         && h.layers == 1
         && h.one_precinct
         && (h.components == 1 || colour_ok)
         && h.ssiz_at != 0
-        && h.qcd_reversible_complete
+        && quantisation_ok
         && tile_parts_complete(data, h.first_sot, h.tiles)
 }
 
@@ -426,17 +447,14 @@ fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
     p == eoc && index == tiles
 }
 
-/// Reversible HTJ2K (grey, or three components with or without the RCT) through
-/// `ht53` (HT code-blocks with OpenJPH's block decoder, several times faster than
-/// openjp2's), then the inverse RCT, level shift and clamp here. Lossless, so any
-/// conforming decoder gives the same samples; lossy (9/7, float) HTJ2K stays with
-/// openjp2, which matches OpenJPEG exactly. `ht_reversible_fits` and `ht53` say
-/// which streams; `None` for the rest, which openjp2 decodes.
-fn decode_ht_reversible(
-    data: &[u8],
-    header: &J2kHeader,
-    desc: &PixelDescription,
-) -> Option<CodecOutput> {
+/// HTJ2K (grey, or three components with or without the RCT / ICT) through `ht53`
+/// (HT code-blocks with OpenJPH's block decoder, several times faster than
+/// openjp2's), then the inverse component transform, level shift and clamp here.
+/// Reversible streams are lossless, so any conforming decoder gives the same
+/// samples; irreversible ones (9/7, float) give openjp2's samples exactly (see
+/// `dwt97`, `ict_row` and `round_shift_clamp`). `ht_fits` and `ht53` say which
+/// streams; `None` for the rest, which openjp2 decodes.
+fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option<CodecOutput> {
     let n = header.components as usize;
     // Depth and signedness per component: (lo, hi, level shift).
     let mut ranges = Vec::with_capacity(n);
@@ -452,10 +470,16 @@ fn decode_ht_reversible(
             (0, ((1u32 << bits) - 1) as i32, 1i32 << (bits - 1))
         });
     }
-    let (w, h, planes) = ht53::decode(data, header.first_sot, n)?;
+    let (w, h, samples) = ht53::decode(data, header.first_sot, n)?;
     if w != header.width as usize || h != header.height as usize || w == 0 {
         return None;
     }
+    let planes = match samples {
+        ht53::Samples::Int(planes) => planes,
+        ht53::Samples::Float(planes) => {
+            return Some(write_float(w, h, &planes, header.mct, &ranges, desc))
+        }
+    };
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
     let rct = n == 3 && header.mct;
@@ -531,6 +555,124 @@ fn decode_ht_reversible(
             Colour::AsStored
         },
     })
+}
+
+/// The irreversible path's output: openjp2's ICT (`opj_mct_decode_real`) when the
+/// stream has it, then its rounding, level shift and clamp
+/// (`opj_tcd_dc_level_shift_decode`), into canonical little-endian samples.
+fn write_float(
+    w: usize,
+    h: usize,
+    planes: &[Vec<f32>],
+    mct: bool,
+    ranges: &[(i32, i32, i32)],
+    desc: &PixelDescription,
+) -> CodecOutput {
+    let n = planes.len();
+    let width = desc.canonical_sample_bytes();
+    let stride = n * width;
+    let ict = n == 3 && mct;
+    let mut v = vec![0u8; w * h * stride];
+    if n == 1 && width == 2 {
+        let (lo, hi, shift) = ranges[0];
+        let px = |x: f32| round_shift_clamp(x, lo, hi, shift) as u16;
+        match bytemuck::try_cast_slice_mut::<u8, u16>(&mut v) {
+            Ok(words) if cfg!(target_endian = "little") => {
+                for (d, &x) in words.iter_mut().zip(&planes[0]) {
+                    *d = px(x);
+                }
+            }
+            _ => {
+                for (d, &x) in v.chunks_exact_mut(2).zip(&planes[0]) {
+                    d.copy_from_slice(&px(x).to_le_bytes());
+                }
+            }
+        }
+    } else {
+        let mut rgb = Vec::new();
+        let mut ints = vec![0i32; w];
+        for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
+            let line = |c: usize| &planes[c][y * w..(y + 1) * w];
+            if ict {
+                rgb.clear();
+                rgb.resize(3 * w, 0.0);
+                ict_row(line(0), line(1), line(2), &mut rgb);
+            }
+            for c in 0..n {
+                let src = if ict {
+                    &rgb[c * w..(c + 1) * w]
+                } else {
+                    line(c)
+                };
+                let (lo, hi, shift) = ranges[c];
+                for (d, &x) in ints.iter_mut().zip(src) {
+                    *d = round_shift_clamp(x, lo, hi, shift);
+                }
+                if width == 1 {
+                    for (d, &x) in row[c..].iter_mut().step_by(n).zip(&ints) {
+                        *d = x as u8;
+                    }
+                } else {
+                    write_samples(
+                        &mut row[c * width..],
+                        &ints,
+                        stride,
+                        width,
+                        (i32::MIN, i32::MAX, 0),
+                    );
+                }
+            }
+        }
+    }
+    CodecOutput {
+        width: w as u32,
+        height: h as u32,
+        components: n as u16,
+        samples: SampleBuf::Le(v),
+        colour: if ict {
+            Colour::ConvertedToRgb
+        } else {
+            Colour::AsStored
+        },
+    }
+}
+
+/// openjp2's inverse ICT (`opj_mct_decode_real`), f32, in its operation order, of one
+/// line: R, G, B into `rgb`'s thirds.
+fn ict_row(y: &[f32], u: &[f32], v: &[f32], rgb: &mut [f32]) {
+    let w = y.len();
+    let (r, gb) = rgb.split_at_mut(w);
+    let (g, b) = gb.split_at_mut(w);
+    for k in 0..w {
+        let (y, u, v) = (y[k], u[k], v[k]);
+        r[k] = y + v * 1.402f32;
+        g[k] = y - u * 0.34413f32 - v * 0.71414f32;
+        b[k] = y + u * 1.772f32;
+    }
+}
+
+/// openjp2's float-to-sample step (`opj_tcd_dc_level_shift_decode`, irreversible):
+/// beyond ±2^31 the bound, else round half to even (`lrintf`), add the level shift
+/// (in i64) and clamp.
+#[inline(always)]
+fn round_shift_clamp(x: f32, lo: i32, hi: i32, shift: i32) -> i32 {
+    // 1.5 · 2^23: adding and subtracting it rounds half to even any |x| < 2^22.
+    const MAGIC: f32 = 12_582_912.0;
+    if x.abs() < 4_194_304.0 {
+        let r = if cfg!(target_arch = "wasm32") {
+            x.round_ties_even() as i32
+        } else {
+            ((x + MAGIC) - MAGIC) as i32
+        };
+        return (r + shift).clamp(lo, hi);
+    }
+    if x > 2_147_483_648.0 {
+        hi
+    } else if x < -2_147_483_648.0 {
+        lo
+    } else {
+        (x.round_ties_even() as i64 + shift as i64).clamp(lo as i64, hi as i64) as i32
+    }
 }
 
 /// Level-shifts, clamps and stores one component's line as `width`-byte little-endian

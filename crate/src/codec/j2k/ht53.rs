@@ -8,6 +8,7 @@
 //! the block decoder rejects, data past the tile-part): the caller then decodes
 //! with openjp2, which says what is wrong.
 
+use super::dwt97::{band_scale, dequantise, idwt97};
 use super::ht_block::decode_codeblock32;
 
 /// What the main header says, for a single-tile stream at the origin.
@@ -23,8 +24,13 @@ struct Params {
     sop: bool,
     eph: bool,
     guard_bits: u32,
-    /// Reversible QCD exponents, one per subband.
-    exponents: Vec<u32>,
+    /// QCD exponent and mantissa (0 when reversible) per subband, in openjp2's band
+    /// order (LL, then HL, LH, HH per resolution); derived quantisation expanded.
+    steps: Vec<(u32, u32)>,
+    /// The irreversible 9/7 transform with scalar quantisation (else the 5/3).
+    irreversible: bool,
+    /// Component precision in bits (all components alike, see `decode`).
+    prec: u32,
 }
 
 fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Params> {
@@ -72,8 +78,49 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
     } else {
         vec![(15, 15); levels as usize + 1]
     };
-    let exponents: Vec<u32> = qcd[1..].iter().map(|&b| (b >> 3) as u32).collect();
-    if qcd[0] & 0x1F != 0 || exponents.len() < 3 * levels as usize + 1 {
+    // The component transform: none or the standard one (openjp2 skips a custom MCT
+    // without the MCC/MCT markers that we do not read).
+    if cod[4] > 1 {
+        return None;
+    }
+    let bands = 3 * levels as usize + 1;
+    let irreversible = cod[9] == 0;
+    let steps: Vec<(u32, u32)> = match (qcd[0] & 0x1F, cod[9]) {
+        // Reversible: one exponent byte per subband.
+        (0, 1) => qcd[1..].iter().map(|&b| ((b >> 3) as u32, 0)).collect(),
+        // Scalar derived: ε_b = ε_0 − ⌊(b − 1)/3⌋ (at least 0), μ_b = μ_0, as
+        // openjp2 expands it; scalar expounded: one 16-bit value per subband.
+        (1 | 2, 0) => {
+            let words: Vec<(u32, u32)> = qcd[1..]
+                .chunks_exact(2)
+                .map(|w| {
+                    let v = u16::from_be_bytes([w[0], w[1]]) as u32;
+                    (v >> 11, v & 0x7FF)
+                })
+                .collect();
+            if qcd[0] & 0x1F == 1 {
+                let &(e0, m0) = words.first()?;
+                (0..bands)
+                    .map(|b| {
+                        let e = if b == 0 {
+                            e0
+                        } else {
+                            e0.saturating_sub((b as u32 - 1) / 3)
+                        };
+                        (e, m0)
+                    })
+                    .collect()
+            } else {
+                words
+            }
+        }
+        _ => return None,
+    };
+    if steps.len() < bands {
+        return None;
+    }
+    let ssiz = siz[36];
+    if (0..components).any(|c| siz[36 + 3 * c] != ssiz) {
         return None;
     }
     Some(Params {
@@ -86,7 +133,9 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
         sop: cod[0] & 2 != 0,
         eph: cod[0] & 4 != 0,
         guard_bits: (qcd[0] >> 5) as u32,
-        exponents,
+        steps,
+        irreversible,
+        prec: (ssiz & 0x7F) as u32 + 1,
     })
 }
 
@@ -97,7 +146,10 @@ struct Band {
     y0: usize,
     w: usize,
     h: usize,
+    /// The band's bit-planes: K_max (reversible) or openjp2's M_b = ε + G − 1.
     kmax: u32,
+    /// Irreversible: openjp2's dequantisation factor (`dwt97::band_scale`).
+    scale: f32,
     cbw: u32,
     cbh: u32,
     nbx: usize,
@@ -127,17 +179,26 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
             p.ycb.min(ppy.checked_sub(1)?),
         )
     };
-    let kmax = |idx: usize| -> Option<u32> {
-        let e = *p.exponents.get(idx)?;
-        let k = e.saturating_sub(1) + p.guard_bits;
-        (k <= 31).then_some(k)
+    let kmax = |idx: usize| -> Option<(u32, f32)> {
+        let (e, mant) = *p.steps.get(idx)?;
+        if p.irreversible {
+            // openjp2 decodes HT blocks with 1 ≤ M_b ≤ 30 only.
+            let mb = (e + p.guard_bits).checked_sub(1)?;
+            (1..=30)
+                .contains(&mb)
+                .then(|| (mb, band_scale(p.prec, e, mant)))
+        } else {
+            let k = e.saturating_sub(1) + p.guard_bits;
+            (k <= 31).then_some((k, 0.0))
+        }
     };
-    let band = |x0, y0, w, h, kmax| Band {
+    let band = |x0, y0, w, h, (kmax, scale): (u32, f32)| Band {
         x0,
         y0,
         w,
         h,
         kmax,
+        scale,
         cbw,
         cbh,
         nbx: w.div_ceil(1 << cbw),
@@ -158,13 +219,20 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
     ])
 }
 
-/// Decodes the samples of a single-tile reversible HTJ2K stream: `components`
-/// planes of width × height, row-major.
+/// What `decode` gives: per component, the reconstructed samples before the
+/// component transform and level shift, as integers (5/3) or as openjp2's f32 (9/7).
+pub(super) enum Samples {
+    Int(Vec<Vec<i32>>),
+    Float(Vec<Vec<f32>>),
+}
+
+/// Decodes the samples of a single-tile HTJ2K stream: `components` planes of
+/// width × height, row-major.
 pub(super) fn decode(
     data: &[u8],
     first_sot: usize,
     components: usize,
-) -> Option<(usize, usize, Vec<Vec<i32>>)> {
+) -> Option<(usize, usize, Samples)> {
     let p = read_params(data, first_sot, components)?;
     let (w, h) = (p.width, p.height);
     // The one tile-part (checked by `tile_parts_complete`): SOT, SOD, then packets.
@@ -183,11 +251,24 @@ pub(super) fn decode(
     let all_bands: Vec<Vec<Band>> = (0..=p.levels)
         .map(|r| bands(&p, r))
         .collect::<Option<_>>()?;
-    let mut planes: Vec<Vec<i32>> = (0..components).map(|_| vec![0i32; w * h]).collect();
-    let mut ctx = BlockContext::default();
+    // Irreversible: f32 planes, into which the blocks write their dequantised
+    // samples' bit patterns (openjp2 does the same in its tile buffer).
+    let mut planes = if p.irreversible {
+        Samples::Float((0..components).map(|_| vec![0f32; w * h]).collect())
+    } else {
+        Samples::Int((0..components).map(|_| vec![0i32; w * h]).collect())
+    };
+    let mut ctx = BlockContext {
+        irreversible: p.irreversible,
+        ..BlockContext::default()
+    };
     let mut pos = 0;
     for band_set in &all_bands {
-        for plane in planes.iter_mut() {
+        for c in 0..components {
+            let plane: &mut [i32] = match &mut planes {
+                Samples::Int(v) => &mut v[c],
+                Samples::Float(v) => bytemuck::cast_slice_mut(&mut v[c]),
+            };
             pos += read_packet(
                 &body[pos.min(body.len())..],
                 band_set,
@@ -198,15 +279,26 @@ pub(super) fn decode(
             )?;
         }
     }
-    let mut tmp = Vec::new();
-    for plane in planes.iter_mut() {
-        idwt53(plane, &p, &mut tmp);
+    match &mut planes {
+        Samples::Float(v) => {
+            for plane in v.iter_mut() {
+                idwt97(plane, w, h, p.levels);
+            }
+        }
+        Samples::Int(v) => {
+            let mut tmp = Vec::new();
+            for plane in v.iter_mut() {
+                idwt53(plane, &p, &mut tmp);
+            }
+        }
     }
     Some((w, h, planes))
 }
 
 #[derive(Default)]
 struct BlockContext {
+    /// Irreversible: blocks are dequantised into f32 bit patterns.
+    irreversible: bool,
     scratch: Vec<u16>,
     decoded: Vec<u32>,
     blocks: Vec<BlockInfo>,
@@ -464,7 +556,19 @@ fn decode_block(
     stride: usize,
     ctx: &mut BlockContext,
 ) -> Option<()> {
-    if info.num_passes == 0 || coded.is_empty() {
+    let mut num_passes = info.num_passes;
+    if ctx.irreversible {
+        // openjp2's limits, so that what it refuses goes to it: more missing
+        // bit-planes than M_b fails, an included block whose cleanup pass is shorter
+        // than 2 bytes fails, and with M_b − 1 missing only the cleanup pass counts.
+        if info.missing_msbs >= sb.kmax || info.pass1_len < 2 {
+            return None;
+        }
+        if info.missing_msbs + 1 == sb.kmax {
+            num_passes = 1;
+        }
+    }
+    if num_passes == 0 || coded.is_empty() {
         return Some(());
     }
     let (bx, by) = (info.index % sb.nbx, info.index / sb.nbx);
@@ -480,7 +584,7 @@ fn decode_block(
         coded,
         &mut ctx.decoded,
         info.missing_msbs,
-        info.num_passes,
+        num_passes,
         info.pass1_len,
         info.pass2_len,
         cw as u32,
@@ -489,6 +593,22 @@ fn decode_block(
         false,
     ) {
         return None;
+    }
+    if ctx.irreversible {
+        // openjp2's HT decoder leaves sign and magnitude with one fraction bit, M_b
+        // bit-planes above it: OpenJPH's output (MSB at bit 30) shifted down by
+        // 30 − M_b; then dequantised as openjp2's t1 does.
+        let shift = 30 - sb.kmax;
+        for y in 0..ch {
+            let src = &ctx.decoded[y * dstride..y * dstride + cw];
+            let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
+            for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
+                let mag = ((v & 0x7FFF_FFFF) >> shift) as i32;
+                let q = if v >> 31 != 0 { -mag } else { mag };
+                *d = dequantise(q, sb.scale).to_bits() as i32;
+            }
+        }
+        return Some(());
     }
     let shift = 31 - sb.kmax;
     for y in 0..ch {
