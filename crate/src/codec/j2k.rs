@@ -694,10 +694,367 @@ fn write_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
 
     #[test]
     fn not_a_codestream_is_named() {
         let err = read_header(b"\xFF\xD8\xFF\xE0 this is a JPEG").unwrap_err();
         assert!(err.to_string().contains("SOC"), "{err}");
+    }
+
+    /// A description that fits a raw codestream's header.
+    fn describe(data: &[u8]) -> Option<PixelDescription> {
+        let h = read_header(data).ok()?;
+        let ssiz = *data.get(h.ssiz_at)?;
+        let bits = (ssiz & 0x7F) as u16 + 1;
+        Some(PixelDescription {
+            rows: h.height,
+            columns: h.width,
+            samples_per_pixel: h.components,
+            bits_allocated: if bits <= 8 {
+                8
+            } else if bits <= 16 {
+                16
+            } else {
+                32
+            },
+            bits_stored: bits,
+            high_bit: None,
+            pixel_representation: (ssiz >> 7) as u16,
+            photometric_interpretation: if h.components == 3 {
+                "RGB".into()
+            } else {
+                "MONOCHROME2".into()
+            },
+            planar_configuration: 0,
+            number_of_frames: 1,
+        })
+    }
+
+    fn bytes(out: &CodecOutput) -> &[u8] {
+        match &out.samples {
+            SampleBuf::Le(v) => v,
+            _ => panic!("j2k gives canonical bytes"),
+        }
+    }
+
+    /// Decodes `data` through `ht53` (if it admits it) and through openjp2; panics
+    /// unless they agree byte for byte. Whether `ht53` took it.
+    fn same_as_openjp2(data: &[u8], desc: &PixelDescription, what: &str) -> bool {
+        let Ok(header) = read_header(data) else {
+            return false;
+        };
+        if !ht_fits(data, &header) {
+            return false;
+        }
+        let Some(ours) = decode_ht(data, &header, desc) else {
+            return false;
+        };
+        let theirs = decode_openjp2(data, &header, desc)
+            .unwrap_or_else(|e| panic!("{what}: ht53 decodes, openjp2 fails: {e}"));
+        assert_eq!(
+            (ours.width, ours.height, ours.components, ours.colour),
+            (
+                theirs.width,
+                theirs.height,
+                theirs.components,
+                theirs.colour
+            ),
+            "{what}"
+        );
+        let (a, b) = (bytes(&ours), bytes(&theirs));
+        if a != b {
+            let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
+            panic!(
+                "{what}: ht53 and openjp2 differ first at byte {at} of {} ({} vs {})",
+                a.len(),
+                a[at],
+                b[at]
+            );
+        }
+        true
+    }
+
+    /// The main header's QCD segment replaced by `qcd` (Sqcd and its steps).
+    fn with_qcd(data: &[u8], qcd: &[u8]) -> Vec<u8> {
+        let mut i = 2;
+        while i + 4 <= data.len() && data[i + 1] != 0x90 {
+            let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+            if data[i + 1] == 0x5C {
+                let mut out = data[..i].to_vec();
+                out.extend_from_slice(&[0xFF, 0x5C]);
+                out.extend_from_slice(&(qcd.len() as u16 + 2).to_be_bytes());
+                out.extend_from_slice(qcd);
+                out.extend_from_slice(&data[i + 2 + len..]);
+                return out;
+            }
+            i += 2 + len;
+        }
+        data.to_vec()
+    }
+
+    /// The QCD segment's bytes (Sqcd and its steps).
+    fn qcd_of(data: &[u8]) -> Vec<u8> {
+        let mut i = 2;
+        while i + 4 <= data.len() && data[i + 1] != 0x90 {
+            let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+            if data[i + 1] == 0x5C {
+                return data[i + 4..i + 2 + len].to_vec();
+            }
+            i += 2 + len;
+        }
+        Vec::new()
+    }
+
+    /// Variants of a lossy stream's quantisation that both decoders must read alike:
+    /// more guard bits, and scalar derived quantisation from a first step large
+    /// enough for every band's bit-planes.
+    fn quantisation_variants(data: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let qcd = qcd_of(data);
+        if qcd.len() < 3 || qcd[0] & 0x1F != 2 {
+            return Vec::new();
+        }
+        let steps: Vec<(u16, u16)> = qcd[1..]
+            .chunks_exact(2)
+            .map(|w| {
+                let v = u16::from_be_bytes([w[0], w[1]]);
+                (v >> 11, v & 0x7FF)
+            })
+            .collect();
+        let guard = qcd[0] >> 5;
+        let mut out = Vec::new();
+        for extra in 1..=2u8 {
+            let mut q = qcd.clone();
+            q[0] = ((guard + extra).min(7) << 5) | 2;
+            out.push((format!("guard bits {}", guard + extra), with_qcd(data, &q)));
+        }
+        let levels = (steps.len() as u16 - 1) / 3;
+        let e0 = steps.iter().map(|s| s.0).max().unwrap_or(0) + levels;
+        for mant in [0u16, 0x3FF, 0x7FF] {
+            if e0 <= 31 {
+                let v = (e0 << 11) | mant;
+                let q = [(guard << 5) | 1, (v >> 8) as u8, v as u8];
+                out.push((format!("derived ε0 {e0} μ {mant}"), with_qcd(data, &q)));
+            }
+        }
+        out
+    }
+
+    fn fixtures() -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/htj2k-lossy");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("tests/fixtures/htj2k-lossy")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "j2c"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Small lossy HTJ2K streams (OpenJPH via imagecodecs; odd and one-sample
+    /// sizes, 0 to 7 decompositions, 8/16-bit, signed, RGB with the ICT) and their
+    /// quantisation variants: `ht53` takes each and gives openjp2's bytes exactly.
+    #[test]
+    fn lossy_ht_matches_openjp2_on_fixtures() {
+        let mut taken = 0;
+        let mut variants = 0;
+        for path in fixtures() {
+            let data = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let desc = describe(&data).unwrap();
+            assert!(same_as_openjp2(&data, &desc, &name), "{name}: not taken");
+            taken += 1;
+            for (what, v) in quantisation_variants(&data) {
+                if same_as_openjp2(&v, &desc, &format!("{name}, {what}")) {
+                    variants += 1;
+                }
+            }
+        }
+        assert!(taken >= 20, "{taken} fixtures");
+        assert!(
+            variants >= 3 * taken,
+            "{variants} quantisation variants taken"
+        );
+    }
+
+    fn cache_dir() -> PathBuf {
+        std::env::var("LUMEN_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/lumen")
+            })
+    }
+
+    /// Every frame of the corpus and bench files in a JPEG 2000 / HTJ2K syntax.
+    fn corpus_frames() -> Vec<(String, Vec<u8>, PixelDescription)> {
+        let cache = cache_dir();
+        let mut paths = Vec::new();
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(cache.join("corpus/manifest.json")).expect("corpus"),
+        )
+        .unwrap();
+        for e in manifest["files"].as_array().unwrap() {
+            let ts = e["transfer_syntax"].as_str().unwrap_or("");
+            if ts.starts_with("1.2.840.10008.1.2.4.9") || ts.starts_with("1.2.840.10008.1.2.4.20") {
+                paths.push(cache.join("corpus").join(e["path"].as_str().unwrap()));
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir(cache.join("bench")) {
+            let mut bench: Vec<PathBuf> = dir
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    let n = p.to_string_lossy();
+                    n.ends_with(".4.201.dcm")
+                        || n.ends_with(".4.202.dcm")
+                        || n.ends_with(".4.203.dcm")
+                        || n.ends_with(".4.90.dcm")
+                        || n.ends_with(".4.91.dcm")
+                })
+                .collect();
+            bench.sort();
+            paths.extend(bench);
+        }
+        let mut out = Vec::new();
+        for p in paths {
+            let Ok(file) = crate::DicomFile::open(&p) else {
+                continue;
+            };
+            for i in 0..file.number_of_frames() {
+                if let Ok(data) = file.frame_bytes(i) {
+                    let name = format!("{} frame {}", p.display(), i + 1);
+                    out.push((name, data.to_vec(), file.description.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every JPEG 2000 / HTJ2K frame of the corpus and bench files (the caches that
+    /// scripts/setup-corpus.sh and the bench scripts fill), and its quantisation
+    /// variants: wherever `ht53` takes one, openjp2 gives the same bytes. Ignored by
+    /// default (needs the caches): `cargo test --release -p lumen --lib -- --ignored
+    /// ht_matches_openjp2_on_corpus --nocapture`.
+    #[test]
+    #[ignore]
+    fn ht_matches_openjp2_on_corpus() {
+        let (mut frames, mut ht, mut taken, mut lossy, mut variants) = (0, 0, 0, 0, 0);
+        for (name, data, desc) in corpus_frames() {
+            frames += 1;
+            let header = read_header(&data).ok();
+            let is_ht = header.as_ref().is_some_and(|h| h.ht);
+            ht += is_ht as usize;
+            if same_as_openjp2(&data, &desc, &name) {
+                taken += 1;
+                if header.as_ref().is_some_and(|h| !h.reversible) {
+                    lossy += 1;
+                }
+            } else if is_ht {
+                println!("not taken: {name}");
+            }
+            for (what, v) in quantisation_variants(&data) {
+                if same_as_openjp2(&v, &desc, &format!("{name}, {what}")) {
+                    variants += 1;
+                }
+            }
+        }
+        println!(
+            "{frames} JPEG 2000 / HTJ2K frames ({ht} HTJ2K): {taken} through ht53 ({lossy} \
+             irreversible), all equal to openjp2; {variants} quantisation variants equal too"
+        );
+        assert!(lossy > 0);
+    }
+
+    /// Byte flips, runs of garbage and truncations of the lossy fixtures and bench
+    /// frames through the whole dispatch: no panic, no hang. Ignored by default:
+    /// `cargo test --release -p lumen --lib -- --ignored lossy_ht_fuzz --nocapture`
+    /// (LUMEN_FUZZ_ROUNDS sets the rounds per stream).
+    #[test]
+    #[ignore]
+    fn lossy_ht_fuzz() {
+        let rounds: usize = std::env::var("LUMEN_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        let mut streams: Vec<(String, Vec<u8>, PixelDescription)> = fixtures()
+            .into_iter()
+            .map(|p| {
+                let data = std::fs::read(&p).unwrap();
+                let desc = describe(&data).unwrap();
+                (p.display().to_string(), data, desc)
+            })
+            .collect();
+        streams.extend(
+            corpus_frames()
+                .into_iter()
+                .filter(|(_, d, _)| read_header(d).is_ok_and(|h| h.ht && !h.reversible)),
+        );
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut runs, mut ok, mut agree, mut differ) = (0, 0, 0, 0);
+        let mut slowest = std::time::Duration::ZERO;
+        for (name, data, desc) in &streams {
+            for round in 0..rounds {
+                let mut v = data.clone();
+                match next() % 4 {
+                    0 => {
+                        let cut = (next() as usize) % v.len();
+                        v.truncate(cut);
+                    }
+                    1 => {
+                        for _ in 0..1 + next() % 4 {
+                            let at = (next() as usize) % v.len();
+                            v[at] ^= 1 << (next() % 8);
+                        }
+                    }
+                    2 => {
+                        let at = (next() as usize) % v.len();
+                        let n = (1 + next() as usize % 16).min(v.len() - at);
+                        for b in &mut v[at..at + n] {
+                            *b = next() as u8;
+                        }
+                    }
+                    _ => {
+                        // Flips in the main header and the first packet headers.
+                        let span = v.len().min(400);
+                        let at = (next() as usize) % span;
+                        v[at] = next() as u8;
+                    }
+                }
+                let t = std::time::Instant::now();
+                let result = std::panic::catch_unwind(|| decode(&v, desc));
+                let took = t.elapsed();
+                slowest = slowest.max(took);
+                runs += 1;
+                match result {
+                    Err(_) => panic!("{name} round {round}: panic"),
+                    Ok(Ok(_)) => ok += 1,
+                    Ok(Err(_)) => {}
+                }
+                assert!(took.as_secs() < 10, "{name} round {round}: {took:?}");
+                // Where ht53 takes a damaged stream, compare with openjp2 for the record.
+                if let Ok(h) = read_header(&v) {
+                    if ht_fits(&v, &h)
+                        && check_geometry(CODEC, h.width, h.height, h.components, desc).is_ok()
+                    {
+                        if let Some(ours) = decode_ht(&v, &h, desc) {
+                            match decode_openjp2(&v, &h, desc) {
+                                Ok(t) if bytes(&t) == bytes(&ours) => agree += 1,
+                                _ => differ += 1,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        println!(
+            "{runs} damaged streams from {} lossy ones: {ok} decoded, no panic, slowest {slowest:?}; \
+             of those ht53 took, {agree} equal to openjp2, {differ} not (openjp2 refused or differs)",
+            streams.len()
+        );
     }
 }
