@@ -44,7 +44,18 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
             0x51 => siz = Some(seg),
             0x52 => cod = Some(seg),
             0x5C => qcd = Some(seg),
-            _ => {}
+            // TLM, with openjp2's check that its entries fill it.
+            0x55 => {
+                let stlm = *seg.get(1)? as usize;
+                let entry = (((stlm >> 6) & 1) + 1) * 2 + ((stlm >> 4) & 3);
+                if (seg.len() - 2) % entry != 0 {
+                    return None;
+                }
+            }
+            // CAP, PLM, CRG, COM: nothing that changes the samples. Anything else
+            // (POC, PPM, RGN, MCT, ... or an unknown marker) goes to openjp2.
+            0x50 | 0x57 | 0x63 | 0x64 => {}
+            _ => return None,
         }
         i += 2 + len;
     }
@@ -66,12 +77,27 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
         return None;
     }
     let levels = cod[5] as u32;
-    let (xcb, ycb) = ((cod[6] & 0x0F) as u32 + 2, (cod[7] & 0x0F) as u32 + 2);
+    let (xcb, ycb) = (cod[6] as u32 + 2, cod[7] as u32 + 2);
+    // What openjp2 refuses in COD goes to it: unknown Scod bits or progression, a
+    // segment longer or shorter than its fields.
+    let cod_len = 10
+        + if cod[0] & 1 != 0 {
+            levels as usize + 1
+        } else {
+            0
+        };
+    if cod[0] & !7 != 0 || cod[1] > 4 || cod.len() != cod_len {
+        return None;
+    }
     if levels > 32 || xcb > 10 || ycb > 10 || xcb + ycb > 12 {
         return None;
     }
     let precincts = if cod[0] & 1 != 0 {
         let pp = cod.get(10..10 + levels as usize + 1)?;
+        // openjp2 refuses a zero precinct exponent above resolution 0.
+        if pp[1..].iter().any(|&b| b & 0x0F == 0 || b >> 4 == 0) {
+            return None;
+        }
         pp.iter()
             .map(|&b| ((b & 0x0F) as u32, (b >> 4) as u32))
             .collect()
@@ -98,6 +124,16 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
                     (v >> 11, v & 0x7FF)
                 })
                 .collect();
+            // openjp2 reads exactly one step (derived) or whole 16-bit steps
+            // (expounded), and refuses a QCD with bytes left over.
+            let whole = if qcd[0] & 0x1F == 1 {
+                qcd.len() == 3
+            } else {
+                qcd.len() % 2 == 1
+            };
+            if !whole {
+                return None;
+            }
             if qcd[0] & 0x1F == 1 {
                 let &(e0, m0) = words.first()?;
                 (0..bands)
@@ -575,6 +611,15 @@ fn decode_block(
     let (cx0, cy0) = (bx << sb.cbw, by << sb.cbh);
     let cw = (1usize << sb.cbw).min(sb.w - cx0);
     let ch = (1usize << sb.cbh).min(sb.h - cy0);
+    // Irreversible: the block decoded with M_b − 30 more missing bit-planes, so that
+    // its samples come out where openjp2's HT decoder puts them (sign at bit 31,
+    // one fraction bit at bit 0, M_b bit-planes above it) with openjp2's arithmetic,
+    // overflow included; the U_q bound stays the block's own.
+    let missing_msbs = if ctx.irreversible {
+        info.missing_msbs + 30 - sb.kmax
+    } else {
+        info.missing_msbs
+    };
     let dstride = ((1usize << sb.cbw) + 7) & !7;
     let need = dstride * (1usize << sb.cbh);
     ctx.decoded.clear();
@@ -583,7 +628,8 @@ fn decode_block(
         &mut ctx.scratch,
         coded,
         &mut ctx.decoded,
-        info.missing_msbs,
+        missing_msbs,
+        info.missing_msbs + 2,
         num_passes,
         info.pass1_len,
         info.pass2_len,
@@ -595,15 +641,12 @@ fn decode_block(
         return None;
     }
     if ctx.irreversible {
-        // openjp2's HT decoder leaves sign and magnitude with one fraction bit, M_b
-        // bit-planes above it: OpenJPH's output (MSB at bit 30) shifted down by
-        // 30 − M_b; then dequantised as openjp2's t1 does.
-        let shift = 30 - sb.kmax;
+        // Sign and magnitude as openjp2's t1 leaves them, dequantised as it does.
         for y in 0..ch {
             let src = &ctx.decoded[y * dstride..y * dstride + cw];
             let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
             for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
-                let mag = ((v & 0x7FFF_FFFF) >> shift) as i32;
+                let mag = (v & 0x7FFF_FFFF) as i32;
                 let q = if v >> 31 != 0 { -mag } else { mag };
                 *d = dequantise(q, sb.scale).to_bits() as i32;
             }
