@@ -147,7 +147,7 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
         i += 2 + len;
     }
     h.qcd_reversible_complete = matches!(qcd, Some((sqcd, n))
-        if sqcd & 0x1F == 0 && n >= 3 * h.levels as usize + 1);
+        if sqcd & 0x1F == 0 && n > 3 * h.levels as usize);
     h.qcd_irreversible_complete = matches!(qcd, Some((sqcd, n))
         if (sqcd & 0x1F == 1 && n == 2)
             || (sqcd & 0x1F == 2 && n % 2 == 0 && n >= 2 * (3 * h.levels as usize + 1)));
@@ -561,6 +561,7 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
 /// The irreversible path's output: openjp2's ICT (`opj_mct_decode_real`) when the
 /// stream has it, then its rounding, level shift and clamp
 /// (`opj_tcd_dc_level_shift_decode`), into canonical little-endian samples.
+#[inline(never)]
 fn write_float(
     w: usize,
     h: usize,
@@ -574,53 +575,38 @@ fn write_float(
     let stride = n * width;
     let ict = n == 3 && mct;
     let mut v = vec![0u8; w * h * stride];
-    if n == 1 && width == 2 {
-        let (lo, hi, shift) = ranges[0];
-        let px = |x: f32| round_shift_clamp(x, lo, hi, shift) as u16;
-        match bytemuck::try_cast_slice_mut::<u8, u16>(&mut v) {
-            Ok(words) if cfg!(target_endian = "little") => {
-                for (d, &x) in words.iter_mut().zip(&planes[0]) {
-                    *d = px(x);
-                }
-            }
-            _ => {
-                for (d, &x) in v.chunks_exact_mut(2).zip(&planes[0]) {
-                    d.copy_from_slice(&px(x).to_le_bytes());
-                }
-            }
+    let mut ints = vec![0i32; w];
+    let mut rgb = Vec::new();
+    if ict {
+        rgb.resize(3 * w, 0.0);
+    }
+    for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
+        let line = |c: usize| &planes[c][y * w..(y + 1) * w];
+        if ict {
+            ict_row(line(0), line(1), line(2), &mut rgb);
         }
-    } else {
-        let mut rgb = Vec::new();
-        let mut ints = vec![0i32; w];
-        for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
-            let line = |c: usize| &planes[c][y * w..(y + 1) * w];
-            if ict {
-                rgb.clear();
-                rgb.resize(3 * w, 0.0);
-                ict_row(line(0), line(1), line(2), &mut rgb);
-            }
-            for c in 0..n {
-                let src = if ict {
-                    &rgb[c * w..(c + 1) * w]
-                } else {
-                    line(c)
-                };
-                let (lo, hi, shift) = ranges[c];
-                for (d, &x) in ints.iter_mut().zip(src) {
-                    *d = round_shift_clamp(x, lo, hi, shift);
-                }
-                if width == 1 {
+        for c in 0..n {
+            let src = if ict {
+                &rgb[c * w..(c + 1) * w]
+            } else {
+                line(c)
+            };
+            round_line(src, &mut ints, ranges[c]);
+            match width {
+                1 => {
                     for (d, &x) in row[c..].iter_mut().step_by(n).zip(&ints) {
                         *d = x as u8;
                     }
-                } else {
-                    write_samples(
-                        &mut row[c * width..],
-                        &ints,
-                        stride,
-                        width,
-                        (i32::MIN, i32::MAX, 0),
-                    );
+                }
+                2 if n == 1 => {
+                    for (d, &x) in row.chunks_exact_mut(2).zip(&ints) {
+                        d.copy_from_slice(&(x as u16).to_le_bytes());
+                    }
+                }
+                _ => {
+                    for (d, &x) in row[c * width..].chunks_mut(stride).zip(&ints) {
+                        d[..width].copy_from_slice(&x.to_le_bytes()[..width]);
+                    }
                 }
             }
         }
@@ -652,20 +638,63 @@ fn ict_row(y: &[f32], u: &[f32], v: &[f32], rgb: &mut [f32]) {
     }
 }
 
+/// `round_shift_clamp` over a line, `range` = (lo, hi, level shift): eight samples at
+/// a time through the fast form where all eight allow it (a loop that vectorises).
+fn round_line(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
+    let (lo, hi, shift) = range;
+    let mut d8 = dst.chunks_exact_mut(8);
+    let mut s8 = src.chunks_exact(8);
+    const LIMIT_BITS: i32 = ROUND_FAST_LIMIT.to_bits() as i32;
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        // |x| < the limit, compared as bits (a NaN fails too).
+        let mut large = false;
+        for &x in s {
+            large |= (x.to_bits() & 0x7FFF_FFFF) as i32 >= LIMIT_BITS;
+        }
+        if !large {
+            for (d, &x) in d.iter_mut().zip(s) {
+                *d = (round_small(x) + shift).clamp(lo, hi);
+            }
+        } else {
+            for (d, &x) in d.iter_mut().zip(s) {
+                *d = round_shift_clamp(x, lo, hi, shift);
+            }
+        }
+    }
+    for (d, &x) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+        *d = round_shift_clamp(x, lo, hi, shift);
+    }
+}
+
+/// Below this magnitude `round_small` is exact (and the sum with a level shift of
+/// at most 2^30 cannot overflow).
+const ROUND_FAST_LIMIT: f32 = 4_194_304.0;
+
+/// Round half to even of |x| < 2^22, as `lrintf` does in the default rounding mode.
+#[inline(always)]
+fn round_small(x: f32) -> i32 {
+    // 1.5 · 2^23: adding and subtracting it rounds half to even any |x| < 2^22
+    // (natively, where `round_ties_even` may be a library call; wasm has an
+    // instruction).
+    const MAGIC: f32 = 12_582_912.0;
+    let r = if cfg!(target_arch = "wasm32") {
+        x.round_ties_even()
+    } else {
+        (x + MAGIC) - MAGIC
+    };
+    debug_assert!(r.abs() <= ROUND_FAST_LIMIT);
+    // SAFETY: r is an integer of magnitude at most 2^22 (callers check |x| < 2^22),
+    // so it converts to i32 exactly.
+    unsafe { r.to_int_unchecked::<i32>() }
+}
+
 /// openjp2's float-to-sample step (`opj_tcd_dc_level_shift_decode`, irreversible):
 /// beyond ±2^31 the bound, else round half to even (`lrintf`), add the level shift
 /// (in i64) and clamp.
 #[inline(always)]
 fn round_shift_clamp(x: f32, lo: i32, hi: i32, shift: i32) -> i32 {
-    // 1.5 · 2^23: adding and subtracting it rounds half to even any |x| < 2^22.
-    const MAGIC: f32 = 12_582_912.0;
-    if x.abs() < 4_194_304.0 {
-        let r = if cfg!(target_arch = "wasm32") {
-            x.round_ties_even() as i32
-        } else {
-            ((x + MAGIC) - MAGIC) as i32
-        };
-        return (r + shift).clamp(lo, hi);
+    if x.abs() < ROUND_FAST_LIMIT {
+        return (round_small(x) + shift).clamp(lo, hi);
     }
     if x > 2_147_483_648.0 {
         hi

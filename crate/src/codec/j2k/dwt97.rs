@@ -90,6 +90,7 @@ pub(super) fn idwt97(plane: &mut [f32], width: usize, height: usize, levels: u32
 }
 
 /// One row: `row[..sn]` low, `row[sn..]` high, synthesised in place.
+#[inline(never)]
 fn horizontal(row: &mut [f32], sn: usize, lo: &mut Vec<f32>, hi: &mut Vec<f32>) {
     let n = row.len();
     let dn = n - sn;
@@ -119,13 +120,13 @@ fn lift_low(lo: &mut [f32], hi: &[f32], c: f32) {
     if dn == 0 {
         return;
     }
-    lo[0] = lo[0] + (hi[0] + hi[0]) * c;
+    lo[0] += (hi[0] + hi[0]) * c;
     let m = sn.min(dn);
     for ((l, &a), &b) in lo[1..m].iter_mut().zip(&hi[..m - 1]).zip(&hi[1..m]) {
-        *l = *l + (a + b) * c;
+        *l += (a + b) * c;
     }
     if sn > dn {
-        lo[dn] = lo[dn] + hi[dn - 1] * (c + c);
+        lo[dn] += hi[dn - 1] * (c + c);
     }
 }
 
@@ -136,16 +137,17 @@ fn lift_high(hi: &mut [f32], lo: &[f32], c: f32) {
     let (dn, sn) = (hi.len(), lo.len());
     let m = dn.min(sn - 1);
     for ((h, &a), &b) in hi[..m].iter_mut().zip(&lo[..m]).zip(&lo[1..=m]) {
-        *h = *h + (a + b) * c;
+        *h += (a + b) * c;
     }
     if m < dn {
-        hi[m] = hi[m] + lo[m] * (c + c);
+        hi[m] += lo[m] * (c + c);
     }
 }
 
 /// The vertical pass over columns `0..rw` of rows `0..rh` (`sn` low rows on top),
 /// `LANES` columns at a time: gathered into `strip` interleaved (low row i at 2i,
 /// high row i at 2i + 1), lifted, written back row by row.
+#[inline(never)]
 fn vertical(
     plane: &mut [f32],
     stride: usize,
@@ -215,14 +217,14 @@ fn lift_strip(w: &mut [[f32; LANES]], sn: usize, dn: usize) {
 #[inline(always)]
 fn axpy2(x: &mut [f32; LANES], a: &[f32; LANES], b: &[f32; LANES], c: f32) {
     for k in 0..LANES {
-        x[k] = x[k] + (a[k] + b[k]) * c;
+        x[k] += (a[k] + b[k]) * c;
     }
 }
 
 #[inline(always)]
 fn axpy1(x: &mut [f32; LANES], a: &[f32; LANES], c2: f32) {
     for k in 0..LANES {
-        x[k] = x[k] + a[k] * c2;
+        x[k] += a[k] * c2;
     }
 }
 
@@ -283,13 +285,13 @@ mod tests {
             let (mut fl, mut fw) = (l, w);
             let imax = end.min(m);
             for _ in 0..imax {
-                buf[fw - 1] = buf[fw - 1] + (buf[fl] + buf[fw]) * c;
+                buf[fw - 1] += (buf[fl] + buf[fw]) * c;
                 fl = fw;
                 fw += 2;
             }
             if m < end {
                 c += c;
-                buf[fw - 1] = buf[fw - 1] + buf[fl] * c;
+                buf[fw - 1] += buf[fl] * c;
             }
         }
         let (a, b) = (0usize, 1usize);

@@ -584,6 +584,7 @@ fn read_packet(
     Some(pos)
 }
 
+#[inline(never)]
 fn decode_block(
     coded: &[u8],
     info: &BlockInfo,
@@ -622,8 +623,12 @@ fn decode_block(
     };
     let dstride = ((1usize << sb.cbw) + 7) & !7;
     let need = dstride * (1usize << sb.cbh);
-    ctx.decoded.clear();
-    ctx.decoded.resize(need, 0);
+    // No clearing: the cleanup pass writes every sample of the block (its quads
+    // cover the block's columns and an even number of rows; the buffer has room for
+    // them), before the refinement passes set or flip bits.
+    if ctx.decoded.len() < need {
+        ctx.decoded.resize(need, 0);
+    }
     if !decode_codeblock32(
         &mut ctx.scratch,
         coded,

@@ -631,6 +631,7 @@ fn outside_block(t0: u16, t1: u16, x: u32, y: u32, width: u32, height: u32) -> b
 /// openjp2's) keeps the bound of the unshifted block.
 #[allow(unused_assignments)]
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(super) fn decode_codeblock32(
     scratch: &mut Vec<u16>,
     coded_data: &[u8],
