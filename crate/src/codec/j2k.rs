@@ -598,11 +598,18 @@ fn write_float(
                         *d = x as u8;
                     }
                 }
-                2 if n == 1 => {
-                    for (d, &x) in row.chunks_exact_mut(2).zip(&ints) {
-                        d.copy_from_slice(&(x as u16).to_le_bytes());
+                2 if n == 1 => match bytemuck::try_cast_slice_mut::<u8, u16>(row) {
+                    Ok(words) if cfg!(target_endian = "little") => {
+                        for (d, &x) in words.iter_mut().zip(&ints) {
+                            *d = x as u16;
+                        }
                     }
-                }
+                    _ => {
+                        for (d, &x) in row.chunks_exact_mut(2).zip(&ints) {
+                            d.copy_from_slice(&(x as u16).to_le_bytes());
+                        }
+                    }
+                },
                 _ => {
                     for (d, &x) in row[c * width..].chunks_mut(stride).zip(&ints) {
                         d[..width].copy_from_slice(&x.to_le_bytes()[..width]);
