@@ -1,8 +1,10 @@
 //! JPEG 2000 and HTJ2K (1.2.840.10008.1.2.4.90/.91/.201/.202/.203) through openjp2, the
 //! pure-Rust port of OpenJPEG 2.5 (part-15 HT block decoder included), read from
 //! memory. A JP2 file wrapper, which some writers put in DICOM, is accepted.
-//! Reversible single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder,
-//! `ht_block`, with our own packet reader and 5/3 transform), where it fits.
+//! Single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder, `ht_block`,
+//! with our own packet reader and 5/3 transform, or for irreversible streams the 9/7
+//! of `dwt97`), where it fits; the irreversible path reproduces openjp2's float
+//! arithmetic exactly, so both give the same bytes.
 //!
 //! Colour: openjp2 applies the codestream's inverse component transform (RCT/ICT)
 //! itself, so a 3-component frame with the COD MCT flag set comes out as RGB.
@@ -575,7 +577,8 @@ fn write_float(
     let stride = n * width;
     let ict = n == 3 && mct;
     let mut v = vec![0u8; w * h * stride];
-    let mut ints = vec![0i32; w];
+    // Each component's line as rounded, shifted and clamped integers, then stored.
+    let mut ints = vec![0i32; n * w];
     let mut rgb = Vec::new();
     if ict {
         rgb.resize(3 * w, 0.0);
@@ -591,27 +594,39 @@ fn write_float(
             } else {
                 line(c)
             };
-            round_line(src, &mut ints, ranges[c]);
-            match width {
-                1 => {
-                    for (d, &x) in row[c..].iter_mut().step_by(n).zip(&ints) {
-                        *d = x as u8;
+            round_line(src, &mut ints[c * w..(c + 1) * w], ranges[c]);
+        }
+        match (n, width) {
+            (1, 1) => {
+                for (d, &x) in row.iter_mut().zip(&ints) {
+                    *d = x as u8;
+                }
+            }
+            (1, 2) => match bytemuck::try_cast_slice_mut::<u8, u16>(row) {
+                Ok(words) if cfg!(target_endian = "little") => {
+                    for (d, &x) in words.iter_mut().zip(&ints) {
+                        *d = x as u16;
                     }
                 }
-                2 if n == 1 => match bytemuck::try_cast_slice_mut::<u8, u16>(row) {
-                    Ok(words) if cfg!(target_endian = "little") => {
-                        for (d, &x) in words.iter_mut().zip(&ints) {
-                            *d = x as u16;
-                        }
-                    }
-                    _ => {
-                        for (d, &x) in row.chunks_exact_mut(2).zip(&ints) {
-                            d.copy_from_slice(&(x as u16).to_le_bytes());
-                        }
-                    }
-                },
                 _ => {
-                    for (d, &x) in row[c * width..].chunks_mut(stride).zip(&ints) {
+                    for (d, &x) in row.chunks_exact_mut(2).zip(&ints) {
+                        d.copy_from_slice(&(x as u16).to_le_bytes());
+                    }
+                }
+            },
+            (3, 1) => {
+                let (r, gb) = ints.split_at(w);
+                let (g, b) = gb.split_at(w);
+                for (((d, &r), &g), &b) in row.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
+                    d[0] = r as u8;
+                    d[1] = g as u8;
+                    d[2] = b as u8;
+                }
+            }
+            _ => {
+                for c in 0..n {
+                    let line = &ints[c * w..(c + 1) * w];
+                    for (d, &x) in row[c * width..].chunks_mut(stride).zip(line) {
                         d[..width].copy_from_slice(&x.to_le_bytes()[..width]);
                     }
                 }

@@ -1,12 +1,14 @@
-//! Reversible HTJ2K for the streams that `ht_reversible_fits` admits, when they are
-//! also one tile at the grid origin: packets parsed as openjph-core 0.1.0 parses
-//! them (one layer, one precinct per resolution, resolution-major), code-blocks
-//! through `ht_block` straight into one subband-layout plane per component, then the
-//! 5/3 inverse wavelet transform in place (F.3: each level horizontal, then
-//! vertical). Returns the decoded samples per component, before the inverse RCT and
-//! level shift. `None` for anything outside that subset or malformed (a code-block
-//! the block decoder rejects, data past the tile-part): the caller then decodes
-//! with openjp2, which says what is wrong.
+//! HTJ2K for the streams that `ht_fits` admits, when they are also one tile at the
+//! grid origin: packets parsed as openjph-core 0.1.0 parses them (one layer, one
+//! precinct per resolution, resolution-major), code-blocks through `ht_block`
+//! straight into one subband-layout plane per component, then the inverse wavelet
+//! transform in place (F.3: each level horizontal, then vertical): the 5/3 on
+//! integers for reversible streams, or, for irreversible ones, the blocks dequantised
+//! and the 9/7 applied in f32 exactly as openjp2 does both (`dwt97`). Returns the
+//! decoded samples per component, before the inverse component transform and level
+//! shift. `None` for anything outside that subset or malformed (a code-block the
+//! block decoder rejects, data past the tile-part, a header openjp2 would refuse):
+//! the caller then decodes with openjp2, which says what is wrong.
 
 use super::dwt97::{band_scale, dequantise, idwt97};
 use super::ht_block::decode_codeblock32;
