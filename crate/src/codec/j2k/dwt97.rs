@@ -102,12 +102,53 @@ fn horizontal(row: &mut [f32], sn: usize, lo: &mut Vec<f32>, hi: &mut Vec<f32>) 
     lift_high(hi, lo, -GAMMA);
     lift_low(lo, hi, -BETA);
     lift_high(hi, lo, -ALPHA);
-    for ((pair, &l), &h) in row.chunks_exact_mut(2).zip(lo.iter()).zip(hi.iter()) {
-        pair[0] = l;
-        pair[1] = h;
-    }
+    interleave(&mut row[..2 * dn], &lo[..dn], &hi[..dn]);
     if sn > dn {
         row[n - 1] = lo[sn - 1];
+    }
+}
+
+/// `out[2k] = lo[k]`, `out[2k + 1] = hi[k]` (`out` twice as long as `lo` and `hi`):
+/// four pairs at a time with SSE or wasm SIMD shuffles where there are (moves only,
+/// so the values are the same whichever way).
+#[inline(always)]
+fn interleave(out: &mut [f32], lo: &[f32], hi: &[f32]) {
+    let n = lo.len().min(hi.len()).min(out.len() / 2);
+    #[allow(unused_mut)]
+    let mut k = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::*;
+        while k + 4 <= n {
+            // SAFETY: k + 4 <= n bounds the four loads from lo and hi and the eight
+            // stores into out; SSE is part of x86_64.
+            unsafe {
+                let l = _mm_loadu_ps(lo.as_ptr().add(k));
+                let h = _mm_loadu_ps(hi.as_ptr().add(k));
+                _mm_storeu_ps(out.as_mut_ptr().add(2 * k), _mm_unpacklo_ps(l, h));
+                _mm_storeu_ps(out.as_mut_ptr().add(2 * k + 4), _mm_unpackhi_ps(l, h));
+            }
+            k += 4;
+        }
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        while k + 4 <= n {
+            // SAFETY: as above; wasm loads and stores need no alignment.
+            unsafe {
+                let l = v128_load(lo.as_ptr().add(k) as *const v128);
+                let h = v128_load(hi.as_ptr().add(k) as *const v128);
+                let out = out.as_mut_ptr().add(2 * k) as *mut v128;
+                v128_store(out, i32x4_shuffle::<0, 4, 1, 5>(l, h));
+                v128_store(out.add(1), i32x4_shuffle::<2, 6, 3, 7>(l, h));
+            }
+            k += 4;
+        }
+    }
+    for k in k..n {
+        out[2 * k] = lo[k];
+        out[2 * k + 1] = hi[k];
     }
 }
 
