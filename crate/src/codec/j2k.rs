@@ -479,8 +479,8 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     }
     let planes = match samples {
         ht53::Samples::Int(planes) => planes,
-        ht53::Samples::Float(planes) => {
-            return Some(write_float(w, h, &planes, header.mct, &ranges, desc))
+        ht53::Samples::Float { planes, levels } => {
+            return Some(write_float(w, h, planes, levels, header.mct, &ranges, desc))
         }
     };
     let width = desc.canonical_sample_bytes();
@@ -560,18 +560,77 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     })
 }
 
-/// The irreversible path's output: openjp2's ICT (`opj_mct_decode_real`) when the
-/// stream has it, then its rounding, level shift and clamp
-/// (`opj_tcd_dc_level_shift_decode`), into canonical little-endian samples.
+/// The irreversible path's synthesis (`dwt97`) and output: openjp2's ICT
+/// (`opj_mct_decode_real`) when the stream has it, then its rounding, level shift and
+/// clamp (`opj_tcd_dc_level_shift_decode`), into canonical little-endian samples.
+/// Grey samples are converted as the last vertical pass gives them.
 #[inline(never)]
 fn write_float(
     w: usize,
     h: usize,
-    planes: &[Vec<f32>],
+    mut planes: Vec<Vec<f32>>,
+    levels: u32,
     mct: bool,
     ranges: &[(i32, i32, i32)],
     desc: &PixelDescription,
 ) -> CodecOutput {
+    if planes.len() == 1 {
+        let width = desc.canonical_sample_bytes();
+        let mut v = vec![0u8; w * h * width];
+        let mut ints = vec![0i32; w];
+        let range = ranges[0];
+        // One line of samples (`ints`) into `v` at sample index `at`.
+        let store = |v: &mut [u8], at: usize, ints: &[i32]| {
+            let dst = &mut v[at * width..(at + ints.len()) * width];
+            match width {
+                1 => {
+                    for (d, &x) in dst.iter_mut().zip(ints) {
+                        *d = x as u8;
+                    }
+                }
+                2 => match bytemuck::try_cast_slice_mut::<u8, u16>(dst) {
+                    Ok(words) if cfg!(target_endian = "little") => {
+                        for (d, &x) in words.iter_mut().zip(ints) {
+                            *d = x as u16;
+                        }
+                    }
+                    _ => {
+                        for (d, &x) in dst.chunks_exact_mut(2).zip(ints) {
+                            d.copy_from_slice(&(x as u16).to_le_bytes());
+                        }
+                    }
+                },
+                _ => {
+                    for (d, &x) in dst.chunks_exact_mut(4).zip(ints) {
+                        d.copy_from_slice(&x.to_le_bytes());
+                    }
+                }
+            }
+        };
+        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |done| match done {
+            dwt97::Finished::Row { y, samples } => {
+                round_line(samples, &mut ints[..samples.len()], range);
+                store(&mut v, y * w, &ints[..samples.len()]);
+            }
+            dwt97::Finished::Strip { x, width: cw, rows } => {
+                let mut out = [0i32; dwt97::LANES];
+                for (k, row) in rows.iter().enumerate() {
+                    round_line(row, &mut out, range);
+                    store(&mut v, k * w + x, &out[..cw]);
+                }
+            }
+        });
+        return CodecOutput {
+            width: w as u32,
+            height: h as u32,
+            components: 1,
+            samples: SampleBuf::Le(v),
+            colour: Colour::AsStored,
+        };
+    }
+    for plane in planes.iter_mut() {
+        dwt97::idwt97(plane, w, h, levels);
+    }
     let n = planes.len();
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
@@ -662,6 +721,7 @@ fn ict_row(y: &[f32], u: &[f32], v: &[f32], rgb: &mut [f32]) {
 
 /// `round_shift_clamp` over a line, `range` = (lo, hi, level shift): eight samples at
 /// a time through the fast form where all eight allow it (a loop that vectorises).
+#[inline(always)]
 fn round_line(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
     let (lo, hi, shift) = range;
     let mut d8 = dst.chunks_exact_mut(8);

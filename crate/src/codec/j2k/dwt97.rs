@@ -30,7 +30,7 @@ const GAMMA: f32 = 0.882_911_1;
 const DELTA: f32 = 0.443_506_87;
 
 /// Columns per strip in the vertical pass: one 64-byte cache line of f32.
-const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 
 /// The factor openjp2 multiplies a code-block sample (an integer with one fraction
 /// bit) by: `0.5f32 * stepsize`, stepsize from the QCD exponent `expn` and mantissa
@@ -60,6 +60,41 @@ fn res_size(n: usize, levels: u32, r: u32) -> usize {
 /// stride `width`, subbands laid out as openjp2 lays them out: each resolution's
 /// L|H columns and L/H rows at the top left), in place.
 pub(super) fn idwt97(plane: &mut [f32], width: usize, height: usize, levels: u32) {
+    synthesise(plane, width, height, levels, None::<fn(Finished)>);
+}
+
+/// Finished samples that `idwt97_emit` hands on.
+pub(super) enum Finished<'a> {
+    /// Columns `x..x + width` of every row, row k at `rows[k][..width]`.
+    Strip {
+        x: usize,
+        width: usize,
+        rows: &'a [[f32; LANES]],
+    },
+    /// All of row `y`.
+    Row { y: usize, samples: &'a [f32] },
+}
+
+/// `idwt97`, handing the finished samples to `emit` instead of storing the last
+/// vertical pass into `plane` (which is then left partly transformed), so that the
+/// caller converts them while they are in cache. Every sample is emitted once.
+pub(super) fn idwt97_emit(
+    plane: &mut [f32],
+    width: usize,
+    height: usize,
+    levels: u32,
+    emit: impl FnMut(Finished),
+) {
+    synthesise(plane, width, height, levels, Some(emit));
+}
+
+fn synthesise(
+    plane: &mut [f32],
+    width: usize,
+    height: usize,
+    levels: u32,
+    mut emit: Option<impl FnMut(Finished)>,
+) {
     let stride = width;
     if plane.len() < width * height {
         return;
@@ -84,7 +119,20 @@ pub(super) fn idwt97(plane: &mut [f32], width: usize, height: usize, levels: u32
             }
         }
         if rh > 1 {
-            vertical(plane, stride, rw, rh, sh, &mut strip);
+            let last = if r == levels { emit.as_mut() } else { None };
+            let emitted = last.is_some();
+            vertical(plane, stride, rw, rh, sh, &mut strip, last);
+            if emitted {
+                return;
+            }
+        }
+    }
+    if let Some(emit) = emit.as_mut() {
+        for y in 0..height {
+            emit(Finished::Row {
+                y,
+                samples: &plane[y * stride..y * stride + width],
+            });
         }
     }
 }
@@ -196,6 +244,7 @@ fn vertical(
     rh: usize,
     sn: usize,
     strip: &mut Vec<[f32; LANES]>,
+    mut emit: Option<&mut impl FnMut(Finished)>,
 ) {
     let dn = rh - sn;
     strip.clear();
@@ -234,7 +283,13 @@ fn vertical(
             }
         }
         lift_strip(strip, sn, dn);
-        if cw == LANES {
+        if let Some(emit) = emit.as_mut() {
+            emit(Finished::Strip {
+                x: x0,
+                width: cw,
+                rows: strip,
+            });
+        } else if cw == LANES {
             for (k, v) in strip.iter().enumerate() {
                 plane[k * stride + x0..][..LANES].copy_from_slice(v);
             }

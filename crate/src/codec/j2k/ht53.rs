@@ -10,7 +10,7 @@
 //! block decoder rejects, data past the tile-part, a header openjp2 would refuse):
 //! the caller then decodes with openjp2, which says what is wrong.
 
-use super::dwt97::{band_scale, dequantise, idwt97};
+use super::dwt97::{band_scale, dequantise};
 use super::ht_block::decode_codeblock32;
 
 /// What the main header says, for a single-tile stream at the origin.
@@ -257,11 +257,13 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
     ])
 }
 
-/// What `decode` gives: per component, the reconstructed samples before the
-/// component transform and level shift, as integers (5/3) or as openjp2's f32 (9/7).
+/// What `decode` gives per component: the reconstructed samples before the
+/// component transform and level shift, as integers (5/3); or the dequantised
+/// subbands as openjp2's f32, for the caller to synthesise with `dwt97` (`levels`
+/// decompositions), so that it can convert the last pass's samples as they come.
 pub(super) enum Samples {
     Int(Vec<Vec<i32>>),
-    Float(Vec<Vec<f32>>),
+    Float { planes: Vec<Vec<f32>>, levels: u32 },
 }
 
 /// Decodes the samples of a single-tile HTJ2K stream: `components` planes of
@@ -292,7 +294,10 @@ pub(super) fn decode(
     // Irreversible: f32 planes, into which the blocks write their dequantised
     // samples' bit patterns (openjp2 does the same in its tile buffer).
     let mut planes = if p.irreversible {
-        Samples::Float((0..components).map(|_| vec![0f32; w * h]).collect())
+        Samples::Float {
+            planes: (0..components).map(|_| vec![0f32; w * h]).collect(),
+            levels: p.levels,
+        }
     } else {
         Samples::Int((0..components).map(|_| vec![0i32; w * h]).collect())
     };
@@ -305,7 +310,7 @@ pub(super) fn decode(
         for c in 0..components {
             let plane: &mut [i32] = match &mut planes {
                 Samples::Int(v) => &mut v[c],
-                Samples::Float(v) => bytemuck::cast_slice_mut(&mut v[c]),
+                Samples::Float { planes, .. } => bytemuck::cast_slice_mut(&mut planes[c]),
             };
             pos += read_packet(
                 &body[pos.min(body.len())..],
@@ -317,17 +322,10 @@ pub(super) fn decode(
             )?;
         }
     }
-    match &mut planes {
-        Samples::Float(v) => {
-            for plane in v.iter_mut() {
-                idwt97(plane, w, h, p.levels);
-            }
-        }
-        Samples::Int(v) => {
-            let mut tmp = Vec::new();
-            for plane in v.iter_mut() {
-                idwt53(plane, &p, &mut tmp);
-            }
+    if let Samples::Int(v) = &mut planes {
+        let mut tmp = Vec::new();
+        for plane in v.iter_mut() {
+            idwt53(plane, &p, &mut tmp);
         }
     }
     Some((w, h, planes))
