@@ -615,7 +615,7 @@ fn write_float(
             dwt97::Finished::Strip { x, width: cw, rows } => {
                 let mut out = [0i32; dwt97::LANES];
                 for (k, row) in rows.iter().enumerate() {
-                    round_line(row, &mut out, range);
+                    round_line_inlined(row, &mut out, range);
                     store(&mut v, k * w + x, &out[..cw]);
                 }
             }
@@ -721,8 +721,13 @@ fn ict_row(y: &[f32], u: &[f32], v: &[f32], rgb: &mut [f32]) {
 
 /// `round_shift_clamp` over a line, `range` = (lo, hi, level shift): eight samples at
 /// a time through the fast form where all eight allow it (a loop that vectorises).
-#[inline(always)]
 fn round_line(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
+    round_line_inlined(src, dst, range)
+}
+
+/// `round_line`, inlined where it is called for each strip row.
+#[inline(always)]
+fn round_line_inlined(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
     let (lo, hi, shift) = range;
     let mut d8 = dst.chunks_exact_mut(8);
     let mut s8 = src.chunks_exact(8);
