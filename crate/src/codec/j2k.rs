@@ -1,8 +1,10 @@
 //! JPEG 2000 and HTJ2K (1.2.840.10008.1.2.4.90/.91/.201/.202/.203) through openjp2, the
 //! pure-Rust port of OpenJPEG 2.5 (part-15 HT block decoder included), read from
 //! memory. A JP2 file wrapper, which some writers put in DICOM, is accepted.
-//! Reversible single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder,
-//! `ht_block`, with our own packet reader and 5/3 transform), where it fits.
+//! Single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder, `ht_block`,
+//! with our own packet reader and 5/3 transform, or for irreversible streams the 9/7
+//! of `dwt97`), where it fits; the irreversible path reproduces openjp2's float
+//! arithmetic exactly, so both give the same bytes.
 //!
 //! Colour: openjp2 applies the codestream's inverse component transform (RCT/ICT)
 //! itself, so a 3-component frame with the COD MCT flag set comes out as RGB.
@@ -13,6 +15,7 @@ use core::ffi::{c_char, c_void};
 use openjp2::openjpeg::*;
 use openjp2::{opj_dparameters_t, opj_image, CODEC_FORMAT, OPJ_CODEC_J2K, OPJ_CODEC_JP2};
 
+mod dwt97;
 mod ht53;
 mod ht_block;
 mod ht_tables;
@@ -44,6 +47,9 @@ pub(crate) struct J2kHeader {
     /// QCD: no quantisation (reversible), with one exponent byte per subband
     /// (3 × levels + 1); checked after the whole main header is read.
     pub qcd_reversible_complete: bool,
+    /// QCD: scalar derived quantisation (one step), or scalar expounded with one step
+    /// per subband (3 × levels + 1).
+    pub qcd_irreversible_complete: bool,
     /// Where component 0's Ssiz byte lies in `data` (0 if SIZ is short).
     pub ssiz_at: usize,
     /// The full image extent (Xsiz, Ysiz) on the reference grid.
@@ -143,7 +149,10 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
         i += 2 + len;
     }
     h.qcd_reversible_complete = matches!(qcd, Some((sqcd, n))
-        if sqcd & 0x1F == 0 && n >= 3 * h.levels as usize + 1);
+        if sqcd & 0x1F == 0 && n > 3 * h.levels as usize);
+    h.qcd_irreversible_complete = matches!(qcd, Some((sqcd, n))
+        if (sqcd & 0x1F == 1 && n == 2)
+            || (sqcd & 0x1F == 2 && n % 2 == 0 && n >= 2 * (3 * h.levels as usize + 1)));
     h.one_precinct = match cod {
         // Default precincts: 2^15 on a side, larger than any DICOM frame.
         Some(seg) if seg[0] & 1 == 0 => h.extent.0 <= 1 << 15 && h.extent.1 <= 1 << 15,
@@ -244,11 +253,20 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
-    if ht_reversible_fits(data, &header) {
-        if let Some(out) = decode_ht_reversible(data, &header, desc) {
+    if ht_fits(data, &header) {
+        if let Some(out) = decode_ht(data, &header, desc) {
             return Ok(out);
         }
     }
+    decode_openjp2(data, &header, desc)
+}
+
+/// The whole stream through openjp2.
+fn decode_openjp2(
+    data: &[u8],
+    header: &J2kHeader,
+    desc: &PixelDescription,
+) -> Result<CodecOutput, DecodeError> {
     let format: CODEC_FORMAT = if data.starts_with(&JP2_SIGNATURE) {
         OPJ_CODEC_JP2
     } else {
@@ -365,24 +383,30 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
 /// one openjph-core 0.1.0 reads): one quality layer and one precinct per resolution
 /// (then LRCP, RLCP and RPCL all give resolution-major order, and with one component
 /// every order does), HT cleanup blocks only (no mixed mode, no vertically causal
-/// context), main-header coding parameters only, one tile-part per tile. The inverse
-/// RCT, level shift and clamp are done by `decode_ht_reversible`.
-fn ht_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
+/// context), main-header coding parameters only, one tile-part per tile. Reversible
+/// (5/3, no quantisation) or irreversible (9/7, scalar derived or expounded
+/// quantisation, reproduced bit for bit as openjp2 computes it). The component
+/// transform, level shift and clamp are done by `decode_ht`.
+fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
     let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
         let s = &data[h.ssiz_at..];
         // The same depth and signedness in all three, and a progression order that
         // puts resolution before component (LRCP, RLCP, RPCL).
         s[0] == s[3] && s[0] == s[6] && h.progression <= 2
     };
+    let quantisation_ok = if h.reversible {
+        h.qcd_reversible_complete
+    } else {
+        h.qcd_irreversible_complete
+    };
     h.ht && h.cb_style & 0xC8 == 0x40
-        && h.reversible
         && h.raw
         && !h.per_component
         && h.layers == 1
         && h.one_precinct
         && (h.components == 1 || colour_ok)
         && h.ssiz_at != 0
-        && h.qcd_reversible_complete
+        && quantisation_ok
         && tile_parts_complete(data, h.first_sot, h.tiles)
 }
 
@@ -426,17 +450,14 @@ fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
     p == eoc && index == tiles
 }
 
-/// Reversible HTJ2K (grey, or three components with or without the RCT) through
-/// `ht53` (HT code-blocks with OpenJPH's block decoder, several times faster than
-/// openjp2's), then the inverse RCT, level shift and clamp here. Lossless, so any
-/// conforming decoder gives the same samples; lossy (9/7, float) HTJ2K stays with
-/// openjp2, which matches OpenJPEG exactly. `ht_reversible_fits` and `ht53` say
-/// which streams; `None` for the rest, which openjp2 decodes.
-fn decode_ht_reversible(
-    data: &[u8],
-    header: &J2kHeader,
-    desc: &PixelDescription,
-) -> Option<CodecOutput> {
+/// HTJ2K (grey, or three components with or without the RCT / ICT) through `ht53`
+/// (HT code-blocks with OpenJPH's block decoder, several times faster than
+/// openjp2's), then the inverse component transform, level shift and clamp here.
+/// Reversible streams are lossless, so any conforming decoder gives the same
+/// samples; irreversible ones (9/7, float) give openjp2's samples exactly (see
+/// `dwt97`, `ict_row` and `round_shift_clamp`). `ht_fits` and `ht53` say which
+/// streams; `None` for the rest, which openjp2 decodes.
+fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option<CodecOutput> {
     let n = header.components as usize;
     // Depth and signedness per component: (lo, hi, level shift).
     let mut ranges = Vec::with_capacity(n);
@@ -452,10 +473,16 @@ fn decode_ht_reversible(
             (0, ((1u32 << bits) - 1) as i32, 1i32 << (bits - 1))
         });
     }
-    let (w, h, planes) = ht53::decode(data, header.first_sot, n)?;
+    let (w, h, samples) = ht53::decode(data, header.first_sot, n)?;
     if w != header.width as usize || h != header.height as usize || w == 0 {
         return None;
     }
+    let planes = match samples {
+        ht53::Samples::Int(planes) => planes,
+        ht53::Samples::Float { planes, levels } => {
+            return Some(write_float(w, h, planes, levels, header.mct, &ranges, desc))
+        }
+    };
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
     let rct = n == 3 && header.mct;
@@ -533,6 +560,238 @@ fn decode_ht_reversible(
     })
 }
 
+/// The irreversible path's synthesis (`dwt97`) and output: openjp2's ICT
+/// (`opj_mct_decode_real`) when the stream has it, then its rounding, level shift and
+/// clamp (`opj_tcd_dc_level_shift_decode`), into canonical little-endian samples.
+/// Grey samples are converted as the last vertical pass gives them.
+#[inline(never)]
+fn write_float(
+    w: usize,
+    h: usize,
+    mut planes: Vec<Vec<f32>>,
+    levels: u32,
+    mct: bool,
+    ranges: &[(i32, i32, i32)],
+    desc: &PixelDescription,
+) -> CodecOutput {
+    if planes.len() == 1 {
+        let width = desc.canonical_sample_bytes();
+        let mut v = vec![0u8; w * h * width];
+        let mut ints = vec![0i32; w];
+        let range = ranges[0];
+        // One line of samples (`ints`) into `v` at sample index `at`.
+        let store = |v: &mut [u8], at: usize, ints: &[i32]| {
+            let dst = &mut v[at * width..(at + ints.len()) * width];
+            match width {
+                1 => {
+                    for (d, &x) in dst.iter_mut().zip(ints) {
+                        *d = x as u8;
+                    }
+                }
+                2 => match bytemuck::try_cast_slice_mut::<u8, u16>(dst) {
+                    Ok(words) if cfg!(target_endian = "little") => {
+                        for (d, &x) in words.iter_mut().zip(ints) {
+                            *d = x as u16;
+                        }
+                    }
+                    _ => {
+                        for (d, &x) in dst.chunks_exact_mut(2).zip(ints) {
+                            d.copy_from_slice(&(x as u16).to_le_bytes());
+                        }
+                    }
+                },
+                _ => {
+                    for (d, &x) in dst.chunks_exact_mut(4).zip(ints) {
+                        d.copy_from_slice(&x.to_le_bytes());
+                    }
+                }
+            }
+        };
+        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |done| match done {
+            dwt97::Finished::Row { y, samples } => {
+                round_line(samples, &mut ints[..samples.len()], range);
+                store(&mut v, y * w, &ints[..samples.len()]);
+            }
+            dwt97::Finished::Strip { x, width: cw, rows } => {
+                let mut out = [0i32; dwt97::LANES];
+                for (k, row) in rows.iter().enumerate() {
+                    round_line_inlined(row, &mut out, range);
+                    store(&mut v, k * w + x, &out[..cw]);
+                }
+            }
+        });
+        return CodecOutput {
+            width: w as u32,
+            height: h as u32,
+            components: 1,
+            samples: SampleBuf::Le(v),
+            colour: Colour::AsStored,
+        };
+    }
+    for plane in planes.iter_mut() {
+        dwt97::idwt97(plane, w, h, levels);
+    }
+    let n = planes.len();
+    let width = desc.canonical_sample_bytes();
+    let stride = n * width;
+    let ict = n == 3 && mct;
+    let mut v = vec![0u8; w * h * stride];
+    // Each component's line as rounded, shifted and clamped integers, then stored.
+    let mut ints = vec![0i32; n * w];
+    let mut rgb = Vec::new();
+    if ict {
+        rgb.resize(3 * w, 0.0);
+    }
+    for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
+        let line = |c: usize| &planes[c][y * w..(y + 1) * w];
+        if ict {
+            ict_row(line(0), line(1), line(2), &mut rgb);
+        }
+        for c in 0..n {
+            let src = if ict {
+                &rgb[c * w..(c + 1) * w]
+            } else {
+                line(c)
+            };
+            round_line(src, &mut ints[c * w..(c + 1) * w], ranges[c]);
+        }
+        match (n, width) {
+            (1, 1) => {
+                for (d, &x) in row.iter_mut().zip(&ints) {
+                    *d = x as u8;
+                }
+            }
+            (1, 2) => match bytemuck::try_cast_slice_mut::<u8, u16>(row) {
+                Ok(words) if cfg!(target_endian = "little") => {
+                    for (d, &x) in words.iter_mut().zip(&ints) {
+                        *d = x as u16;
+                    }
+                }
+                _ => {
+                    for (d, &x) in row.chunks_exact_mut(2).zip(&ints) {
+                        d.copy_from_slice(&(x as u16).to_le_bytes());
+                    }
+                }
+            },
+            (3, 1) => {
+                let (r, gb) = ints.split_at(w);
+                let (g, b) = gb.split_at(w);
+                for (((d, &r), &g), &b) in row.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
+                    d[0] = r as u8;
+                    d[1] = g as u8;
+                    d[2] = b as u8;
+                }
+            }
+            _ => {
+                for c in 0..n {
+                    let line = &ints[c * w..(c + 1) * w];
+                    for (d, &x) in row[c * width..].chunks_mut(stride).zip(line) {
+                        d[..width].copy_from_slice(&x.to_le_bytes()[..width]);
+                    }
+                }
+            }
+        }
+    }
+    CodecOutput {
+        width: w as u32,
+        height: h as u32,
+        components: n as u16,
+        samples: SampleBuf::Le(v),
+        colour: if ict {
+            Colour::ConvertedToRgb
+        } else {
+            Colour::AsStored
+        },
+    }
+}
+
+/// openjp2's inverse ICT (`opj_mct_decode_real`), f32, in its operation order, of one
+/// line: R, G, B into `rgb`'s thirds.
+fn ict_row(y: &[f32], u: &[f32], v: &[f32], rgb: &mut [f32]) {
+    let w = y.len();
+    let (r, gb) = rgb.split_at_mut(w);
+    let (g, b) = gb.split_at_mut(w);
+    for k in 0..w {
+        let (y, u, v) = (y[k], u[k], v[k]);
+        r[k] = y + v * 1.402f32;
+        g[k] = y - u * 0.34413f32 - v * 0.71414f32;
+        b[k] = y + u * 1.772f32;
+    }
+}
+
+/// `round_shift_clamp` over a line, `range` = (lo, hi, level shift): eight samples at
+/// a time through the fast form where all eight allow it (a loop that vectorises).
+fn round_line(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
+    round_line_inlined(src, dst, range)
+}
+
+/// `round_line`, inlined where it is called for each strip row.
+#[inline(always)]
+fn round_line_inlined(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
+    let (lo, hi, shift) = range;
+    let mut d8 = dst.chunks_exact_mut(8);
+    let mut s8 = src.chunks_exact(8);
+    const LIMIT_BITS: i32 = ROUND_FAST_LIMIT.to_bits() as i32;
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        // |x| < the limit, compared as bits (a NaN fails too).
+        let mut large = false;
+        for &x in s {
+            large |= (x.to_bits() & 0x7FFF_FFFF) as i32 >= LIMIT_BITS;
+        }
+        if !large {
+            for (d, &x) in d.iter_mut().zip(s) {
+                *d = (round_small(x) + shift).clamp(lo, hi);
+            }
+        } else {
+            for (d, &x) in d.iter_mut().zip(s) {
+                *d = round_shift_clamp(x, lo, hi, shift);
+            }
+        }
+    }
+    for (d, &x) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+        *d = round_shift_clamp(x, lo, hi, shift);
+    }
+}
+
+/// Below this magnitude `round_small` is exact (and the sum with a level shift of
+/// at most 2^30 cannot overflow).
+const ROUND_FAST_LIMIT: f32 = 4_194_304.0;
+
+/// Round half to even of |x| < 2^22, as `lrintf` does in the default rounding mode.
+#[inline(always)]
+fn round_small(x: f32) -> i32 {
+    // 1.5 · 2^23: adding and subtracting it rounds half to even any |x| < 2^22
+    // (natively, where `round_ties_even` may be a library call; wasm has an
+    // instruction).
+    const MAGIC: f32 = 12_582_912.0;
+    let r = if cfg!(target_arch = "wasm32") {
+        x.round_ties_even()
+    } else {
+        (x + MAGIC) - MAGIC
+    };
+    debug_assert!(r.abs() <= ROUND_FAST_LIMIT);
+    // SAFETY: r is an integer of magnitude at most 2^22 (callers check |x| < 2^22),
+    // so it converts to i32 exactly.
+    unsafe { r.to_int_unchecked::<i32>() }
+}
+
+/// openjp2's float-to-sample step (`opj_tcd_dc_level_shift_decode`, irreversible):
+/// beyond ±2^31 the bound, else round half to even (`lrintf`), add the level shift
+/// (in i64) and clamp.
+#[inline(always)]
+fn round_shift_clamp(x: f32, lo: i32, hi: i32, shift: i32) -> i32 {
+    if x.abs() < ROUND_FAST_LIMIT {
+        return (round_small(x) + shift).clamp(lo, hi);
+    }
+    if x > 2_147_483_648.0 {
+        hi
+    } else if x < -2_147_483_648.0 {
+        lo
+    } else {
+        (x.round_ties_even() as i64 + shift as i64).clamp(lo as i64, hi as i64) as i32
+    }
+}
+
 /// Level-shifts, clamps and stores one component's line as `width`-byte little-endian
 /// samples, `stride` bytes apart.
 fn write_samples(
@@ -552,10 +811,382 @@ fn write_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
 
     #[test]
     fn not_a_codestream_is_named() {
         let err = read_header(b"\xFF\xD8\xFF\xE0 this is a JPEG").unwrap_err();
         assert!(err.to_string().contains("SOC"), "{err}");
+    }
+
+    /// A description that fits a raw codestream's header.
+    fn describe(data: &[u8]) -> Option<PixelDescription> {
+        let h = read_header(data).ok()?;
+        let ssiz = *data.get(h.ssiz_at)?;
+        let bits = (ssiz & 0x7F) as u16 + 1;
+        Some(PixelDescription {
+            rows: h.height,
+            columns: h.width,
+            samples_per_pixel: h.components,
+            bits_allocated: if bits <= 8 {
+                8
+            } else if bits <= 16 {
+                16
+            } else {
+                32
+            },
+            bits_stored: bits,
+            high_bit: None,
+            pixel_representation: (ssiz >> 7) as u16,
+            photometric_interpretation: if h.components == 3 {
+                "RGB".into()
+            } else {
+                "MONOCHROME2".into()
+            },
+            planar_configuration: 0,
+            number_of_frames: 1,
+        })
+    }
+
+    fn bytes(out: &CodecOutput) -> &[u8] {
+        match &out.samples {
+            SampleBuf::Le(v) => v,
+            _ => panic!("j2k gives canonical bytes"),
+        }
+    }
+
+    /// Decodes `data` through `ht53` (if it admits it) and through openjp2; panics
+    /// unless they agree byte for byte. Whether `ht53` took it.
+    fn same_as_openjp2(data: &[u8], desc: &PixelDescription, what: &str) -> bool {
+        let Ok(header) = read_header(data) else {
+            return false;
+        };
+        if !ht_fits(data, &header) {
+            return false;
+        }
+        let Some(ours) = decode_ht(data, &header, desc) else {
+            return false;
+        };
+        let theirs = decode_openjp2(data, &header, desc)
+            .unwrap_or_else(|e| panic!("{what}: ht53 decodes, openjp2 fails: {e}"));
+        assert_eq!(
+            (ours.width, ours.height, ours.components, ours.colour),
+            (
+                theirs.width,
+                theirs.height,
+                theirs.components,
+                theirs.colour
+            ),
+            "{what}"
+        );
+        let (a, b) = (bytes(&ours), bytes(&theirs));
+        if a != b {
+            let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
+            panic!(
+                "{what}: ht53 and openjp2 differ first at byte {at} of {} ({} vs {})",
+                a.len(),
+                a[at],
+                b[at]
+            );
+        }
+        true
+    }
+
+    /// The main header's QCD segment replaced by `qcd` (Sqcd and its steps).
+    fn with_qcd(data: &[u8], qcd: &[u8]) -> Vec<u8> {
+        let mut i = 2;
+        while i + 4 <= data.len() && data[i + 1] != 0x90 {
+            let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+            if data[i + 1] == 0x5C {
+                let mut out = data[..i].to_vec();
+                out.extend_from_slice(&[0xFF, 0x5C]);
+                out.extend_from_slice(&(qcd.len() as u16 + 2).to_be_bytes());
+                out.extend_from_slice(qcd);
+                out.extend_from_slice(&data[i + 2 + len..]);
+                return out;
+            }
+            i += 2 + len;
+        }
+        data.to_vec()
+    }
+
+    /// The QCD segment's bytes (Sqcd and its steps).
+    fn qcd_of(data: &[u8]) -> Vec<u8> {
+        let mut i = 2;
+        while i + 4 <= data.len() && data[i + 1] != 0x90 {
+            let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+            if data[i + 1] == 0x5C {
+                return data[i + 4..i + 2 + len].to_vec();
+            }
+            i += 2 + len;
+        }
+        Vec::new()
+    }
+
+    /// Variants of a lossy stream's quantisation that both decoders must read alike:
+    /// more guard bits, and scalar derived quantisation from a first step large
+    /// enough for every band's bit-planes.
+    fn quantisation_variants(data: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let qcd = qcd_of(data);
+        if qcd.len() < 3 || qcd[0] & 0x1F != 2 {
+            return Vec::new();
+        }
+        let steps: Vec<(u16, u16)> = qcd[1..]
+            .chunks_exact(2)
+            .map(|w| {
+                let v = u16::from_be_bytes([w[0], w[1]]);
+                (v >> 11, v & 0x7FF)
+            })
+            .collect();
+        let guard = qcd[0] >> 5;
+        let mut out = Vec::new();
+        for extra in 1..=2u8 {
+            let mut q = qcd.clone();
+            q[0] = ((guard + extra).min(7) << 5) | 2;
+            out.push((format!("guard bits {}", guard + extra), with_qcd(data, &q)));
+        }
+        let levels = (steps.len() as u16 - 1) / 3;
+        let e0 = steps.iter().map(|s| s.0).max().unwrap_or(0) + levels;
+        for mant in [0u16, 0x3FF, 0x7FF] {
+            if e0 <= 31 {
+                let v = (e0 << 11) | mant;
+                let q = [(guard << 5) | 1, (v >> 8) as u8, v as u8];
+                out.push((format!("derived ε0 {e0} μ {mant}"), with_qcd(data, &q)));
+            }
+        }
+        out
+    }
+
+    fn fixtures() -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/htj2k-lossy");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("tests/fixtures/htj2k-lossy")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "j2c"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Small lossy HTJ2K streams (OpenJPH via imagecodecs; odd and one-sample
+    /// sizes, 0 to 7 decompositions, 8/16-bit, signed, RGB with the ICT) and their
+    /// quantisation variants: `ht53` takes each and gives openjp2's bytes exactly.
+    #[test]
+    fn lossy_ht_matches_openjp2_on_fixtures() {
+        let mut taken = 0;
+        let mut variants = 0;
+        for path in fixtures() {
+            let data = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let desc = describe(&data).unwrap();
+            assert!(same_as_openjp2(&data, &desc, &name), "{name}: not taken");
+            taken += 1;
+            for (what, v) in quantisation_variants(&data) {
+                if same_as_openjp2(&v, &desc, &format!("{name}, {what}")) {
+                    variants += 1;
+                }
+            }
+        }
+        assert!(taken >= 20, "{taken} fixtures");
+        assert!(
+            variants >= 3 * taken,
+            "{variants} quantisation variants taken"
+        );
+    }
+
+    fn cache_dir() -> PathBuf {
+        std::env::var("LUMEN_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/lumen")
+            })
+    }
+
+    /// Every frame of the corpus and bench files in a JPEG 2000 / HTJ2K syntax.
+    fn corpus_frames() -> Vec<(String, Vec<u8>, PixelDescription)> {
+        let cache = cache_dir();
+        let mut paths = Vec::new();
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(cache.join("corpus/manifest.json")).expect("corpus"),
+        )
+        .unwrap();
+        for e in manifest["files"].as_array().unwrap() {
+            let ts = e["transfer_syntax"].as_str().unwrap_or("");
+            if ts.starts_with("1.2.840.10008.1.2.4.9") || ts.starts_with("1.2.840.10008.1.2.4.20") {
+                paths.push(cache.join("corpus").join(e["path"].as_str().unwrap()));
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir(cache.join("bench")) {
+            let mut bench: Vec<PathBuf> = dir
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    let n = p.to_string_lossy();
+                    n.ends_with(".4.201.dcm")
+                        || n.ends_with(".4.202.dcm")
+                        || n.ends_with(".4.203.dcm")
+                        || n.ends_with(".4.90.dcm")
+                        || n.ends_with(".4.91.dcm")
+                })
+                .collect();
+            bench.sort();
+            paths.extend(bench);
+        }
+        let mut out = Vec::new();
+        for p in paths {
+            let Ok(file) = crate::DicomFile::open(&p) else {
+                continue;
+            };
+            for i in 0..file.number_of_frames() {
+                if let Ok(data) = file.frame_bytes(i) {
+                    let name = format!("{} frame {}", p.display(), i + 1);
+                    out.push((name, data.to_vec(), file.description.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every JPEG 2000 / HTJ2K frame of the corpus and bench files (the caches that
+    /// scripts/setup-corpus.sh and the bench scripts fill), and its quantisation
+    /// variants: wherever `ht53` takes one, openjp2 gives the same bytes. Ignored by
+    /// default (needs the caches): `cargo test --release -p lumen --lib -- --ignored
+    /// ht_matches_openjp2_on_corpus --nocapture`.
+    #[test]
+    #[ignore]
+    fn ht_matches_openjp2_on_corpus() {
+        let (mut frames, mut ht, mut taken, mut lossy, mut variants) = (0, 0, 0, 0, 0);
+        for (name, data, desc) in corpus_frames() {
+            frames += 1;
+            let header = read_header(&data).ok();
+            let is_ht = header.as_ref().is_some_and(|h| h.ht);
+            ht += is_ht as usize;
+            if same_as_openjp2(&data, &desc, &name) {
+                taken += 1;
+                if header.as_ref().is_some_and(|h| !h.reversible) {
+                    lossy += 1;
+                }
+            } else if is_ht {
+                println!("not taken: {name}");
+            }
+            for (what, v) in quantisation_variants(&data) {
+                if same_as_openjp2(&v, &desc, &format!("{name}, {what}")) {
+                    variants += 1;
+                }
+            }
+        }
+        println!(
+            "{frames} JPEG 2000 / HTJ2K frames ({ht} HTJ2K): {taken} through ht53 ({lossy} \
+             irreversible), all equal to openjp2; {variants} quantisation variants equal too"
+        );
+        assert!(lossy > 0);
+    }
+
+    /// Byte flips, runs of garbage and truncations of the lossy fixtures and bench
+    /// frames through the whole dispatch: no panic, no hang. Ignored by default:
+    /// `cargo test --release -p lumen --lib -- --ignored lossy_ht_fuzz --nocapture`
+    /// (LUMEN_FUZZ_ROUNDS sets the rounds per stream).
+    #[test]
+    #[ignore]
+    fn lossy_ht_fuzz() {
+        let rounds: usize = std::env::var("LUMEN_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        let mut streams: Vec<(String, Vec<u8>, PixelDescription)> = fixtures()
+            .into_iter()
+            .map(|p| {
+                let data = std::fs::read(&p).unwrap();
+                let desc = describe(&data).unwrap();
+                (p.display().to_string(), data, desc)
+            })
+            .collect();
+        streams.extend(
+            corpus_frames()
+                .into_iter()
+                .filter(|(_, d, _)| read_header(d).is_ok_and(|h| h.ht && !h.reversible)),
+        );
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut runs, mut ok, mut agree, mut refused, mut differ) = (0, 0, 0, 0, 0);
+        let mut slowest = std::time::Duration::ZERO;
+        for (name, data, desc) in &streams {
+            for round in 0..rounds {
+                let mut v = data.clone();
+                match next() % 4 {
+                    0 => {
+                        let cut = (next() as usize) % v.len();
+                        v.truncate(cut);
+                    }
+                    1 => {
+                        for _ in 0..1 + next() % 4 {
+                            let at = (next() as usize) % v.len();
+                            v[at] ^= 1 << (next() % 8);
+                        }
+                    }
+                    2 => {
+                        let at = (next() as usize) % v.len();
+                        let n = (1 + next() as usize % 16).min(v.len() - at);
+                        for b in &mut v[at..at + n] {
+                            *b = next() as u8;
+                        }
+                    }
+                    _ => {
+                        // Flips in the main header and the first packet headers.
+                        let span = v.len().min(400);
+                        let at = (next() as usize) % span;
+                        v[at] = next() as u8;
+                    }
+                }
+                let t = std::time::Instant::now();
+                let result = std::panic::catch_unwind(|| decode(&v, desc));
+                let took = t.elapsed();
+                slowest = slowest.max(took);
+                runs += 1;
+                match result {
+                    Err(_) => panic!("{name} round {round}: panic"),
+                    Ok(Ok(_)) => ok += 1,
+                    Ok(Err(_)) => {}
+                }
+                assert!(took.as_secs() < 10, "{name} round {round}: {took:?}");
+                // Where ht53 takes a damaged stream, compare with openjp2 for the record.
+                if let Ok(h) = read_header(&v) {
+                    if ht_fits(&v, &h)
+                        && check_geometry(CODEC, h.width, h.height, h.components, desc).is_ok()
+                    {
+                        if let Some(ours) = decode_ht(&v, &h, desc) {
+                            match decode_openjp2(&v, &h, desc) {
+                                Ok(t) if bytes(&t) == bytes(&ours) => agree += 1,
+                                Ok(_) => {
+                                    differ += 1;
+                                    if let Ok(dir) = std::env::var("LUMEN_FUZZ_DUMP") {
+                                        let f = format!("{dir}/differ-{differ}.j2c");
+                                        let _ = std::fs::write(f, &v);
+                                    }
+                                }
+                                Err(e) => {
+                                    refused += 1;
+                                    if let Ok(dir) = std::env::var("LUMEN_FUZZ_DUMP") {
+                                        println!("openjp2 refuses: {e}");
+                                        let f = format!("{dir}/refused-{refused}.j2c");
+                                        let _ = std::fs::write(f, &v);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        println!(
+            "{runs} damaged streams from {} lossy ones: {ok} decoded, no panic, slowest {slowest:?}; \
+             of those ht53 took, {agree} equal to openjp2, {refused} that openjp2 refuses, \
+             {differ} that it decodes otherwise",
+            streams.len()
+        );
     }
 }

@@ -1,13 +1,16 @@
-//! Reversible HTJ2K for the streams that `ht_reversible_fits` admits, when they are
-//! also one tile at the grid origin: packets parsed as openjph-core 0.1.0 parses
-//! them (one layer, one precinct per resolution, resolution-major), code-blocks
-//! through `ht_block` straight into one subband-layout plane per component, then the
-//! 5/3 inverse wavelet transform in place (F.3: each level horizontal, then
-//! vertical). Returns the decoded samples per component, before the inverse RCT and
-//! level shift. `None` for anything outside that subset or malformed (a code-block
-//! the block decoder rejects, data past the tile-part): the caller then decodes
-//! with openjp2, which says what is wrong.
+//! HTJ2K for the streams that `ht_fits` admits, when they are also one tile at the
+//! grid origin: packets parsed as openjph-core 0.1.0 parses them (one layer, one
+//! precinct per resolution, resolution-major), code-blocks through `ht_block`
+//! straight into one subband-layout plane per component, then the inverse wavelet
+//! transform in place (F.3: each level horizontal, then vertical): the 5/3 on
+//! integers for reversible streams, or, for irreversible ones, the blocks dequantised
+//! and the 9/7 applied in f32 exactly as openjp2 does both (`dwt97`). Returns the
+//! decoded samples per component, before the inverse component transform and level
+//! shift. `None` for anything outside that subset or malformed (a code-block the
+//! block decoder rejects, data past the tile-part, a header openjp2 would refuse):
+//! the caller then decodes with openjp2, which says what is wrong.
 
+use super::dwt97::{band_scale, dequantise};
 use super::ht_block::decode_codeblock32;
 
 /// What the main header says, for a single-tile stream at the origin.
@@ -23,8 +26,13 @@ struct Params {
     sop: bool,
     eph: bool,
     guard_bits: u32,
-    /// Reversible QCD exponents, one per subband.
-    exponents: Vec<u32>,
+    /// QCD exponent and mantissa (0 when reversible) per subband, in openjp2's band
+    /// order (LL, then HL, LH, HH per resolution); derived quantisation expanded.
+    steps: Vec<(u32, u32)>,
+    /// The irreversible 9/7 transform with scalar quantisation (else the 5/3).
+    irreversible: bool,
+    /// Component precision in bits (all components alike, see `decode`).
+    prec: u32,
 }
 
 fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Params> {
@@ -38,7 +46,18 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
             0x51 => siz = Some(seg),
             0x52 => cod = Some(seg),
             0x5C => qcd = Some(seg),
-            _ => {}
+            // TLM, with openjp2's check that its entries fill it.
+            0x55 => {
+                let stlm = *seg.get(1)? as usize;
+                let entry = (((stlm >> 6) & 1) + 1) * 2 + ((stlm >> 4) & 3);
+                if (seg.len() - 2) % entry != 0 {
+                    return None;
+                }
+            }
+            // CAP, PLM, CRG, COM: nothing that changes the samples. Anything else
+            // (POC, PPM, RGN, MCT, ... or an unknown marker) goes to openjp2.
+            0x50 | 0x57 | 0x63 | 0x64 => {}
+            _ => return None,
         }
         i += 2 + len;
     }
@@ -60,20 +79,86 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
         return None;
     }
     let levels = cod[5] as u32;
-    let (xcb, ycb) = ((cod[6] & 0x0F) as u32 + 2, (cod[7] & 0x0F) as u32 + 2);
+    let (xcb, ycb) = (cod[6] as u32 + 2, cod[7] as u32 + 2);
+    // What openjp2 refuses in COD goes to it: unknown Scod bits or progression, a
+    // segment longer or shorter than its fields.
+    let cod_len = 10
+        + if cod[0] & 1 != 0 {
+            levels as usize + 1
+        } else {
+            0
+        };
+    if cod[0] & !7 != 0 || cod[1] > 4 || cod.len() != cod_len {
+        return None;
+    }
     if levels > 32 || xcb > 10 || ycb > 10 || xcb + ycb > 12 {
         return None;
     }
     let precincts = if cod[0] & 1 != 0 {
         let pp = cod.get(10..10 + levels as usize + 1)?;
+        // openjp2 refuses a zero precinct exponent above resolution 0.
+        if pp[1..].iter().any(|&b| b & 0x0F == 0 || b >> 4 == 0) {
+            return None;
+        }
         pp.iter()
             .map(|&b| ((b & 0x0F) as u32, (b >> 4) as u32))
             .collect()
     } else {
         vec![(15, 15); levels as usize + 1]
     };
-    let exponents: Vec<u32> = qcd[1..].iter().map(|&b| (b >> 3) as u32).collect();
-    if qcd[0] & 0x1F != 0 || exponents.len() < 3 * levels as usize + 1 {
+    // The component transform: none or the standard one (openjp2 skips a custom MCT
+    // without the MCC/MCT markers that we do not read).
+    if cod[4] > 1 {
+        return None;
+    }
+    let bands = 3 * levels as usize + 1;
+    let irreversible = cod[9] == 0;
+    let steps: Vec<(u32, u32)> = match (qcd[0] & 0x1F, cod[9]) {
+        // Reversible: one exponent byte per subband.
+        (0, 1) => qcd[1..].iter().map(|&b| ((b >> 3) as u32, 0)).collect(),
+        // Scalar derived: ε_b = ε_0 − ⌊(b − 1)/3⌋ (at least 0), μ_b = μ_0, as
+        // openjp2 expands it; scalar expounded: one 16-bit value per subband.
+        (1 | 2, 0) => {
+            let words: Vec<(u32, u32)> = qcd[1..]
+                .chunks_exact(2)
+                .map(|w| {
+                    let v = u16::from_be_bytes([w[0], w[1]]) as u32;
+                    (v >> 11, v & 0x7FF)
+                })
+                .collect();
+            // openjp2 reads exactly one step (derived) or whole 16-bit steps
+            // (expounded), and refuses a QCD with bytes left over.
+            let whole = if qcd[0] & 0x1F == 1 {
+                qcd.len() == 3
+            } else {
+                qcd.len() % 2 == 1
+            };
+            if !whole {
+                return None;
+            }
+            if qcd[0] & 0x1F == 1 {
+                let &(e0, m0) = words.first()?;
+                (0..bands)
+                    .map(|b| {
+                        let e = if b == 0 {
+                            e0
+                        } else {
+                            e0.saturating_sub((b as u32 - 1) / 3)
+                        };
+                        (e, m0)
+                    })
+                    .collect()
+            } else {
+                words
+            }
+        }
+        _ => return None,
+    };
+    if steps.len() < bands {
+        return None;
+    }
+    let ssiz = siz[36];
+    if (0..components).any(|c| siz[36 + 3 * c] != ssiz) {
         return None;
     }
     Some(Params {
@@ -86,7 +171,9 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
         sop: cod[0] & 2 != 0,
         eph: cod[0] & 4 != 0,
         guard_bits: (qcd[0] >> 5) as u32,
-        exponents,
+        steps,
+        irreversible,
+        prec: (ssiz & 0x7F) as u32 + 1,
     })
 }
 
@@ -97,7 +184,10 @@ struct Band {
     y0: usize,
     w: usize,
     h: usize,
+    /// The band's bit-planes: K_max (reversible) or openjp2's M_b = ε + G − 1.
     kmax: u32,
+    /// Irreversible: openjp2's dequantisation factor (`dwt97::band_scale`).
+    scale: f32,
     cbw: u32,
     cbh: u32,
     nbx: usize,
@@ -127,17 +217,26 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
             p.ycb.min(ppy.checked_sub(1)?),
         )
     };
-    let kmax = |idx: usize| -> Option<u32> {
-        let e = *p.exponents.get(idx)?;
-        let k = e.saturating_sub(1) + p.guard_bits;
-        (k <= 31).then_some(k)
+    let kmax = |idx: usize| -> Option<(u32, f32)> {
+        let (e, mant) = *p.steps.get(idx)?;
+        if p.irreversible {
+            // openjp2 decodes HT blocks with 1 ≤ M_b ≤ 30 only.
+            let mb = (e + p.guard_bits).checked_sub(1)?;
+            (1..=30)
+                .contains(&mb)
+                .then(|| (mb, band_scale(p.prec, e, mant)))
+        } else {
+            let k = e.saturating_sub(1) + p.guard_bits;
+            (k <= 31).then_some((k, 0.0))
+        }
     };
-    let band = |x0, y0, w, h, kmax| Band {
+    let band = |x0, y0, w, h, (kmax, scale): (u32, f32)| Band {
         x0,
         y0,
         w,
         h,
         kmax,
+        scale,
         cbw,
         cbh,
         nbx: w.div_ceil(1 << cbw),
@@ -158,13 +257,22 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
     ])
 }
 
-/// Decodes the samples of a single-tile reversible HTJ2K stream: `components`
-/// planes of width × height, row-major.
+/// What `decode` gives per component: the reconstructed samples before the
+/// component transform and level shift, as integers (5/3); or the dequantised
+/// subbands as openjp2's f32, for the caller to synthesise with `dwt97` (`levels`
+/// decompositions), so that it can convert the last pass's samples as they come.
+pub(super) enum Samples {
+    Int(Vec<Vec<i32>>),
+    Float { planes: Vec<Vec<f32>>, levels: u32 },
+}
+
+/// Decodes the samples of a single-tile HTJ2K stream: `components` planes of
+/// width × height, row-major.
 pub(super) fn decode(
     data: &[u8],
     first_sot: usize,
     components: usize,
-) -> Option<(usize, usize, Vec<Vec<i32>>)> {
+) -> Option<(usize, usize, Samples)> {
     let p = read_params(data, first_sot, components)?;
     let (w, h) = (p.width, p.height);
     // The one tile-part (checked by `tile_parts_complete`): SOT, SOD, then packets.
@@ -183,11 +291,27 @@ pub(super) fn decode(
     let all_bands: Vec<Vec<Band>> = (0..=p.levels)
         .map(|r| bands(&p, r))
         .collect::<Option<_>>()?;
-    let mut planes: Vec<Vec<i32>> = (0..components).map(|_| vec![0i32; w * h]).collect();
-    let mut ctx = BlockContext::default();
+    // Irreversible: f32 planes, into which the blocks write their dequantised
+    // samples' bit patterns (openjp2 does the same in its tile buffer).
+    let mut planes = if p.irreversible {
+        Samples::Float {
+            planes: (0..components).map(|_| vec![0f32; w * h]).collect(),
+            levels: p.levels,
+        }
+    } else {
+        Samples::Int((0..components).map(|_| vec![0i32; w * h]).collect())
+    };
+    let mut ctx = BlockContext {
+        irreversible: p.irreversible,
+        ..BlockContext::default()
+    };
     let mut pos = 0;
     for band_set in &all_bands {
-        for plane in planes.iter_mut() {
+        for c in 0..components {
+            let plane: &mut [i32] = match &mut planes {
+                Samples::Int(v) => &mut v[c],
+                Samples::Float { planes, .. } => bytemuck::cast_slice_mut(&mut planes[c]),
+            };
             pos += read_packet(
                 &body[pos.min(body.len())..],
                 band_set,
@@ -198,15 +322,19 @@ pub(super) fn decode(
             )?;
         }
     }
-    let mut tmp = Vec::new();
-    for plane in planes.iter_mut() {
-        idwt53(plane, &p, &mut tmp);
+    if let Samples::Int(v) = &mut planes {
+        let mut tmp = Vec::new();
+        for plane in v.iter_mut() {
+            idwt53(plane, &p, &mut tmp);
+        }
     }
     Some((w, h, planes))
 }
 
 #[derive(Default)]
 struct BlockContext {
+    /// Irreversible: blocks are dequantised into f32 bit patterns.
+    irreversible: bool,
     scratch: Vec<u16>,
     decoded: Vec<u32>,
     blocks: Vec<BlockInfo>,
@@ -456,6 +584,7 @@ fn read_packet(
     Some(pos)
 }
 
+#[inline(never)]
 fn decode_block(
     coded: &[u8],
     info: &BlockInfo,
@@ -464,23 +593,49 @@ fn decode_block(
     stride: usize,
     ctx: &mut BlockContext,
 ) -> Option<()> {
-    if info.num_passes == 0 || coded.is_empty() {
+    let mut num_passes = info.num_passes;
+    if ctx.irreversible {
+        // openjp2's limits, so that what it refuses goes to it: more missing
+        // bit-planes than M_b fails, an included block whose cleanup pass is shorter
+        // than 2 bytes fails, and with M_b − 1 missing only the cleanup pass counts.
+        if info.missing_msbs >= sb.kmax || info.pass1_len < 2 {
+            return None;
+        }
+        if info.missing_msbs + 1 == sb.kmax {
+            num_passes = 1;
+        }
+    }
+    if num_passes == 0 || coded.is_empty() {
         return Some(());
     }
     let (bx, by) = (info.index % sb.nbx, info.index / sb.nbx);
     let (cx0, cy0) = (bx << sb.cbw, by << sb.cbh);
     let cw = (1usize << sb.cbw).min(sb.w - cx0);
     let ch = (1usize << sb.cbh).min(sb.h - cy0);
+    // Irreversible: the block decoded with M_b − 30 more missing bit-planes, so that
+    // its samples come out where openjp2's HT decoder puts them (sign at bit 31,
+    // one fraction bit at bit 0, M_b bit-planes above it) with openjp2's arithmetic,
+    // overflow included; the U_q bound stays the block's own.
+    let missing_msbs = if ctx.irreversible {
+        info.missing_msbs + 30 - sb.kmax
+    } else {
+        info.missing_msbs
+    };
     let dstride = ((1usize << sb.cbw) + 7) & !7;
     let need = dstride * (1usize << sb.cbh);
-    ctx.decoded.clear();
-    ctx.decoded.resize(need, 0);
+    // No clearing: the cleanup pass writes every sample of the block (its quads
+    // cover the block's columns and an even number of rows; the buffer has room for
+    // them), before the refinement passes set or flip bits.
+    if ctx.decoded.len() < need {
+        ctx.decoded.resize(need, 0);
+    }
     if !decode_codeblock32(
         &mut ctx.scratch,
         coded,
         &mut ctx.decoded,
-        info.missing_msbs,
-        info.num_passes,
+        missing_msbs,
+        info.missing_msbs + 2,
+        num_passes,
         info.pass1_len,
         info.pass2_len,
         cw as u32,
@@ -489,6 +644,19 @@ fn decode_block(
         false,
     ) {
         return None;
+    }
+    if ctx.irreversible {
+        // Sign and magnitude as openjp2's t1 leaves them, dequantised as it does.
+        for y in 0..ch {
+            let src = &ctx.decoded[y * dstride..y * dstride + cw];
+            let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
+            for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
+                let mag = (v & 0x7FFF_FFFF) as i32;
+                let q = if v >> 31 != 0 { -mag } else { mag };
+                *d = dequantise(q, sb.scale).to_bits() as i32;
+            }
+        }
+        return Some(());
     }
     let shift = 31 - sb.kmax;
     for y in 0..ch {

@@ -607,17 +607,37 @@ impl<'a> FrwdStruct32<'a> {
 // Main entry point
 // ============================================================================
 
+/// Whether the quad pair at column `x`, row `y` (VLC table entries `t0`, `t1`) makes
+/// samples outside the `width` × `height` code-block significant: a malformed block,
+/// which OpenJPEG (openjp2) refuses; OpenJPH would ignore those samples.
+#[inline(always)]
+fn outside_block(t0: u16, t1: u16, x: u32, y: u32, width: u32, height: u32) -> bool {
+    let mut locs = 0xFFu32;
+    if x + 4 > width {
+        locs >>= (x + 4 - width) << 1;
+    }
+    if y + 2 > height {
+        locs &= 0x55;
+    }
+    (((u32::from(t0) & 0xF0) >> 4) | (u32::from(t1) & 0xF0)) & !locs != 0
+}
+
 /// Decode one HTJ2K codeblock (32-bit path).
 ///
 /// Returns `true` on success, `false` for a malformed code-block
-/// (malformed data that can be silently skipped).
+/// (malformed data that can be silently skipped). `max_u_q` is the largest
+/// magnitude exponent bound U_q accepted: OpenJPH's `missing_msbs + 2`, given apart so
+/// that a caller that shifts the bit-planes (`ht53`'s irreversible path, to land on
+/// openjp2's) keeps the bound of the unshifted block.
 #[allow(unused_assignments)]
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(super) fn decode_codeblock32(
     scratch: &mut Vec<u16>,
     coded_data: &[u8],
     decoded_data: &mut [u32],
     missing_msbs: u32,
+    max_u_q: u32,
     mut num_passes: u32,
     lengths1: u32,
     lengths2: u32,
@@ -684,7 +704,7 @@ pub(super) fn decode_codeblock32(
     scratch.clear();
     scratch.resize(scratch_len, 0);
 
-    let mmsbp2 = missing_msbs + 2;
+    let mmsbp2 = max_u_q;
 
     // ========================================================================
     // Step 1: Decode VLC and MEL segments
@@ -733,6 +753,9 @@ pub(super) fn decode_codeblock32(
 
                 c_q = ((u32::from(t1) & 0x10) << 3) | ((u32::from(t1) & 0xE0) << 2);
                 vlc_val = vlc.rev_advance(u32::from(t1) & 0x7);
+                if outside_block(t0, t1, x - 4, 0, width, height) {
+                    return false;
+                }
 
                 // Decode u (UVLC)
                 let mut uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
@@ -817,6 +840,9 @@ pub(super) fn decode_codeblock32(
                 c_q |= u32::from(scratch[prev_row_off + sp_x + 2]) & 0x80;
 
                 vlc_val = vlc.rev_advance(u32::from(t1) & 0x7);
+                if outside_block(t0, t1, x - 4, y, width, height) {
+                    return false;
+                }
 
                 // Decode u (UVLC) — non-initial rows
                 let uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
