@@ -2,7 +2,8 @@
 //! pure-Rust port of OpenJPEG 2.5 (part-15 HT block decoder included), read from
 //! memory. A JP2 file wrapper, which some writers put in DICOM, is accepted.
 //! Reversible single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder,
-//! `ht_block`, with our own packet reader and 5/3 transform), where it fits.
+//! `ht_block`, with our own packet reader and 5/3 transform), where it fits, and so
+//! does reversible single-tile part-1 JPEG 2000 (EBCOT code-blocks through `t1`).
 //!
 //! Colour: openjp2 applies the codestream's inverse component transform (RCT/ICT)
 //! itself, so a 3-component frame with the COD MCT flag set comes out as RGB.
@@ -16,6 +17,11 @@ use openjp2::{opj_dparameters_t, opj_image, CODEC_FORMAT, OPJ_CODEC_J2K, OPJ_COD
 mod ht53;
 mod ht_block;
 mod ht_tables;
+mod mq;
+mod t1;
+
+#[cfg(test)]
+mod differential;
 
 const CODEC: &str = "JPEG 2000";
 const JP2_SIGNATURE: [u8; 12] = [
@@ -59,6 +65,10 @@ pub(crate) struct J2kHeader {
     pub one_precinct: bool,
     /// SIZ: the number of tiles.
     pub tiles: u64,
+    /// A main-header marker that changes how packets or coefficients are read
+    /// beyond SIZ/COD/QCD (RGN, POC, PPM, or one not known here); COC and QCC are
+    /// `per_component`.
+    pub other_markers: bool,
 }
 
 /// Finds SIZ and COD in a raw codestream's main header (or inside a JP2 `jp2c` box).
@@ -138,7 +148,9 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
             }
             0x53 | 0x5D => h.per_component = true,
             0x5C if !seg.is_empty() => qcd = Some((seg[0], seg.len() - 1)),
-            _ => {}
+            // SIZ, COD, QCD (read above, or short), TLM, PLM, CRG, COM.
+            0x51 | 0x52 | 0x5C | 0x55 | 0x57 | 0x63 | 0x64 => {}
+            _ => h.other_markers = true,
         }
         i += 2 + len;
     }
@@ -244,11 +256,20 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
-    if ht_reversible_fits(data, &header) {
+    if ht_reversible_fits(data, &header) || part1_reversible_fits(data, &header) {
         if let Some(out) = decode_ht_reversible(data, &header, desc) {
             return Ok(out);
         }
     }
+    decode_openjp2(data, &header, desc)
+}
+
+/// The whole stream through openjp2 (anything `ht53` does not take).
+pub(crate) fn decode_openjp2(
+    data: &[u8],
+    header: &J2kHeader,
+    desc: &PixelDescription,
+) -> Result<CodecOutput, DecodeError> {
     let format: CODEC_FORMAT = if data.starts_with(&JP2_SIGNATURE) {
         OPJ_CODEC_JP2
     } else {
@@ -378,6 +399,28 @@ fn ht_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
         && h.reversible
         && h.raw
         && !h.per_component
+        && h.layers == 1
+        && h.one_precinct
+        && (h.components == 1 || colour_ok)
+        && h.ssiz_at != 0
+        && h.qcd_reversible_complete
+        && tile_parts_complete(data, h.first_sot, h.tiles)
+}
+
+/// Whether `ht53` may decode this part-1 (EBCOT) stream: what `ht_reversible_fits`
+/// asks of HTJ2K, with part-1 code-blocks in any of the six style options (`t1`
+/// decodes them all), one quality layer, and no RGN, POC or PPM in the main header.
+fn part1_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
+    let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
+        let s = &data[h.ssiz_at..];
+        s[0] == s[3] && s[0] == s[6] && h.progression <= 2
+    };
+    !h.ht
+        && h.cb_style & 0xC0 == 0
+        && h.reversible
+        && h.raw
+        && !h.per_component
+        && !h.other_markers
         && h.layers == 1
         && h.one_precinct
         && (h.components == 1 || colour_ok)

@@ -9,6 +9,7 @@
 //! with openjp2, which says what is wrong.
 
 use super::ht_block::decode_codeblock32;
+use super::t1::{CodeBlock, T1, STYLE_BYPASS, STYLE_TERMALL};
 
 /// What the main header says, for a single-tile stream at the origin.
 struct Params {
@@ -25,6 +26,8 @@ struct Params {
     guard_bits: u32,
     /// Reversible QCD exponents, one per subband.
     exponents: Vec<u32>,
+    /// COD code-block style: HT (bit 0x40) or part-1 EBCOT code-blocks.
+    cb_style: u8,
 }
 
 fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Params> {
@@ -87,6 +90,7 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
         eph: cod[0] & 4 != 0,
         guard_bits: (qcd[0] >> 5) as u32,
         exponents,
+        cb_style: cod[8],
     })
 }
 
@@ -98,6 +102,11 @@ struct Band {
     w: usize,
     h: usize,
     kmax: u32,
+    /// Part 1: the band's magnitude bit planes Mb (E.1, Equation E-2: exponent plus
+    /// guard bits less 1, OpenJPEG's `numbps`), and its orientation (0 LL, 1 HL,
+    /// 2 LH, 3 HH).
+    numbps: i32,
+    orient: usize,
     cbw: u32,
     cbh: u32,
     nbx: usize,
@@ -127,24 +136,26 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
             p.ycb.min(ppy.checked_sub(1)?),
         )
     };
-    let kmax = |idx: usize| -> Option<u32> {
+    let kmax = |idx: usize| -> Option<(u32, i32)> {
         let e = *p.exponents.get(idx)?;
         let k = e.saturating_sub(1) + p.guard_bits;
-        (k <= 31).then_some(k)
+        (k <= 31).then_some((k, e as i32 + p.guard_bits as i32 - 1))
     };
-    let band = |x0, y0, w, h, kmax| Band {
+    let band = |x0, y0, w, h, (kmax, numbps), orient| Band {
         x0,
         y0,
         w,
         h,
         kmax,
+        numbps,
+        orient,
         cbw,
         cbh,
         nbx: w.div_ceil(1 << cbw),
         nby: h.div_ceil(1 << cbh),
     };
     if r == 0 {
-        return Some(vec![band(0, 0, wr, hr, kmax(0)?)]);
+        return Some(vec![band(0, 0, wr, hr, kmax(0)?, 0)]);
     }
     let (lw, lh) = (
         res_size(p.width, p.levels, r - 1),
@@ -152,9 +163,9 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
     );
     let i = 3 * (r as usize - 1);
     Some(vec![
-        band(lw, 0, wr - lw, lh, kmax(i + 1)?),
-        band(0, lh, lw, hr - lh, kmax(i + 2)?),
-        band(lw, lh, wr - lw, hr - lh, kmax(i + 3)?),
+        band(lw, 0, wr - lw, lh, kmax(i + 1)?, 1),
+        band(0, lh, lw, hr - lh, kmax(i + 2)?, 2),
+        band(lw, lh, wr - lw, hr - lh, kmax(i + 3)?, 3),
     ])
 }
 
@@ -210,15 +221,21 @@ struct BlockContext {
     scratch: Vec<u16>,
     decoded: Vec<u32>,
     blocks: Vec<BlockInfo>,
+    /// Part 1: every block's codeword segments (length, passes), in packet order.
+    segments: Vec<(u32, u32)>,
+    t1: T1,
 }
 
 struct BlockInfo {
     band: usize,
     index: usize,
+    /// HT: the cleanup and SigProp + MagRef segment lengths. Part 1: the block's
+    /// total length in `pass1_len` and its segments, `segments[seg_start..][..pass2_len]`.
     pass1_len: u32,
     pass2_len: u32,
     missing_msbs: u32,
     num_passes: u32,
+    seg_start: u32,
 }
 
 /// A tag tree, all nodes starting at 0 (one quality layer).
@@ -323,6 +340,7 @@ fn read_packet(
         r.pos = 6;
     }
     ctx.blocks.clear();
+    ctx.segments.clear();
     let mut saw_non_empty = false;
     let mut empty_packet = false;
     'bands: for (b, sb) in bands.iter().enumerate() {
@@ -400,9 +418,6 @@ fn read_packet(
                         }
                     }
                 };
-                let placeholders = (num_passes - 1) / 3;
-                missing_msbs += placeholders;
-                num_passes -= placeholders * 3;
                 let mut lblock = 3u32;
                 while r.bit()? == 1 {
                     lblock += 1;
@@ -410,6 +425,23 @@ fn read_packet(
                         return None;
                     }
                 }
+                if p.cb_style & 0x40 == 0 {
+                    let seg_start = ctx.segments.len() as u32;
+                    let total = part1_segments(&mut r, &mut ctx.segments, num_passes, lblock, p.cb_style)?;
+                    ctx.blocks.push(BlockInfo {
+                        band: b,
+                        index: (y * nbx + x) as usize,
+                        pass1_len: total,
+                        pass2_len: ctx.segments.len() as u32 - seg_start,
+                        missing_msbs,
+                        num_passes,
+                        seg_start,
+                    });
+                    continue;
+                }
+                let placeholders = (num_passes - 1) / 3;
+                missing_msbs += placeholders;
+                num_passes -= placeholders * 3;
                 let len1_bits = lblock + 31 - (placeholders + 1).leading_zeros();
                 if len1_bits > 32 {
                     return None;
@@ -427,6 +459,7 @@ fn read_packet(
                     pass2_len,
                     missing_msbs,
                     num_passes,
+                    seg_start: 0,
                 });
             }
         }
@@ -447,13 +480,104 @@ fn read_packet(
     let mut pos = r.pos;
     let blocks = std::mem::take(&mut ctx.blocks);
     for info in &blocks {
-        let len = info.pass1_len as usize + info.pass2_len as usize;
+        let len = if p.cb_style & 0x40 == 0 {
+            info.pass1_len as usize
+        } else {
+            info.pass1_len as usize + info.pass2_len as usize
+        };
         let coded = data.get(pos..pos + len)?;
         pos += len;
-        decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
+        if p.cb_style & 0x40 == 0 {
+            decode_block_part1(coded, info, &bands[info.band], plane, stride, p.cb_style, ctx)?;
+        } else {
+            decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
+        }
     }
     ctx.blocks = blocks;
     Some(pos)
+}
+
+/// Part 1 (B.10.7.1): splits a block's `passes` into codeword segments (one per
+/// pass with TERMALL; with BYPASS ten, then two and one alternately; else one) and
+/// reads each segment's length (`lblock` + ⌊log2 passes⌋ bits) into `segments`.
+/// Returns the block's total length.
+fn part1_segments(
+    r: &mut Bits,
+    segments: &mut Vec<(u32, u32)>,
+    passes: u32,
+    lblock: u32,
+    style: u8,
+) -> Option<u32> {
+    let mut left = passes;
+    let mut total = 0u32;
+    let mut max = 0;
+    while left > 0 {
+        max = if style & STYLE_TERMALL != 0 {
+            1
+        } else if style & STYLE_BYPASS != 0 {
+            match max {
+                0 => 10,
+                1 | 10 => 2,
+                _ => 1,
+            }
+        } else {
+            109
+        };
+        let n = left.min(max);
+        let bits = lblock + 31 - n.leading_zeros();
+        if bits > 32 {
+            return None;
+        }
+        let len = r.bits(bits)?;
+        total = total.checked_add(len)?;
+        segments.push((len, n));
+        left -= n;
+    }
+    Some(total)
+}
+
+/// Decodes a part-1 code-block with `t1` and stores it in `plane` (reversible:
+/// OpenJPEG's value halved, truncating).
+fn decode_block_part1(
+    coded: &[u8],
+    info: &BlockInfo,
+    sb: &Band,
+    plane: &mut [i32],
+    stride: usize,
+    style: u8,
+    ctx: &mut BlockContext,
+) -> Option<()> {
+    if info.num_passes == 0 {
+        return Some(());
+    }
+    // OpenJPEG's `cblk->numbps`: Mb less the missing MSBs (D.2.1).
+    let planes = sb.numbps - info.missing_msbs as i32;
+    if planes < 0 {
+        return None;
+    }
+    let (bx, by) = (info.index % sb.nbx, info.index / sb.nbx);
+    let (cx0, cy0) = (bx << sb.cbw, by << sb.cbh);
+    let cw = (1usize << sb.cbw).min(sb.w - cx0);
+    let ch = (1usize << sb.cbh).min(sb.h - cy0);
+    let segments = ctx
+        .segments
+        .get(info.seg_start as usize..(info.seg_start + info.pass2_len) as usize)?;
+    ctx.t1.decode(&CodeBlock {
+        data: coded,
+        segments,
+        width: cw,
+        height: ch,
+        orient: sb.orient,
+        planes: planes as u32,
+        style,
+    })?;
+    for (y, src) in ctx.t1.data.chunks_exact(cw).enumerate() {
+        let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
+        for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
+            *d = v / 2;
+        }
+    }
+    Some(())
 }
 
 fn decode_block(

@@ -1,0 +1,99 @@
+//! Differential tests: every JPEG 2000 frame of the corpus and bench files that
+//! `ht53` takes decodes to the same bytes as openjp2 gives for the whole stream.
+//! Skipped (with a note) where the corpus is not on this machine.
+
+use super::*;
+use crate::DicomFile;
+use std::path::PathBuf;
+
+fn cache() -> PathBuf {
+    std::env::var("LUMEN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/lumen")
+        })
+}
+
+/// The corpus and bench files of one transfer syntax.
+pub(super) fn files(ts: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let corpus = cache().join("corpus");
+    if let Ok(text) = std::fs::read_to_string(corpus.join("manifest.json")) {
+        let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for f in m["files"].as_array().into_iter().flatten() {
+            if f["transfer_syntax"] == ts {
+                out.push(corpus.join(f["path"].as_str().unwrap()));
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(cache().join("bench")) {
+        let mut bench: Vec<PathBuf> = dir
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(&format!("-{ts}.dcm")))
+            .collect();
+        bench.sort();
+        out.extend(bench);
+    }
+    out
+}
+
+fn samples(out: &CodecOutput) -> &[u8] {
+    match &out.samples {
+        SampleBuf::Le(v) => v,
+        _ => panic!("j2k gives little-endian samples"),
+    }
+}
+
+/// Every frame: (file, frame, whether ht53 took it).
+fn check(ts: &str) -> (usize, usize) {
+    let (mut ours, mut fallback) = (0, 0);
+    for path in files(ts) {
+        let Ok(file) = DicomFile::open(&path) else {
+            continue;
+        };
+        for i in 0..file.number_of_frames() {
+            let data = file.frame_bytes(i).unwrap();
+            let desc = &file.description;
+            let Ok(header) = read_header(&data) else {
+                fallback += 1;
+                continue;
+            };
+            let fits = part1_reversible_fits(&data, &header);
+            let got = if fits {
+                decode_ht_reversible(&data, &header, desc)
+            } else {
+                None
+            };
+            let Some(got) = got else {
+                fallback += 1;
+                eprintln!("fallback: {} frame {i} (fits {fits})", path.display());
+                continue;
+            };
+            ours += 1;
+            let want = decode_openjp2(&data, &header, desc).unwrap();
+            let (a, b) = (samples(&got), samples(&want));
+            assert_eq!(a.len(), b.len(), "{} frame {i}", path.display());
+            if let Some(k) = a.iter().zip(b).position(|(x, y)| x != y) {
+                eprintln!("ours {:?}\nref  {:?}", &a[k..(k + 32).min(a.len())], &b[k..(k + 32).min(b.len())]);
+                let px = k / desc.canonical_sample_bytes() / desc.samples_per_pixel as usize;
+                panic!(
+                    "{} frame {i}: first difference at pixel ({}, {})",
+                    path.display(),
+                    px % desc.columns as usize,
+                    px / desc.columns as usize
+                );
+            }
+        }
+    }
+    eprintln!("{ts}: {ours} frames through ht53/t1, {fallback} to openjp2");
+    (ours, fallback)
+}
+
+#[test]
+fn part1_reversible_equals_openjp2() {
+    let (ours, _) = check("1.2.840.10008.1.2.4.90");
+    if ours == 0 {
+        eprintln!("no 4.90 frames found under {}: skipped", cache().display());
+    }
+}
