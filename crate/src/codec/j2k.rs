@@ -429,16 +429,26 @@ fn part1_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
         && tile_parts_complete(data, h.first_sot, h.tiles)
 }
 
+/// Where the codestream ends once DICOM's padding to an even length is off: zero
+/// bytes, or one 0xFF after the EOC (which some writers use).
+pub(super) fn padded_end(data: &[u8]) -> usize {
+    let mut end = data.len();
+    while end > 0 && data[end - 1] == 0 {
+        end -= 1;
+    }
+    if end >= 3 && data[end - 3..end] == [0xFF, 0xD9, 0xFF] {
+        end -= 1;
+    }
+    end
+}
+
 /// Whether the tile-parts from `sot` on are one per tile, in tile order, each with an
 /// empty tile-part header (SOD right after SOT), chaining by their Psot lengths to an
 /// EOC that ends the codestream (DICOM's even-length padding allowed). A stream that
 /// fails this check goes to openjp2, which says what is wrong (OpenJPH-style decoding
 /// would turn a truncated stream into a picture).
 fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
-    let mut end = data.len();
-    while end > 0 && data[end - 1] == 0 {
-        end -= 1;
-    }
+    let end = padded_end(data);
     if sot == 0 || tiles == 0 || end < 2 || data[end - 2..end] != [0xFF, 0xD9] {
         return false;
     }

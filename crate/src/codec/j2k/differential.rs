@@ -75,7 +75,11 @@ fn check(ts: &str) -> (usize, usize) {
             let (a, b) = (samples(&got), samples(&want));
             assert_eq!(a.len(), b.len(), "{} frame {i}", path.display());
             if let Some(k) = a.iter().zip(b).position(|(x, y)| x != y) {
-                eprintln!("ours {:?}\nref  {:?}", &a[k..(k + 32).min(a.len())], &b[k..(k + 32).min(b.len())]);
+                eprintln!(
+                    "ours {:?}\nref  {:?}",
+                    &a[k..(k + 32).min(a.len())],
+                    &b[k..(k + 32).min(b.len())]
+                );
                 let px = k / desc.canonical_sample_bytes() / desc.samples_per_pixel as usize;
                 panic!(
                     "{} frame {i}: first difference at pixel ({}, {})",

@@ -9,7 +9,7 @@
 //! with openjp2, which says what is wrong.
 
 use super::ht_block::decode_codeblock32;
-use super::t1::{CodeBlock, T1, STYLE_BYPASS, STYLE_TERMALL};
+use super::t1::{CodeBlock, STYLE_BYPASS, STYLE_TERMALL, T1};
 
 /// What the main header says, for a single-tile stream at the origin.
 struct Params {
@@ -182,11 +182,7 @@ pub(super) fn decode(
     let psot = u32::from_be_bytes(data.get(first_sot + 6..first_sot + 10)?.try_into().ok()?);
     let body_start = first_sot + 14;
     let body_end = if psot == 0 {
-        let mut end = data.len();
-        while end > 0 && data[end - 1] == 0 {
-            end -= 1;
-        }
-        end.checked_sub(2)?
+        super::padded_end(data).checked_sub(2)?
     } else {
         first_sot + psot as usize
     };
@@ -427,7 +423,8 @@ fn read_packet(
                 }
                 if p.cb_style & 0x40 == 0 {
                     let seg_start = ctx.segments.len() as u32;
-                    let total = part1_segments(&mut r, &mut ctx.segments, num_passes, lblock, p.cb_style)?;
+                    let total =
+                        part1_segments(&mut r, &mut ctx.segments, num_passes, lblock, p.cb_style)?;
                     ctx.blocks.push(BlockInfo {
                         band: b,
                         index: (y * nbx + x) as usize,
@@ -488,7 +485,15 @@ fn read_packet(
         let coded = data.get(pos..pos + len)?;
         pos += len;
         if p.cb_style & 0x40 == 0 {
-            decode_block_part1(coded, info, &bands[info.band], plane, stride, p.cb_style, ctx)?;
+            decode_block_part1(
+                coded,
+                info,
+                &bands[info.band],
+                plane,
+                stride,
+                p.cb_style,
+                ctx,
+            )?;
         } else {
             decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
         }

@@ -210,9 +210,7 @@ impl T1 {
             at += len as usize;
             // Bypass (D.6): after the first four bit planes, significance and
             // refinement passes are raw.
-            let raw = cb.style & STYLE_BYPASS != 0
-                && pass_type < 2
-                && bpno <= cb.planes as i32 - 4;
+            let raw = cb.style & STYLE_BYPASS != 0 && pass_type < 2 && bpno <= cb.planes as i32 - 4;
             let mut mq = Mq::new(bytes);
             let mut rw = Raw::new(bytes);
             for _ in 0..passes {
@@ -431,11 +429,29 @@ impl T1 {
                         let run = run as usize;
                         sign_step::<VSC>(&mut mq, cx, fp, fs, dp.add(run * w), run, oph);
                         for ci in run + 1..4 {
-                            cln_step::<VSC, false>(&mut mq, cx, p.zc, fp, fs, dp.add(ci * w), ci, oph);
+                            cln_step::<VSC, false>(
+                                &mut mq,
+                                cx,
+                                p.zc,
+                                fp,
+                                fs,
+                                dp.add(ci * w),
+                                ci,
+                                oph,
+                            );
                         }
                     } else {
                         for ci in 0..4 {
-                            cln_step::<VSC, true>(&mut mq, cx, p.zc, fp, fs, dp.add(ci * w), ci, oph);
+                            cln_step::<VSC, true>(
+                                &mut mq,
+                                cx,
+                                p.zc,
+                                fp,
+                                fs,
+                                dp.add(ci * w),
+                                ci,
+                                oph,
+                            );
                         }
                     }
                     *fp &= !PI_ALL;
