@@ -85,27 +85,43 @@ pub(super) const fn initial_contexts() -> [u8; 32] {
     c
 }
 
+/// A codeword segment followed by two 0xFF bytes (a marker code: C.3.4 then feeds
+/// 1-bits forever), so that the MQ decoder needs no bounds checks.
+pub(super) struct Padded<'a>(&'a [u8]);
+
+impl<'a> Padded<'a> {
+    /// Copies `data` into `buf` with the two 0xFF bytes after it.
+    pub(super) fn new(buf: &'a mut Vec<u8>, data: &[u8]) -> Self {
+        buf.clear();
+        buf.extend_from_slice(data);
+        buf.extend_from_slice(&[0xFF, 0xFF]);
+        Padded(buf)
+    }
+}
+
 /// An MQ decoder on one codeword segment. Copy it into a local for a pass so that
 /// its registers stay in machine registers.
 #[derive(Clone, Copy)]
 pub(super) struct Mq<'a> {
-    data: &'a [u8],
-    /// Index of the byte last fed into `c`.
-    pos: usize,
+    /// The byte last fed into `c`. It only moves past a byte that is not 0xFF, so
+    /// it stops at the first of the two 0xFF bytes after the segment at the latest,
+    /// and `bytein` reads at most one byte further.
+    p: *const u8,
     a: u32,
     c: u32,
     ct: u32,
+    _data: core::marker::PhantomData<&'a [u8]>,
 }
 
 impl<'a> Mq<'a> {
     /// INITDEC (C.3.5).
-    pub(super) fn new(data: &'a [u8]) -> Self {
+    pub(super) fn new(data: &Padded<'a>) -> Self {
         let mut m = Mq {
-            data,
-            pos: 0,
+            p: data.0.as_ptr(),
             a: 0x8000,
-            c: (m_byte(data, 0) as u32) << 16,
+            c: (data.0[0] as u32) << 16,
             ct: 0,
+            _data: core::marker::PhantomData,
         };
         m.bytein();
         m.c <<= 7;
@@ -113,24 +129,27 @@ impl<'a> Mq<'a> {
         m
     }
 
-    /// BYTEIN (C.3.4), with 0xFF bytes past the end of the segment.
+    /// BYTEIN (C.3.4).
     #[inline(always)]
     fn bytein(&mut self) {
-        let b = m_byte(self.data, self.pos);
-        let next = m_byte(self.data, self.pos + 1) as u32;
-        if b == 0xFF {
-            if next > 0x8F {
-                self.c = self.c.wrapping_add(0xFF00);
-                self.ct = 8;
+        // SAFETY: see `p`: `p` and `p + 1` lie within the padded segment.
+        unsafe {
+            let b = *self.p;
+            let next = *self.p.add(1) as u32;
+            if b == 0xFF {
+                if next > 0x8F {
+                    self.c = self.c.wrapping_add(0xFF00);
+                    self.ct = 8;
+                } else {
+                    self.p = self.p.add(1);
+                    self.c = self.c.wrapping_add(next << 9);
+                    self.ct = 7;
+                }
             } else {
-                self.pos += 1;
-                self.c = self.c.wrapping_add(next << 9);
-                self.ct = 7;
+                self.p = self.p.add(1);
+                self.c = self.c.wrapping_add(next << 8);
+                self.ct = 8;
             }
-        } else {
-            self.pos += 1;
-            self.c = self.c.wrapping_add(next << 8);
-            self.ct = 8;
         }
     }
 

@@ -15,7 +15,7 @@
 //! states. Shifting the word right by `3 × row` lines a sample's neighbourhood up
 //! with row 0's, so one masked look-up gives its zero-coding context.
 
-use super::mq::{initial_contexts, Mq, Raw};
+use super::mq::{initial_contexts, Mq, Padded, Raw};
 
 /// Code-block style bits (COD/COC SPcod, Table A.19).
 pub(super) const STYLE_BYPASS: u8 = 0x01;
@@ -34,6 +34,8 @@ const CHI_THIS_I: u32 = 19;
 const MU_THIS: u32 = 1 << 20;
 const PI_THIS: u32 = 1 << 21;
 const PI_ALL: u32 = PI_THIS | PI_THIS << 3 | PI_THIS << 6 | PI_THIS << 9;
+/// The significance of the column's own four samples.
+const SIGMA_ROWS: u32 = SIGMA_THIS * 0x249;
 /// Row 3's significance as seen by the stripe below (its north row, bits 0..2),
 /// and row 0's as seen by the stripe above (its south row, bits 15..17).
 const SIGMA_N: u32 = 1 << 1;
@@ -168,6 +170,8 @@ pub(super) struct CodeBlock<'a> {
 pub(super) struct T1 {
     pub data: Vec<i32>,
     flags: Vec<u32>,
+    /// The current segment with its 0xFF padding.
+    segment: Vec<u8>,
 }
 
 /// One pass's shared inputs.
@@ -205,13 +209,15 @@ impl T1 {
         let mut bpno = cb.planes as i32;
         let mut pass_type = 2; // the first pass is a cleanup pass
         let mut at = 0usize;
+        let mut segment = core::mem::take(&mut self.segment);
         for &(len, passes) in cb.segments {
             let bytes = cb.data.get(at..at + len as usize)?;
             at += len as usize;
             // Bypass (D.6): after the first four bit planes, significance and
             // refinement passes are raw.
             let raw = cb.style & STYLE_BYPASS != 0 && pass_type < 2 && bpno <= cb.planes as i32 - 4;
-            let mut mq = Mq::new(bytes);
+            let padded = Padded::new(&mut segment, bytes);
+            let mut mq = Mq::new(&padded);
             let mut rw = Raw::new(bytes);
             for _ in 0..passes {
                 if bpno < 1 {
@@ -244,6 +250,7 @@ impl T1 {
                 }
             }
         }
+        self.segment = segment;
         Some(())
     }
 
@@ -279,12 +286,27 @@ impl T1 {
                 let dp0 = data.add(4 * k * w);
                 for i in 0..w {
                     let fp = fp0.add(i);
-                    if *fp == 0 {
+                    let f = *fp;
+                    // Nothing near (f == 0), or all four already significant.
+                    if f == 0 || f & SIGMA_ROWS == SIGMA_ROWS {
                         continue;
                     }
                     let dp = dp0.add(i);
-                    for ci in 0..rows {
-                        sig_step::<VSC>(&mut mq, cx, p.zc, fp, fs, dp.add(ci * w), ci, oph);
+                    macro_rules! sig {
+                        ($ci:expr) => {
+                            sig_step::<VSC>(&mut mq, cx, p.zc, fp, fs, dp.add($ci * w), $ci, oph)
+                        };
+                    }
+                    if rows == 4 {
+                        // Unrolled: each row's shifts and neighbour updates constant.
+                        sig!(0);
+                        sig!(1);
+                        sig!(2);
+                        sig!(3);
+                    } else {
+                        for ci in 0..rows {
+                            sig!(ci);
+                        }
                     }
                 }
             }
@@ -335,25 +357,18 @@ impl T1 {
                     let fp = fp0.add(i);
                     let f0 = *fp;
                     // No significant sample in the column that was not just coded.
-                    if f0 & (SIGMA_THIS * 0x249) == 0 {
+                    if f0 & SIGMA_ROWS & !(f0 >> 17) == 0 {
                         continue;
                     }
-                    for ci in 0..rows {
-                        let f = *fp;
-                        let s = 3 * ci as u32;
-                        if (f >> s) & (SIGMA_THIS | PI_THIS) == SIGMA_THIS {
-                            let ctx = if f & (MU_THIS << s) != 0 {
-                                CTX_MAG + 2
-                            } else if f & (NEIGHBOURS << s) != 0 {
-                                CTX_MAG + 1
-                            } else {
-                                CTX_MAG
-                            };
-                            let v = mq.decode(cx.get_unchecked_mut(ctx));
-                            let dp = dp0.add(i + ci * w);
-                            let neg = (*dp < 0) as u32;
-                            *dp += if v ^ neg != 0 { half } else { -half };
-                            *fp |= MU_THIS << s;
+                    let dp = dp0.add(i);
+                    if rows == 4 {
+                        ref_step(&mut mq, cx, fp, dp, 0, half);
+                        ref_step(&mut mq, cx, fp, dp.add(w), 1, half);
+                        ref_step(&mut mq, cx, fp, dp.add(2 * w), 2, half);
+                        ref_step(&mut mq, cx, fp, dp.add(3 * w), 3, half);
+                    } else {
+                        for ci in 0..rows {
+                            ref_step(&mut mq, cx, fp, dp.add(ci * w), ci, half);
                         }
                     }
                 }
@@ -426,33 +441,62 @@ impl T1 {
                         }
                         let uni = cx.get_unchecked_mut(CTX_UNI);
                         let run = (mq.decode(uni) << 1) | mq.decode(uni);
-                        let run = run as usize;
-                        sign_step::<VSC>(&mut mq, cx, fp, fs, dp.add(run * w), run, oph);
-                        for ci in run + 1..4 {
-                            cln_step::<VSC, false>(
-                                &mut mq,
-                                cx,
-                                p.zc,
-                                fp,
-                                fs,
-                                dp.add(ci * w),
-                                ci,
-                                oph,
-                            );
+                        // The run ends at a sample that becomes significant; the rows
+                        // after it are coded as usual (known insignificant).
+                        macro_rules! cln {
+                            ($ci:expr) => {
+                                cln_step::<VSC, false>(
+                                    &mut mq,
+                                    cx,
+                                    p.zc,
+                                    fp,
+                                    fs,
+                                    dp.add($ci * w),
+                                    $ci,
+                                    oph,
+                                )
+                            };
                         }
+                        match run {
+                            0 => {
+                                sign_step::<VSC>(&mut mq, cx, fp, fs, dp, 0, oph);
+                                cln!(1);
+                                cln!(2);
+                                cln!(3);
+                            }
+                            1 => {
+                                sign_step::<VSC>(&mut mq, cx, fp, fs, dp.add(w), 1, oph);
+                                cln!(2);
+                                cln!(3);
+                            }
+                            2 => {
+                                sign_step::<VSC>(&mut mq, cx, fp, fs, dp.add(2 * w), 2, oph);
+                                cln!(3);
+                            }
+                            _ => sign_step::<VSC>(&mut mq, cx, fp, fs, dp.add(3 * w), 3, oph),
+                        }
+                        continue; // no visited flags to clear
+                    } else if (*fp | *fp >> 17) & SIGMA_ROWS == SIGMA_ROWS {
+                        // All four significant or visited: nothing to code.
                     } else {
-                        for ci in 0..4 {
-                            cln_step::<VSC, true>(
-                                &mut mq,
-                                cx,
-                                p.zc,
-                                fp,
-                                fs,
-                                dp.add(ci * w),
-                                ci,
-                                oph,
-                            );
+                        macro_rules! cln {
+                            ($ci:expr) => {
+                                cln_step::<VSC, true>(
+                                    &mut mq,
+                                    cx,
+                                    p.zc,
+                                    fp,
+                                    fs,
+                                    dp.add($ci * w),
+                                    $ci,
+                                    oph,
+                                )
+                            };
                         }
+                        cln!(0);
+                        cln!(1);
+                        cln!(2);
+                        cln!(3);
                     }
                     *fp &= !PI_ALL;
                 }
@@ -530,6 +574,33 @@ unsafe fn sign_step<const VSC: bool>(
     let v = mq.decode(cx.get_unchecked_mut((e & 15) as usize)) ^ (e >> 4) as u32;
     *dp = if v != 0 { -oph } else { oph };
     update_flags(fp, fs, ci, v, VSC && ci == 0);
+}
+
+/// One sample of the magnitude refinement pass.
+#[inline(always)]
+unsafe fn ref_step(
+    mq: &mut Mq,
+    cx: &mut [u8; 32],
+    fp: *mut u32,
+    dp: *mut i32,
+    ci: usize,
+    half: i32,
+) {
+    let f = *fp;
+    let s = 3 * ci as u32;
+    if (f >> s) & (SIGMA_THIS | PI_THIS) == SIGMA_THIS {
+        let ctx = if f & (MU_THIS << s) != 0 {
+            CTX_MAG + 2
+        } else if f & (NEIGHBOURS << s) != 0 {
+            CTX_MAG + 1
+        } else {
+            CTX_MAG
+        };
+        let v = mq.decode(cx.get_unchecked_mut(ctx));
+        let neg = (*dp < 0) as u32;
+        *dp += if v ^ neg != 0 { half } else { -half };
+        *fp |= MU_THIS << s;
+    }
 }
 
 /// One sample of the significance propagation pass.
