@@ -172,6 +172,21 @@ impl<'a> Mq<'a> {
         }
     }
 
+    /// Takes up to `n` decisions in a context in state `s` at once, as many as are
+    /// certain to be its MPS without renormalisation (C.3.2: Chigh stays at or
+    /// above Qe and A − Qe at or above 0x8000 for each), and returns how many. The
+    /// context's state does not change on such decisions.
+    #[inline(always)]
+    pub(super) fn mps_run(&mut self, s: u8, n: u32) -> u32 {
+        let qe = STATES[s as usize] & 0xFFFF;
+        // A ≥ 0x8000 between decisions; Qe ≥ 1.
+        let room = (self.c >> 16).min(self.a - 0x8000);
+        let taken = (room / qe).min(n);
+        self.a -= taken * qe;
+        self.c = self.c.wrapping_sub((taken * qe) << 16);
+        taken
+    }
+
     /// DECODE (C.3.2) of one decision in the context whose state is `cx`.
     #[inline(always)]
     pub(super) fn decode(&mut self, cx: &mut u8) -> u32 {

@@ -431,14 +431,36 @@ impl T1 {
             for k in 0..full {
                 let fp0 = flags.add((k + 1) * fs + 1);
                 let dp0 = data.add(4 * k * w);
-                for i in 0..w {
+                // Columns i..zero_end have all-zero flags words (none of them
+                // changes until a sample becomes significant; then it is reset).
+                let mut zero_end = 0;
+                let mut i = 0;
+                while i < w {
                     let fp = fp0.add(i);
                     let dp = dp0.add(i);
                     if *fp == 0 {
-                        // Run-length mode (D.3.4).
+                        // Run-length mode (D.3.4). A run of such columns whose
+                        // aggregation decisions are all the MPS 0 without
+                        // renormalisation is taken at once.
+                        let agg = *cx.get_unchecked(CTX_AGG);
+                        if agg & 1 == 0 {
+                            if zero_end <= i {
+                                zero_end = i + 1;
+                                while zero_end < w && *fp0.add(zero_end) == 0 {
+                                    zero_end += 1;
+                                }
+                            }
+                            let taken = mq.mps_run(agg, (zero_end - i) as u32) as usize;
+                            if taken > 0 {
+                                i += taken;
+                                continue;
+                            }
+                        }
                         if mq.decode(cx.get_unchecked_mut(CTX_AGG)) == 0 {
+                            i += 1;
                             continue;
                         }
+                        zero_end = 0;
                         let uni = cx.get_unchecked_mut(CTX_UNI);
                         let run = (mq.decode(uni) << 1) | mq.decode(uni);
                         // The run ends at a sample that becomes significant; the rows
@@ -475,10 +497,12 @@ impl T1 {
                             }
                             _ => sign_step::<VSC>(&mut mq, cx, fp, fs, dp.add(3 * w), 3, oph),
                         }
+                        i += 1;
                         continue; // no visited flags to clear
                     } else if (*fp | *fp >> 17) & SIGMA_ROWS == SIGMA_ROWS {
                         // All four significant or visited: nothing to code.
                     } else {
+                        zero_end = 0;
                         macro_rules! cln {
                             ($ci:expr) => {
                                 cln_step::<VSC, true>(
@@ -499,6 +523,7 @@ impl T1 {
                         cln!(3);
                     }
                     *fp &= !PI_ALL;
+                    i += 1;
                 }
             }
             if rows_last != 0 {
