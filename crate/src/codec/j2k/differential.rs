@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::DicomFile;
+use core::ffi::c_void;
 use std::path::PathBuf;
 
 fn cache() -> PathBuf {
@@ -165,4 +166,103 @@ fn part1_fuzz_never_panics() {
     }
     eprintln!("fuzz: {runs} mutated frames through ht53/t1, {decoded} gave a picture");
     assert!(runs > 2000);
+}
+
+unsafe extern "C" fn mem_write(buf: *mut c_void, n: usize, user: *mut c_void) -> usize {
+    let out = &mut *(user as *mut Vec<u8>);
+    out.extend_from_slice(core::slice::from_raw_parts(buf as *const u8, n));
+    n
+}
+
+/// A lossless one-layer J2K codestream of a grey image from openjp2's encoder,
+/// with code-block style `mode` (Table A.19 bits).
+fn encode(w: u32, h: u32, prec: u32, pixels: &[i32], mode: i32) -> Vec<u8> {
+    use openjp2::image::{opj_image_comptparm, opj_image_create, opj_image_destroy};
+    let mut out = Vec::new();
+    unsafe {
+        let mut parm = opj_image_comptparm {
+            dx: 1,
+            dy: 1,
+            w,
+            h,
+            x0: 0,
+            y0: 0,
+            prec,
+            bpp: prec,
+            sgnd: 0,
+        };
+        let image = opj_image_create(1, &mut parm, openjp2::OPJ_CLRSPC_GRAY);
+        (*image).x1 = w;
+        (*image).y1 = h;
+        (*image).comps_mut().unwrap()[0]
+            .data_mut()
+            .unwrap()
+            .copy_from_slice(pixels);
+        let mut params = openjp2::opj_cparameters_t::default();
+        opj_set_default_encoder_parameters(&mut params);
+        params.tcp_numlayers = 1;
+        params.tcp_rates[0] = 0.0;
+        params.cp_disto_alloc = 1;
+        params.irreversible = 0;
+        params.mode = mode;
+        let codec = opj_create_compress(OPJ_CODEC_J2K);
+        assert!(opj_setup_encoder(codec, &mut params, image) != 0);
+        let stream = opj_stream_create(1 << 16, 0);
+        opj_stream_set_user_data(stream, &mut out as *mut Vec<u8> as *mut c_void, None);
+        opj_stream_set_write_function(stream, Some(mem_write));
+        assert!(opj_start_compress(codec, image, stream) != 0);
+        assert!(opj_encode(codec, stream) != 0);
+        assert!(opj_end_compress(codec, stream) != 0);
+        opj_stream_destroy(stream);
+        opj_destroy_codec(codec);
+        opj_image_destroy(image);
+    }
+    out
+}
+
+/// Every code-block style option (and all of them at once) on streams from
+/// openjp2's encoder, with partial stripes and code-blocks: `t1` equals openjp2.
+#[test]
+fn part1_code_block_styles_equal_openjp2() {
+    let (w, h) = (203u32, 117u32);
+    let mut seed = 12345u32;
+    let pixels: Vec<i32> = (0..w * h)
+        .map(|i| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let (x, y) = (i % w, i / w);
+            // Smooth areas, edges and noise: many bit planes and all passes.
+            let base = if (x / 40 + y / 30) % 2 == 0 {
+                600
+            } else {
+                3000
+            };
+            (base + (x * 7 + y * 3) as i32 + (seed >> 24) as i32) & 0xFFF
+        })
+        .collect();
+    let desc = PixelDescription {
+        rows: h,
+        columns: w,
+        samples_per_pixel: 1,
+        bits_allocated: 16,
+        bits_stored: 12,
+        high_bit: None,
+        pixel_representation: 0,
+        photometric_interpretation: "MONOCHROME2".into(),
+        planar_configuration: 0,
+        number_of_frames: 1,
+    };
+    for mode in [0, 1, 2, 4, 8, 16, 32, 1 | 4, 1 | 2 | 8, 2 | 4 | 32, 63] {
+        let cs = encode(w, h, 12, &pixels, mode);
+        let header = read_header(&cs).unwrap();
+        assert_eq!(header.cb_style, mode as u8);
+        assert!(part1_reversible_fits(&cs, &header), "mode {mode:#x}");
+        let got = decode_ht_reversible(&cs, &header, &desc).expect("t1 declined");
+        let want = decode_openjp2(&cs, &header, &desc).unwrap();
+        assert!(samples(&got) == samples(&want), "mode {mode:#x} differs");
+        let back: Vec<i32> = samples(&got)
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
+            .collect();
+        assert!(back == pixels, "mode {mode:#x} is not lossless");
+    }
 }
