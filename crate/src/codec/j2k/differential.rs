@@ -174,9 +174,10 @@ unsafe extern "C" fn mem_write(buf: *mut c_void, n: usize, user: *mut c_void) ->
     n
 }
 
-/// A lossless one-layer J2K codestream of a grey image from openjp2's encoder,
-/// with code-block style `mode` (Table A.19 bits).
-fn encode(w: u32, h: u32, prec: u32, pixels: &[i32], mode: i32) -> Vec<u8> {
+/// A one-layer reversible (5/3) J2K codestream of a grey image from openjp2's
+/// encoder, with code-block style `mode` (Table A.19 bits), lossless (`rate` 0) or
+/// truncated to a compression ratio.
+fn encode(w: u32, h: u32, prec: u32, pixels: &[i32], mode: i32, rate: f32) -> Vec<u8> {
     use openjp2::image::{opj_image_comptparm, opj_image_create, opj_image_destroy};
     let mut out = Vec::new();
     unsafe {
@@ -201,7 +202,7 @@ fn encode(w: u32, h: u32, prec: u32, pixels: &[i32], mode: i32) -> Vec<u8> {
         let mut params = openjp2::opj_cparameters_t::default();
         opj_set_default_encoder_parameters(&mut params);
         params.tcp_numlayers = 1;
-        params.tcp_rates[0] = 0.0;
+        params.tcp_rates[0] = rate;
         params.cp_disto_alloc = 1;
         params.irreversible = 0;
         params.mode = mode;
@@ -252,7 +253,7 @@ fn part1_code_block_styles_equal_openjp2() {
         number_of_frames: 1,
     };
     for mode in [0, 1, 2, 4, 8, 16, 32, 1 | 4, 1 | 2 | 8, 2 | 4 | 32, 63] {
-        let cs = encode(w, h, 12, &pixels, mode);
+        let cs = encode(w, h, 12, &pixels, mode, 0.0);
         let header = read_header(&cs).unwrap();
         assert_eq!(header.cb_style, mode as u8);
         assert!(part1_reversible_fits(&cs, &header), "mode {mode:#x}");
@@ -264,5 +265,30 @@ fn part1_code_block_styles_equal_openjp2() {
             .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
             .collect();
         assert!(back == pixels, "mode {mode:#x} is not lossless");
+    }
+    // Truncated code-blocks (a rate below lossless): reconstruction at OpenJPEG's
+    // mid-points (`oneplushalf`, then halved), the values its irreversible path
+    // scales by the step size.
+    for mode in [0, 1 | 4, 63] {
+        for rate in [4.0, 12.0, 40.0] {
+            let cs = encode(w, h, 12, &pixels, mode, rate);
+            let header = read_header(&cs).unwrap();
+            assert!(part1_reversible_fits(&cs, &header), "mode {mode:#x}");
+            let got = decode_ht_reversible(&cs, &header, &desc).expect("t1 declined");
+            let want = decode_openjp2(&cs, &header, &desc).unwrap();
+            assert!(
+                samples(&got) == samples(&want),
+                "mode {mode:#x} rate {rate} differs"
+            );
+            // Truncated indeed: not the original pixels.
+            let back: Vec<i32> = samples(&got)
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
+                .collect();
+            assert!(
+                back != pixels,
+                "mode {mode:#x} rate {rate} came out lossless"
+            );
+        }
     }
 }
