@@ -19,7 +19,7 @@
 //! | 1.2.840.10008.1.2.4.50 / .51 | JPEG Baseline / Extended (12-bit) | `jpeg` (libjpeg-turbo-rs; jpeg-decoder where the colour decision cannot be expressed to it) |
 //! | 1.2.840.10008.1.2.4.57 / .70 | JPEG Lossless / SV1 | `jpeg` (jpeg-decoder) |
 //! | 1.2.840.10008.1.2.4.80 / .81 | JPEG-LS lossless / near-lossless | `jpegls` (our own, colour included) |
-//! | 1.2.840.10008.1.2.4.90 / .91 | JPEG 2000 | `j2k` (openjp2) |
+//! | 1.2.840.10008.1.2.4.90 / .91 | JPEG 2000 | `j2k` (`j2k::ht53` with the EBCOT block decoder `j2k::t1` for reversible single-tile one-layer streams, grey and RCT colour; openjp2 otherwise) |
 //! | 1.2.840.10008.1.2.4.201 / .202 / .203 | HTJ2K | `j2k` (`j2k::ht53` for reversible single-tile streams, grey and RCT colour: OpenJPH's HT block decoder (via openjph-core, BSD-2) in our own packet reader and 5/3 synthesis; openjp2 otherwise) |
 //! | 1.2.840.10008.1.2.5 | RLE Lossless | `rle` |
 //! | 1.2.840.10008.1.2.8.1 | Deflated Image Frame Compression | `deflate` |
