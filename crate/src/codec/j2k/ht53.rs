@@ -1,4 +1,6 @@
-//! Reversible HTJ2K for the streams that `ht_reversible_fits` admits, when they are
+//! Reversible HTJ2K, and part-1 JPEG 2000 (EBCOT code-blocks through `t1`, packet
+//! headers per B.10 with the codeword segments of B.10.7), for the streams that
+//! `ht_reversible_fits` / `part1_reversible_fits` admit, when they are
 //! also one tile at the grid origin: packets parsed as openjph-core 0.1.0 parses
 //! them (one layer, one precinct per resolution, resolution-major), code-blocks
 //! through `ht_block` straight into one subband-layout plane per component, then the
