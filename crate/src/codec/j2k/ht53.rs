@@ -544,7 +544,9 @@ fn part1_segments(
 }
 
 /// Decodes a part-1 code-block with `t1` and stores it in `plane` (reversible:
-/// OpenJPEG's value halved, truncating).
+/// OpenJPEG's value halved, truncating). Not inlined, so that the HT path in
+/// `read_packet` compiles as it did without it.
+#[inline(never)]
 fn decode_block_part1(
     coded: &[u8],
     info: &BlockInfo,
