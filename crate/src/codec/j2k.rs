@@ -4,7 +4,8 @@
 //! Single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder, `ht_block`,
 //! with our own packet reader and 5/3 transform, or for irreversible streams the 9/7
 //! of `dwt97`), where it fits; the irreversible path reproduces openjp2's float
-//! arithmetic exactly, so both give the same bytes.
+//! arithmetic exactly, so both give the same bytes. So does reversible single-tile
+//! part-1 JPEG 2000 (EBCOT code-blocks through `t1`).
 //!
 //! Colour: openjp2 applies the codestream's inverse component transform (RCT/ICT)
 //! itself, so a 3-component frame with the COD MCT flag set comes out as RGB.
@@ -19,6 +20,11 @@ mod dwt97;
 mod ht53;
 mod ht_block;
 mod ht_tables;
+mod mq;
+mod t1;
+
+#[cfg(test)]
+mod differential;
 
 const CODEC: &str = "JPEG 2000";
 const JP2_SIGNATURE: [u8; 12] = [
@@ -65,6 +71,10 @@ pub(crate) struct J2kHeader {
     pub one_precinct: bool,
     /// SIZ: the number of tiles.
     pub tiles: u64,
+    /// A main-header marker that changes how packets or coefficients are read
+    /// beyond SIZ/COD/QCD (RGN, POC, PPM, or one not known here); COC and QCC are
+    /// `per_component`.
+    pub other_markers: bool,
 }
 
 /// Finds SIZ and COD in a raw codestream's main header (or inside a JP2 `jp2c` box).
@@ -144,7 +154,9 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
             }
             0x53 | 0x5D => h.per_component = true,
             0x5C if !seg.is_empty() => qcd = Some((seg[0], seg.len() - 1)),
-            _ => {}
+            // SIZ, COD, QCD (read above, or short), TLM, PLM, CRG, COM.
+            0x51 | 0x52 | 0x5C | 0x55 | 0x57 | 0x63 | 0x64 => {}
+            _ => h.other_markers = true,
         }
         i += 2 + len;
     }
@@ -253,7 +265,7 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
-    if ht_fits(data, &header) {
+    if ht_fits(data, &header) || part1_reversible_fits(data, &header) {
         if let Some(out) = decode_ht(data, &header, desc) {
             return Ok(out);
         }
@@ -261,8 +273,8 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     decode_openjp2(data, &header, desc)
 }
 
-/// The whole stream through openjp2.
-fn decode_openjp2(
+/// The whole stream through openjp2 (anything `ht53` does not take).
+pub(crate) fn decode_openjp2(
     data: &[u8],
     header: &J2kHeader,
     desc: &PixelDescription,
@@ -410,16 +422,48 @@ fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
         && tile_parts_complete(data, h.first_sot, h.tiles)
 }
 
+/// Whether `ht53` may decode this part-1 (EBCOT) stream: what `ht_fits` asks of
+/// reversible HTJ2K, with part-1 code-blocks in any of the six style options (`t1`
+/// decodes them all), one quality layer, and no RGN, POC or PPM in the main header.
+fn part1_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
+    let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
+        let s = &data[h.ssiz_at..];
+        s[0] == s[3] && s[0] == s[6] && h.progression <= 2
+    };
+    !h.ht
+        && h.cb_style & 0xC0 == 0
+        && h.reversible
+        && h.raw
+        && !h.per_component
+        && !h.other_markers
+        && h.layers == 1
+        && h.one_precinct
+        && (h.components == 1 || colour_ok)
+        && h.ssiz_at != 0
+        && h.qcd_reversible_complete
+        && tile_parts_complete(data, h.first_sot, h.tiles)
+}
+
+/// Where the codestream ends once DICOM's padding to an even length is off: zero
+/// bytes, or one 0xFF after the EOC (which some writers use).
+pub(super) fn padded_end(data: &[u8]) -> usize {
+    let mut end = data.len();
+    while end > 0 && data[end - 1] == 0 {
+        end -= 1;
+    }
+    if end >= 3 && data[end - 3..end] == [0xFF, 0xD9, 0xFF] {
+        end -= 1;
+    }
+    end
+}
+
 /// Whether the tile-parts from `sot` on are one per tile, in tile order, each with an
 /// empty tile-part header (SOD right after SOT), chaining by their Psot lengths to an
 /// EOC that ends the codestream (DICOM's even-length padding allowed). A stream that
 /// fails this check goes to openjp2, which says what is wrong (OpenJPH-style decoding
 /// would turn a truncated stream into a picture).
 fn tile_parts_complete(data: &[u8], sot: usize, tiles: u64) -> bool {
-    let mut end = data.len();
-    while end > 0 && data[end - 1] == 0 {
-        end -= 1;
-    }
+    let end = padded_end(data);
     if sot == 0 || tiles == 0 || end < 2 || data[end - 2..end] != [0xFF, 0xD9] {
         return false;
     }

@@ -19,8 +19,8 @@
 //! | 1.2.840.10008.1.2.4.50 / .51 | JPEG Baseline / Extended (12-bit) | `jpeg` (libjpeg-turbo-rs; jpeg-decoder where the colour decision cannot be expressed to it) |
 //! | 1.2.840.10008.1.2.4.57 / .70 | JPEG Lossless / SV1 | `jpeg` (jpeg-decoder) |
 //! | 1.2.840.10008.1.2.4.80 / .81 | JPEG-LS lossless / near-lossless | `jpegls` (our own, colour included) |
-//! | 1.2.840.10008.1.2.4.90 / .91 | JPEG 2000 | `j2k` (openjp2) |
-//! | 1.2.840.10008.1.2.4.201 / .202 / .203 | HTJ2K | `j2k` (`j2k::ht53` for single-tile streams, grey and RCT/ICT colour: OpenJPH's HT block decoder (via openjph-core, BSD-2) in our own packet reader and 5/3 synthesis, or for irreversible streams openjp2's dequantisation, 9/7 synthesis (`j2k::dwt97`), ICT and rounding reproduced bit for bit; openjp2 otherwise) |
+//! | 1.2.840.10008.1.2.4.90 / .91 | JPEG 2000 | `j2k` (`j2k::ht53` with the EBCOT block decoder `j2k::t1` for reversible single-tile one-layer streams, grey and RCT colour; openjp2 otherwise) |
+//! | 1.2.840.10008.1.2.4.201 / .202 / .203 | HTJ2K | `j2k` (`j2k::ht53` for single-tile streams, grey and RCT/ICT colour: OpenJPH's HT block decoder (taken from openjph-core, BSD-2) in our own packet reader and 5/3 synthesis, or for irreversible streams openjp2's dequantisation, 9/7 synthesis (`j2k::dwt97`), ICT and rounding reproduced bit for bit; openjp2 otherwise) |
 //! | 1.2.840.10008.1.2.5 | RLE Lossless | `rle` |
 //! | 1.2.840.10008.1.2.8.1 | Deflated Image Frame Compression | `deflate` |
 //! | 1.2.840.10008.1.2.4.110 / .111 / .112 | JPEG XL | `jxl` (jxl-oxide) |

@@ -1,17 +1,20 @@
-//! HTJ2K for the streams that `ht_fits` admits, when they are also one tile at the
-//! grid origin: packets parsed as openjph-core 0.1.0 parses them (one layer, one
-//! precinct per resolution, resolution-major), code-blocks through `ht_block`
-//! straight into one subband-layout plane per component, then the inverse wavelet
-//! transform in place (F.3: each level horizontal, then vertical): the 5/3 on
-//! integers for reversible streams, or, for irreversible ones, the blocks dequantised
-//! and the 9/7 applied in f32 exactly as openjp2 does both (`dwt97`). Returns the
-//! decoded samples per component, before the inverse component transform and level
-//! shift. `None` for anything outside that subset or malformed (a code-block the
-//! block decoder rejects, data past the tile-part, a header openjp2 would refuse):
-//! the caller then decodes with openjp2, which says what is wrong.
+//! HTJ2K, and part-1 JPEG 2000 (EBCOT code-blocks through `t1`, packet headers per
+//! B.10 with the codeword segments of B.10.7), for the streams that `ht_fits` /
+//! `part1_reversible_fits` admit, when they are also one tile at the grid origin:
+//! packets parsed as openjph-core 0.1.0 parses them (one layer, one precinct per
+//! resolution, resolution-major), code-blocks through `ht_block` or `t1` straight
+//! into one subband-layout plane per component, then the inverse wavelet transform in
+//! place (F.3: each level horizontal, then vertical): the 5/3 on integers for
+//! reversible streams, or, for irreversible ones, the blocks dequantised and the 9/7
+//! applied in f32 exactly as openjp2 does both (`dwt97`). Returns the decoded samples
+//! per component, before the inverse component transform and level shift. `None` for
+//! anything outside that subset or malformed (a code-block the block decoder rejects,
+//! data past the tile-part, a header openjp2 would refuse): the caller then decodes
+//! with openjp2, which says what is wrong.
 
 use super::dwt97::{band_scale, dequantise};
 use super::ht_block::decode_codeblock32;
+use super::t1::{CodeBlock, STYLE_BYPASS, STYLE_TERMALL, T1};
 
 /// What the main header says, for a single-tile stream at the origin.
 struct Params {
@@ -33,6 +36,8 @@ struct Params {
     irreversible: bool,
     /// Component precision in bits (all components alike, see `decode`).
     prec: u32,
+    /// COD code-block style: HT (bit 0x40) or part-1 EBCOT code-blocks.
+    cb_style: u8,
 }
 
 fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Params> {
@@ -174,6 +179,7 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
         steps,
         irreversible,
         prec: (ssiz & 0x7F) as u32 + 1,
+        cb_style: cod[8],
     })
 }
 
@@ -188,6 +194,11 @@ struct Band {
     kmax: u32,
     /// Irreversible: openjp2's dequantisation factor (`dwt97::band_scale`).
     scale: f32,
+    /// Part 1: the band's magnitude bit planes Mb (E.1, Equation E-2: exponent plus
+    /// guard bits less 1, OpenJPEG's `numbps`), and its orientation (0 LL, 1 HL,
+    /// 2 LH, 3 HH).
+    numbps: i32,
+    orient: usize,
     cbw: u32,
     cbh: u32,
     nbx: usize,
@@ -217,33 +228,36 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
             p.ycb.min(ppy.checked_sub(1)?),
         )
     };
-    let kmax = |idx: usize| -> Option<(u32, f32)> {
+    let kmax = |idx: usize| -> Option<(u32, f32, i32)> {
         let (e, mant) = *p.steps.get(idx)?;
+        let numbps = e as i32 + p.guard_bits as i32 - 1;
         if p.irreversible {
             // openjp2 decodes HT blocks with 1 ≤ M_b ≤ 30 only.
             let mb = (e + p.guard_bits).checked_sub(1)?;
             (1..=30)
                 .contains(&mb)
-                .then(|| (mb, band_scale(p.prec, e, mant)))
+                .then(|| (mb, band_scale(p.prec, e, mant), numbps))
         } else {
             let k = e.saturating_sub(1) + p.guard_bits;
-            (k <= 31).then_some((k, 0.0))
+            (k <= 31).then_some((k, 0.0, numbps))
         }
     };
-    let band = |x0, y0, w, h, (kmax, scale): (u32, f32)| Band {
+    let band = |x0, y0, w, h, (kmax, scale, numbps): (u32, f32, i32), orient| Band {
         x0,
         y0,
         w,
         h,
         kmax,
         scale,
+        numbps,
+        orient,
         cbw,
         cbh,
         nbx: w.div_ceil(1 << cbw),
         nby: h.div_ceil(1 << cbh),
     };
     if r == 0 {
-        return Some(vec![band(0, 0, wr, hr, kmax(0)?)]);
+        return Some(vec![band(0, 0, wr, hr, kmax(0)?, 0)]);
     }
     let (lw, lh) = (
         res_size(p.width, p.levels, r - 1),
@@ -251,9 +265,9 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
     );
     let i = 3 * (r as usize - 1);
     Some(vec![
-        band(lw, 0, wr - lw, lh, kmax(i + 1)?),
-        band(0, lh, lw, hr - lh, kmax(i + 2)?),
-        band(lw, lh, wr - lw, hr - lh, kmax(i + 3)?),
+        band(lw, 0, wr - lw, lh, kmax(i + 1)?, 1),
+        band(0, lh, lw, hr - lh, kmax(i + 2)?, 2),
+        band(lw, lh, wr - lw, hr - lh, kmax(i + 3)?, 3),
     ])
 }
 
@@ -279,11 +293,7 @@ pub(super) fn decode(
     let psot = u32::from_be_bytes(data.get(first_sot + 6..first_sot + 10)?.try_into().ok()?);
     let body_start = first_sot + 14;
     let body_end = if psot == 0 {
-        let mut end = data.len();
-        while end > 0 && data[end - 1] == 0 {
-            end -= 1;
-        }
-        end.checked_sub(2)?
+        super::padded_end(data).checked_sub(2)?
     } else {
         first_sot + psot as usize
     };
@@ -338,15 +348,21 @@ struct BlockContext {
     scratch: Vec<u16>,
     decoded: Vec<u32>,
     blocks: Vec<BlockInfo>,
+    /// Part 1: every block's codeword segments (length, passes), in packet order.
+    segments: Vec<(u32, u32)>,
+    t1: T1,
 }
 
 struct BlockInfo {
     band: usize,
     index: usize,
+    /// HT: the cleanup and SigProp + MagRef segment lengths. Part 1: the block's
+    /// total length in `pass1_len` and its segments, `segments[seg_start..][..pass2_len]`.
     pass1_len: u32,
     pass2_len: u32,
     missing_msbs: u32,
     num_passes: u32,
+    seg_start: u32,
 }
 
 /// A tag tree, all nodes starting at 0 (one quality layer).
@@ -451,6 +467,7 @@ fn read_packet(
         r.pos = 6;
     }
     ctx.blocks.clear();
+    ctx.segments.clear();
     let mut saw_non_empty = false;
     let mut empty_packet = false;
     'bands: for (b, sb) in bands.iter().enumerate() {
@@ -528,9 +545,6 @@ fn read_packet(
                         }
                     }
                 };
-                let placeholders = (num_passes - 1) / 3;
-                missing_msbs += placeholders;
-                num_passes -= placeholders * 3;
                 let mut lblock = 3u32;
                 while r.bit()? == 1 {
                     lblock += 1;
@@ -538,6 +552,24 @@ fn read_packet(
                         return None;
                     }
                 }
+                if p.cb_style & 0x40 == 0 {
+                    let seg_start = ctx.segments.len() as u32;
+                    let total =
+                        part1_segments(&mut r, &mut ctx.segments, num_passes, lblock, p.cb_style)?;
+                    ctx.blocks.push(BlockInfo {
+                        band: b,
+                        index: (y * nbx + x) as usize,
+                        pass1_len: total,
+                        pass2_len: ctx.segments.len() as u32 - seg_start,
+                        missing_msbs,
+                        num_passes,
+                        seg_start,
+                    });
+                    continue;
+                }
+                let placeholders = (num_passes - 1) / 3;
+                missing_msbs += placeholders;
+                num_passes -= placeholders * 3;
                 let len1_bits = lblock + 31 - (placeholders + 1).leading_zeros();
                 if len1_bits > 32 {
                     return None;
@@ -555,6 +587,7 @@ fn read_packet(
                     pass2_len,
                     missing_msbs,
                     num_passes,
+                    seg_start: 0,
                 });
             }
         }
@@ -575,13 +608,114 @@ fn read_packet(
     let mut pos = r.pos;
     let blocks = std::mem::take(&mut ctx.blocks);
     for info in &blocks {
-        let len = info.pass1_len as usize + info.pass2_len as usize;
+        let len = if p.cb_style & 0x40 == 0 {
+            info.pass1_len as usize
+        } else {
+            info.pass1_len as usize + info.pass2_len as usize
+        };
         let coded = data.get(pos..pos + len)?;
         pos += len;
-        decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
+        if p.cb_style & 0x40 == 0 {
+            decode_block_part1(
+                coded,
+                info,
+                &bands[info.band],
+                plane,
+                stride,
+                p.cb_style,
+                ctx,
+            )?;
+        } else {
+            decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
+        }
     }
     ctx.blocks = blocks;
     Some(pos)
+}
+
+/// Part 1 (B.10.7.1): splits a block's `passes` into codeword segments (one per
+/// pass with TERMALL; with BYPASS ten, then two and one alternately; else one) and
+/// reads each segment's length (`lblock` + ⌊log2 passes⌋ bits) into `segments`.
+/// Returns the block's total length.
+fn part1_segments(
+    r: &mut Bits,
+    segments: &mut Vec<(u32, u32)>,
+    passes: u32,
+    lblock: u32,
+    style: u8,
+) -> Option<u32> {
+    let mut left = passes;
+    let mut total = 0u32;
+    let mut max = 0;
+    while left > 0 {
+        max = if style & STYLE_TERMALL != 0 {
+            1
+        } else if style & STYLE_BYPASS != 0 {
+            match max {
+                0 => 10,
+                1 | 10 => 2,
+                _ => 1,
+            }
+        } else {
+            109
+        };
+        let n = left.min(max);
+        let bits = lblock + 31 - n.leading_zeros();
+        if bits > 32 {
+            return None;
+        }
+        let len = r.bits(bits)?;
+        total = total.checked_add(len)?;
+        segments.push((len, n));
+        left -= n;
+    }
+    Some(total)
+}
+
+/// Decodes a part-1 code-block with `t1` and stores it in `plane` (reversible:
+/// OpenJPEG's value halved, truncating). Not inlined, so that the HT path in
+/// `read_packet` compiles as it did without it.
+#[inline(never)]
+fn decode_block_part1(
+    coded: &[u8],
+    info: &BlockInfo,
+    sb: &Band,
+    plane: &mut [i32],
+    stride: usize,
+    style: u8,
+    ctx: &mut BlockContext,
+) -> Option<()> {
+    if info.num_passes == 0 {
+        return Some(());
+    }
+    // OpenJPEG's `cblk->numbps`: Mb less the missing MSBs (D.2.1).
+    let planes = sb.numbps - info.missing_msbs as i32;
+    if planes < 0 {
+        return None;
+    }
+    let (bx, by) = (info.index % sb.nbx, info.index / sb.nbx);
+    let (cx0, cy0) = (bx << sb.cbw, by << sb.cbh);
+    let cw = (1usize << sb.cbw).min(sb.w - cx0);
+    let ch = (1usize << sb.cbh).min(sb.h - cy0);
+    let segments = ctx
+        .segments
+        .get(info.seg_start as usize..(info.seg_start + info.pass2_len) as usize)?;
+    ctx.t1.decode(&CodeBlock {
+        data: coded,
+        segments,
+        width: cw,
+        height: ch,
+        orient: sb.orient,
+        planes: planes as u32,
+        style,
+    })?;
+    for (y, src) in ctx.t1.data.chunks_exact(cw).enumerate() {
+        let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
+        for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
+            *d = v / 2;
+        }
+    }
+    Some(())
 }
 
 #[inline(never)]
