@@ -265,7 +265,7 @@ impl Drop for Session {
 pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, DecodeError> {
     let header = read_header(data)?;
     check_geometry(CODEC, header.width, header.height, header.components, desc)?;
-    if ht_fits(data, &header) || part1_reversible_fits(data, &header) {
+    if ht_fits(data, &header) || part1_fits(data, &header) {
         if let Some(out) = decode_ht(data, &header, desc) {
             return Ok(out);
         }
@@ -423,16 +423,21 @@ fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
 }
 
 /// Whether `ht53` may decode this part-1 (EBCOT) stream: what `ht_fits` asks of
-/// reversible HTJ2K, with part-1 code-blocks in any of the six style options (`t1`
-/// decodes them all), one quality layer, and no RGN, POC or PPM in the main header.
-fn part1_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
+/// HTJ2K (reversible, or irreversible with openjp2's dequantisation and 9/7), with
+/// part-1 code-blocks in any of the six style options (`t1` decodes them all), one
+/// quality layer, and no RGN, POC or PPM in the main header.
+fn part1_fits(data: &[u8], h: &J2kHeader) -> bool {
     let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
         let s = &data[h.ssiz_at..];
         s[0] == s[3] && s[0] == s[6] && h.progression <= 2
     };
+    let quantisation_ok = if h.reversible {
+        h.qcd_reversible_complete
+    } else {
+        h.qcd_irreversible_complete
+    };
     !h.ht
         && h.cb_style & 0xC0 == 0
-        && h.reversible
         && h.raw
         && !h.per_component
         && !h.other_markers
@@ -440,7 +445,7 @@ fn part1_reversible_fits(data: &[u8], h: &J2kHeader) -> bool {
         && h.one_precinct
         && (h.components == 1 || colour_ok)
         && h.ssiz_at != 0
-        && h.qcd_reversible_complete
+        && quantisation_ok
         && tile_parts_complete(data, h.first_sot, h.tiles)
 }
 

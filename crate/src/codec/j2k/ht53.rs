@@ -1,6 +1,6 @@
 //! HTJ2K, and part-1 JPEG 2000 (EBCOT code-blocks through `t1`, packet headers per
 //! B.10 with the codeword segments of B.10.7), for the streams that `ht_fits` /
-//! `part1_reversible_fits` admit, when they are also one tile at the grid origin:
+//! `part1_fits` admit, when they are also one tile at the grid origin:
 //! packets parsed as openjph-core 0.1.0 parses them (one layer, one precinct per
 //! resolution, resolution-major), code-blocks through `ht_block` or `t1` straight
 //! into one subband-layout plane per component, then the inverse wavelet transform in
@@ -673,7 +673,7 @@ fn part1_segments(
 }
 
 /// Decodes a part-1 code-block with `t1` and stores it in `plane` (reversible:
-/// OpenJPEG's value halved, truncating). Not inlined, so that the HT path in
+/// OpenJPEG's value halved, truncating; irreversible: dequantised). Not inlined, so that the HT path in
 /// `read_packet` compiles as it did without it.
 #[inline(never)]
 fn decode_block_part1(
@@ -711,8 +711,17 @@ fn decode_block_part1(
     })?;
     for (y, src) in ctx.t1.data.chunks_exact(cw).enumerate() {
         let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
-        for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
-            *d = v / 2;
+        let dst = &mut plane[at..at + cw];
+        if ctx.irreversible {
+            // OpenJPEG's value (one fraction bit) dequantised as openjp2 does it, into
+            // the f32 plane's bit patterns, like the HT blocks.
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = dequantise(v, sb.scale).to_bits() as i32;
+            }
+        } else {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v / 2;
+            }
         }
     }
     Some(())
