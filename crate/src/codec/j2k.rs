@@ -400,6 +400,14 @@ pub(crate) fn decode_openjp2(
 /// quantisation, reproduced bit for bit as openjp2 computes it). The component
 /// transform, level shift and clamp are done by `decode_ht`.
 fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
+    h.ht && h.cb_style & 0xC8 == 0x40 && ht53_layout_fits(data, h)
+}
+
+/// What `ht53` needs of any stream, HT or part 1: raw samples, main-header coding
+/// parameters only, one layer, one precinct per resolution, grey or three alike
+/// components with resolution before component, complete quantisation (reversible or
+/// irreversible), one tile-part per tile.
+fn ht53_layout_fits(data: &[u8], h: &J2kHeader) -> bool {
     let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
         let s = &data[h.ssiz_at..];
         // The same depth and signedness in all three, and a progression order that
@@ -411,8 +419,7 @@ fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
     } else {
         h.qcd_irreversible_complete
     };
-    h.ht && h.cb_style & 0xC8 == 0x40
-        && h.raw
+    h.raw
         && !h.per_component
         && h.layers == 1
         && h.one_precinct
@@ -427,26 +434,7 @@ fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
 /// part-1 code-blocks in any of the six style options (`t1` decodes them all), one
 /// quality layer, and no RGN, POC or PPM in the main header.
 fn part1_fits(data: &[u8], h: &J2kHeader) -> bool {
-    let colour_ok = h.components == 3 && h.ssiz_at != 0 && {
-        let s = &data[h.ssiz_at..];
-        s[0] == s[3] && s[0] == s[6] && h.progression <= 2
-    };
-    let quantisation_ok = if h.reversible {
-        h.qcd_reversible_complete
-    } else {
-        h.qcd_irreversible_complete
-    };
-    !h.ht
-        && h.cb_style & 0xC0 == 0
-        && h.raw
-        && !h.per_component
-        && !h.other_markers
-        && h.layers == 1
-        && h.one_precinct
-        && (h.components == 1 || colour_ok)
-        && h.ssiz_at != 0
-        && quantisation_ok
-        && tile_parts_complete(data, h.first_sot, h.tiles)
+    !h.ht && h.cb_style & 0xC0 == 0 && !h.other_markers && ht53_layout_fits(data, h)
 }
 
 /// Where the codestream ends once DICOM's padding to an even length is off: zero

@@ -264,9 +264,7 @@ impl DicomFile {
         self.description.number_of_frames
     }
 
-    /// The stored bytes of frame `index` (0-based): the codestream of an encapsulated
-    /// frame, or the native frame's bytes.
-    pub fn frame_bytes(&self, index: u32) -> Result<Cow<'_, [u8]>, DecodeError> {
+    fn check_frame_index(&self, index: u32) -> Result<(), DecodeError> {
         let frames = self.number_of_frames();
         if index >= frames {
             return Err(DecodeError::FrameOutOfRange {
@@ -274,6 +272,13 @@ impl DicomFile {
                 frames,
             });
         }
+        Ok(())
+    }
+
+    /// The stored bytes of frame `index` (0-based): the codestream of an encapsulated
+    /// frame, or the native frame's bytes.
+    pub fn frame_bytes(&self, index: u32) -> Result<Cow<'_, [u8]>, DecodeError> {
+        self.check_frame_index(index)?;
         match &self.store {
             PixelStore::Encapsulated { frames } => Ok(Cow::Borrowed(&frames[index as usize])),
             PixelStore::Native { bytes, .. } => {
@@ -293,13 +298,7 @@ impl DicomFile {
         index: u32,
         limits: &DecodeLimits,
     ) -> Result<DecodedFrame, DecodeError> {
-        let frames = self.number_of_frames();
-        if index >= frames {
-            return Err(DecodeError::FrameOutOfRange {
-                frame: index + 1,
-                frames,
-            });
-        }
+        self.check_frame_index(index)?;
         match &self.store {
             PixelStore::Native { bytes } => codec::decode_with_byte_order(
                 self.transfer_syntax,
