@@ -404,7 +404,7 @@ fn ht_fits(data: &[u8], h: &J2kHeader) -> bool {
 }
 
 /// What `ht53` needs of any stream, HT or part 1: raw samples, main-header coding
-/// parameters only, one layer, one precinct per resolution, grey or three alike
+/// parameters only, one layer, precincts in a resolution-major order, grey or three alike
 /// components with resolution before component, complete quantisation (reversible or
 /// irreversible), one tile-part per tile.
 fn ht53_layout_fits(data: &[u8], h: &J2kHeader) -> bool {
@@ -422,7 +422,8 @@ fn ht53_layout_fits(data: &[u8], h: &J2kHeader) -> bool {
     h.raw
         && !h.per_component
         && h.layers == 1
-        && h.one_precinct
+        // Precinct partitions: resolution-major orders only (ht53 checks again).
+        && (h.one_precinct || h.progression <= 2)
         && (h.components == 1 || colour_ok)
         && h.ssiz_at != 0
         && quantisation_ok

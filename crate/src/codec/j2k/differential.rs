@@ -113,13 +113,15 @@ fn part1_irreversible_equals_openjp2() {
     }
 }
 
-/// Byte flips and truncations of 4.90 frames that `part1_fits` admits:
+/// Byte flips and truncations of 4.90 and 4.91 frames (the bench's 4.91 has precinct
+/// partitions) that `part1_fits` admits:
 /// `ht53` + `t1` return a picture or `None`, never panic or hang (the MQ decoders
 /// read 0xFF past their segments; every index is checked or bounded by geometry).
 #[test]
 fn part1_fuzz_never_panics() {
     let mut frames = Vec::new();
-    for path in files("1.2.840.10008.1.2.4.90") {
+    let paths = files("1.2.840.10008.1.2.4.90");
+    for path in paths.into_iter().chain(files("1.2.840.10008.1.2.4.91")) {
         let Ok(file) = DicomFile::open(&path) else {
             continue;
         };

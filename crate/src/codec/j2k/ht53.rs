@@ -38,6 +38,9 @@ struct Params {
     prec: u32,
     /// COD code-block style: HT (bit 0x40) or part-1 EBCOT code-blocks.
     cb_style: u8,
+    /// COD progression order (0 LRCP, 1 RLCP, 2 RPCL; the others are declined when
+    /// a resolution has several precincts).
+    progression: u8,
 }
 
 fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Params> {
@@ -180,6 +183,7 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
         irreversible,
         prec: (ssiz & 0x7F) as u32 + 1,
         cb_style: cod[8],
+        progression: cod[1],
     })
 }
 
@@ -203,6 +207,9 @@ struct Band {
     cbh: u32,
     nbx: usize,
     nby: usize,
+    /// A precinct's extent in this band, in code-blocks, as log2 (B.6, B.7).
+    pcw: u32,
+    pch: u32,
 }
 
 /// Size of resolution `r` of `n` samples with `levels` decompositions (origin 0).
@@ -220,14 +227,14 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
         res_size(p.height, p.levels, r),
     );
     let (ppx, ppy) = p.precincts[r as usize];
-    let (cbw, cbh) = if r == 0 {
-        (p.xcb.min(ppx), p.ycb.min(ppy))
+    // A precinct's extent in each band of resolution r (B.6): 2^PP at r = 0, else
+    // 2^(PP − 1); code-blocks no larger than that (B.7).
+    let (bpx, bpy) = if r == 0 {
+        (ppx, ppy)
     } else {
-        (
-            p.xcb.min(ppx.checked_sub(1)?),
-            p.ycb.min(ppy.checked_sub(1)?),
-        )
+        (ppx.checked_sub(1)?, ppy.checked_sub(1)?)
     };
+    let (cbw, cbh) = (p.xcb.min(bpx), p.ycb.min(bpy));
     let kmax = |idx: usize| -> Option<(u32, f32, i32)> {
         let (e, mant) = *p.steps.get(idx)?;
         let numbps = e as i32 + p.guard_bits as i32 - 1;
@@ -255,6 +262,8 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
         cbh,
         nbx: w.div_ceil(1 << cbw),
         nby: h.div_ceil(1 << cbh),
+        pcw: bpx - cbw,
+        pch: bpy - cbh,
     };
     if r == 0 {
         return Some(vec![band(0, 0, wr, hr, kmax(0)?, 0)]);
@@ -316,20 +325,42 @@ pub(super) fn decode(
         ..BlockContext::default()
     };
     let mut pos = 0;
-    for band_set in &all_bands {
-        for c in 0..components {
-            let plane: &mut [i32] = match &mut planes {
-                Samples::Int(v) => &mut v[c],
-                Samples::Float { planes, .. } => bytemuck::cast_slice_mut(&mut planes[c]),
-            };
-            pos += read_packet(
-                &body[pos.min(body.len())..],
-                band_set,
-                &p,
-                plane,
-                w,
-                &mut ctx,
-            )?;
+    for (r, band_set) in all_bands.iter().enumerate() {
+        // The resolution's precincts (B.6, origin 0), in raster order; one per
+        // resolution unless COD partitions it.
+        let (ppx, ppy) = p.precincts[r];
+        let (npx, npy) = (
+            res_size(p.width, p.levels, r as u32).div_ceil(1 << ppx),
+            res_size(p.height, p.levels, r as u32).div_ceil(1 << ppy),
+        );
+        let precincts = npx * npy;
+        if precincts > 1 && p.progression > 2 {
+            return None; // position-major orders interleave resolutions
+        }
+        // One layer: LRCP and RLCP give component, then precinct; RPCL precinct,
+        // then component.
+        let (outer, inner) = if p.progression == 2 {
+            (precincts, components)
+        } else {
+            (components, precincts)
+        };
+        for o in 0..outer {
+            for i in 0..inner {
+                let (c, k) = if p.progression == 2 { (i, o) } else { (o, i) };
+                let plane: &mut [i32] = match &mut planes {
+                    Samples::Int(v) => &mut v[c],
+                    Samples::Float { planes, .. } => bytemuck::cast_slice_mut(&mut planes[c]),
+                };
+                pos += read_packet(
+                    &body[pos.min(body.len())..],
+                    band_set,
+                    (k % npx, k / npx),
+                    &p,
+                    plane,
+                    w,
+                    &mut ctx,
+                )?;
+            }
         }
     }
     if let Samples::Int(v) = &mut planes {
@@ -448,6 +479,7 @@ fn log2ceil(x: u32) -> u32 {
 fn read_packet(
     data: &[u8],
     bands: &[Band],
+    precinct: (usize, usize),
     p: &Params,
     plane: &mut [i32],
     stride: usize,
@@ -471,7 +503,11 @@ fn read_packet(
     let mut saw_non_empty = false;
     let mut empty_packet = false;
     'bands: for (b, sb) in bands.iter().enumerate() {
-        if sb.w == 0 || sb.h == 0 {
+        // The precinct's code-blocks in this band (B.7), if it has any.
+        let (bx0, by0) = (precinct.0 << sb.pcw, precinct.1 << sb.pch);
+        let bx1 = ((precinct.0 + 1) << sb.pcw).min(sb.nbx);
+        let by1 = ((precinct.1 + 1) << sb.pch).min(sb.nby);
+        if sb.w == 0 || sb.h == 0 || bx0 >= bx1 || by0 >= by1 {
             continue;
         }
         if !saw_non_empty {
@@ -481,7 +517,8 @@ fn read_packet(
             }
             saw_non_empty = true;
         }
-        let (nbx, nby) = (sb.nbx as u32, sb.nby as u32);
+        let (nbx, nby) = ((bx1 - bx0) as u32, (by1 - by0) as u32);
+        let block_index = |x: u32, y: u32| (by0 + y as usize) * sb.nbx + bx0 + x as usize;
         let num_levels = 1 + log2ceil(nbx).max(log2ceil(nby));
         let mut inc_tag = TagTree::new(nbx, nby, num_levels);
         let mut inc_flags = TagTree::new(nbx, nby, num_levels);
@@ -558,7 +595,7 @@ fn read_packet(
                         part1_segments(&mut r, &mut ctx.segments, num_passes, lblock, p.cb_style)?;
                     ctx.blocks.push(BlockInfo {
                         band: b,
-                        index: (y * nbx + x) as usize,
+                        index: block_index(x, y),
                         pass1_len: total,
                         pass2_len: ctx.segments.len() as u32 - seg_start,
                         missing_msbs,
@@ -582,7 +619,7 @@ fn read_packet(
                 };
                 ctx.blocks.push(BlockInfo {
                     band: b,
-                    index: (y * nbx + x) as usize,
+                    index: block_index(x, y),
                     pass1_len,
                     pass2_len,
                     missing_msbs,
