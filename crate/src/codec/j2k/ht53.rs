@@ -1,9 +1,10 @@
 //! HTJ2K, and part-1 JPEG 2000 (EBCOT code-blocks through `t1`, packet headers per
 //! B.10 with the codeword segments of B.10.7), for the streams that `ht_fits` /
 //! `part1_fits` admit, when they are also one tile at the grid origin:
-//! packets parsed as openjph-core 0.1.0 parses them (one layer, one precinct per
-//! resolution, resolution-major), code-blocks through `ht_block` or `t1` straight
-//! into one subband-layout plane per component, then the inverse wavelet transform in
+//! packets of one layer in a resolution-major order (LRCP, RLCP or RPCL), with
+//! precinct partitions (B.6/B.7) where COD sets them, code-blocks through `ht_block`
+//! or `t1` straight into one subband-layout plane per component, then the inverse
+//! wavelet transform in
 //! place (F.3: each level horizontal, then vertical): the 5/3 on integers for
 //! reversible streams, or, for irreversible ones, the blocks dequantised and the 9/7
 //! applied in f32 exactly as openjp2 does both (`dwt97`). Returns the decoded samples
