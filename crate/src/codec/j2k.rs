@@ -4,8 +4,8 @@
 //! Single-tile HTJ2K goes to `ht53` instead (OpenJPH's HT block decoder, `ht_block`,
 //! with our own packet reader and 5/3 transform, or for irreversible streams the 9/7
 //! of `dwt97`), where it fits; the irreversible path reproduces openjp2's float
-//! arithmetic exactly, so both give the same bytes. So does reversible single-tile
-//! part-1 JPEG 2000 (EBCOT code-blocks through `t1`).
+//! arithmetic exactly, so both give the same bytes. So does single-tile part-1 JPEG
+//! 2000, reversible or irreversible (EBCOT code-blocks through `t1`).
 //!
 //! Colour: openjp2 applies the codestream's inverse component transform (RCT/ICT)
 //! itself, so a 3-component frame with the COD MCT flag set comes out as RGB.
@@ -71,10 +71,6 @@ pub(crate) struct J2kHeader {
     pub one_precinct: bool,
     /// SIZ: the number of tiles.
     pub tiles: u64,
-    /// A main-header marker that changes how packets or coefficients are read
-    /// beyond SIZ/COD/QCD (RGN, POC, PPM, or one not known here); COC and QCC are
-    /// `per_component`.
-    pub other_markers: bool,
 }
 
 /// Finds SIZ and COD in a raw codestream's main header (or inside a JP2 `jp2c` box).
@@ -154,9 +150,7 @@ pub(crate) fn read_header(data: &[u8]) -> Result<J2kHeader, DecodeError> {
             }
             0x53 | 0x5D => h.per_component = true,
             0x5C if !seg.is_empty() => qcd = Some((seg[0], seg.len() - 1)),
-            // SIZ, COD, QCD (read above, or short), TLM, PLM, CRG, COM.
-            0x51 | 0x52 | 0x5C | 0x55 | 0x57 | 0x63 | 0x64 => {}
-            _ => h.other_markers = true,
+            _ => {}
         }
         i += 2 + len;
     }
@@ -432,10 +426,11 @@ fn ht53_layout_fits(data: &[u8], h: &J2kHeader) -> bool {
 
 /// Whether `ht53` may decode this part-1 (EBCOT) stream: what `ht_fits` asks of
 /// HTJ2K (reversible, or irreversible with openjp2's dequantisation and 9/7), with
-/// part-1 code-blocks in any of the six style options (`t1` decodes them all), one
-/// quality layer, and no RGN, POC or PPM in the main header.
+/// part-1 code-blocks in any of the six style options (`t1` decodes them all). Main-
+/// header markers beyond SIZ/COD/QCD/TLM/CAP/PLM/CRG/COM (RGN, POC, PPM, ...) are
+/// refused by `ht53::read_params`, for both paths.
 fn part1_fits(data: &[u8], h: &J2kHeader) -> bool {
-    !h.ht && h.cb_style & 0xC0 == 0 && !h.other_markers && ht53_layout_fits(data, h)
+    !h.ht && h.cb_style & 0xC0 == 0 && ht53_layout_fits(data, h)
 }
 
 /// Where the codestream ends once DICOM's padding to an even length is off: zero

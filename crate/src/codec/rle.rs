@@ -135,15 +135,27 @@ fn interleave(planes: &[u8], pixels: usize, spp: usize, width: usize, out: &mut 
         (1, 2) => {
             let (hi, lo) = (plane(0), plane(1));
             let done = simd::interleave_2(hi, lo, out);
-            for (&h, &l) in hi[done..].iter().zip(&lo[done..]) {
-                out.extend_from_slice(&[l, h]);
+            let at = out.len();
+            out.resize(at + 2 * (pixels - done), 0);
+            for ((d, &h), &l) in out[at..]
+                .chunks_exact_mut(2)
+                .zip(&hi[done..])
+                .zip(&lo[done..])
+            {
+                d[0] = l;
+                d[1] = h;
             }
         }
         (3, 1) => {
             let (r, g, b) = (plane(0), plane(1), plane(2));
             let done = simd::interleave_3(r, g, b, out);
-            for ((&r, &g), &b) in r[done..].iter().zip(&g[done..]).zip(&b[done..]) {
-                out.extend_from_slice(&[r, g, b]);
+            let at = out.len();
+            out.resize(at + 3 * (pixels - done), 0);
+            let px = out[at..].chunks_exact_mut(3);
+            for (((d, &r), &g), &b) in px.zip(&r[done..]).zip(&g[done..]).zip(&b[done..]) {
+                d[0] = r;
+                d[1] = g;
+                d[2] = b;
             }
         }
         _ => {
