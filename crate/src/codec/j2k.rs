@@ -16,6 +16,7 @@ use core::ffi::{c_char, c_void};
 use openjp2::openjpeg::*;
 use openjp2::{opj_dparameters_t, opj_image, CODEC_FORMAT, OPJ_CODEC_J2K, OPJ_CODEC_JP2};
 
+mod dwt53;
 mod dwt97;
 mod ht53;
 mod ht_block;
@@ -510,8 +511,8 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     if w != header.width as usize || h != header.height as usize || w == 0 {
         return None;
     }
-    let planes = match samples {
-        ht53::Samples::Int(planes) => planes,
+    let (mut planes, levels) = match samples {
+        ht53::Samples::Int { planes, levels } => (planes, levels),
         ht53::Samples::Float { planes, levels } => {
             return Some(write_float(w, h, planes, levels, header.mct, &ranges, desc))
         }
@@ -520,23 +521,17 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     let stride = n * width;
     let rct = n == 3 && header.mct;
     let mut v = vec![0u8; w * h * stride];
-    if n == 1 && width == 2 {
-        // Grey in 16-bit containers: as u16 words where the buffer is aligned (a
-        // loop that vectorises), else byte pairs.
-        let (lo, hi, shift) = ranges[0];
-        let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi) as u16;
-        match bytemuck::try_cast_slice_mut::<u8, u16>(&mut v) {
-            Ok(words) if cfg!(target_endian = "little") => {
-                for (d, &x) in words.iter_mut().zip(&planes[0]) {
-                    *d = px(x);
-                }
-            }
-            _ => {
-                for (d, &x) in v.chunks_exact_mut(2).zip(&planes[0]) {
-                    d.copy_from_slice(&px(x).to_le_bytes());
-                }
-            }
-        }
+    if n == 1 {
+        // Grey: each row level-shifted, clamped and stored as the last synthesis
+        // pass gives it.
+        dwt53::idwt53_rows(&mut planes[0], w, h, levels, |y, row| {
+            store_grey_row(
+                &mut v[y * w * width..(y + 1) * w * width],
+                row,
+                width,
+                ranges[0],
+            );
+        });
         return Some(CodecOutput {
             width: w as u32,
             height: h as u32,
@@ -544,6 +539,9 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
             samples: SampleBuf::Le(v),
             colour: Colour::AsStored,
         });
+    }
+    for plane in planes.iter_mut() {
+        dwt53::idwt53(plane, w, h, levels);
     }
     let mut rgb = Vec::new();
     for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
@@ -827,6 +825,29 @@ fn round_shift_clamp(x: f32, lo: i32, hi: i32, shift: i32) -> i32 {
 
 /// Level-shifts, clamps and stores one component's line as `width`-byte little-endian
 /// samples, `stride` bytes apart.
+/// One grey row, level-shifted and clamped, into little-endian `width`-byte samples
+/// (`dst` holds exactly the row): 8- and 16-bit as loops that vectorise.
+fn store_grey_row(dst: &mut [u8], row: &[i32], width: usize, range: (i32, i32, i32)) {
+    let (lo, hi, shift) = range;
+    let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi);
+    match width {
+        1 => {
+            for (d, &x) in dst.iter_mut().zip(row) {
+                *d = px(x) as u8;
+            }
+        }
+        2 => match bytemuck::try_cast_slice_mut::<u8, u16>(dst) {
+            Ok(words) if cfg!(target_endian = "little") => {
+                for (d, &x) in words.iter_mut().zip(row) {
+                    *d = px(x) as u16;
+                }
+            }
+            _ => write_samples(dst, row, 2, 2, range),
+        },
+        _ => write_samples(dst, row, width, width, range),
+    }
+}
+
 fn write_samples(
     dst: &mut [u8],
     line: &[i32],

@@ -48,7 +48,7 @@ pub(super) fn dequantise(v: i32, scale: f32) -> f32 {
 }
 
 /// Size of resolution `r` of `n` samples with `levels` decompositions (origin 0).
-fn res_size(n: usize, levels: u32, r: u32) -> usize {
+pub(super) fn res_size(n: usize, levels: u32, r: u32) -> usize {
     let s = levels - r;
     if s >= usize::BITS {
         return (n > 0) as usize;

@@ -13,7 +13,7 @@
 //! data past the tile-part, a header openjp2 would refuse): the caller then decodes
 //! with openjp2, which says what is wrong.
 
-use super::dwt97::{band_scale, dequantise};
+use super::dwt97::{band_scale, dequantise, res_size};
 use super::ht_block::decode_codeblock32;
 use super::t1::{CodeBlock, STYLE_BYPASS, STYLE_TERMALL, T1};
 
@@ -213,15 +213,6 @@ struct Band {
     pch: u32,
 }
 
-/// Size of resolution `r` of `n` samples with `levels` decompositions (origin 0).
-fn res_size(n: usize, levels: u32, r: u32) -> usize {
-    let s = levels - r;
-    if s >= usize::BITS {
-        return (n > 0) as usize;
-    }
-    n.div_ceil(1 << s)
-}
-
 fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
     let (wr, hr) = (
         res_size(p.width, p.levels, r),
@@ -281,12 +272,11 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
     ])
 }
 
-/// What `decode` gives per component: the reconstructed samples before the
-/// component transform and level shift, as integers (5/3); or the dequantised
-/// subbands as openjp2's f32, for the caller to synthesise with `dwt97` (`levels`
-/// decompositions), so that it can convert the last pass's samples as they come.
+/// What `decode` gives per component: the subbands, for the caller to synthesise
+/// (`levels` decompositions) so that it can convert the last pass's samples as they
+/// come: as integers for `dwt53`, or dequantised as openjp2's f32 for `dwt97`.
 pub(super) enum Samples {
-    Int(Vec<Vec<i32>>),
+    Int { planes: Vec<Vec<i32>>, levels: u32 },
     Float { planes: Vec<Vec<f32>>, levels: u32 },
 }
 
@@ -319,7 +309,10 @@ pub(super) fn decode(
             levels: p.levels,
         }
     } else {
-        Samples::Int((0..components).map(|_| vec![0i32; w * h]).collect())
+        Samples::Int {
+            planes: (0..components).map(|_| vec![0i32; w * h]).collect(),
+            levels: p.levels,
+        }
     };
     let mut ctx = BlockContext {
         irreversible: p.irreversible,
@@ -349,7 +342,7 @@ pub(super) fn decode(
             for i in 0..inner {
                 let (c, k) = if p.progression == 2 { (i, o) } else { (o, i) };
                 let plane: &mut [i32] = match &mut planes {
-                    Samples::Int(v) => &mut v[c],
+                    Samples::Int { planes, .. } => &mut planes[c],
                     Samples::Float { planes, .. } => bytemuck::cast_slice_mut(&mut planes[c]),
                 };
                 pos += read_packet(
@@ -362,12 +355,6 @@ pub(super) fn decode(
                     &mut ctx,
                 )?;
             }
-        }
-    }
-    if let Samples::Int(v) = &mut planes {
-        let mut tmp = Vec::new();
-        for plane in v.iter_mut() {
-            idwt53(plane, &p, &mut tmp);
         }
     }
     Some((w, h, planes))
@@ -849,108 +836,4 @@ fn decode_block(
         }
     }
     Some(())
-}
-
-/// One-dimensional 5/3 synthesis (F.3.8, origin even) of `low` (⌈n/2⌉) and `high`
-/// (⌊n/2⌋) into `out` (n). Even and odd samples go through `ev` and `od`, contiguous,
-/// so that the lifting loops vectorise; then they are interleaved.
-fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut Vec<i32>) {
-    let n = out.len();
-    if n == 1 {
-        out[0] = low[0];
-        return;
-    }
-    let (nl, nh) = (low.len(), high.len());
-    ev.clear();
-    ev.resize(nl + 1, 0);
-    od.clear();
-    od.resize(nh, 0);
-    // Even samples: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), y[-1] = y[1].
-    ev[0] = low[0].wrapping_sub(high[0].wrapping_add(high[0]).wrapping_add(2) >> 2);
-    for (((e, &l), &a), &b) in ev[1..nh]
-        .iter_mut()
-        .zip(&low[1..])
-        .zip(high)
-        .zip(&high[1..])
-    {
-        *e = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
-    }
-    if nl > nh {
-        // n odd: the last even sample mirrors its left neighbour.
-        let k = nl - 1;
-        ev[k] = low[k].wrapping_sub(high[k - 1].wrapping_add(high[k - 1]).wrapping_add(2) >> 2);
-    } else {
-        // n even: x[n] mirrors x[n-2].
-        ev[nl] = ev[nl - 1];
-    }
-    // Odd samples: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2).
-    for (((o, &h), &a), &b) in od.iter_mut().zip(high).zip(&ev[..nh]).zip(&ev[1..]) {
-        *o = h.wrapping_add(a.wrapping_add(b) >> 1);
-    }
-    for ((pair, &e), &o) in out.chunks_exact_mut(2).zip(&ev[..nh]).zip(od.iter()) {
-        pair[0] = e;
-        pair[1] = o;
-    }
-    if nl > nh {
-        out[n - 1] = ev[nl - 1];
-    }
-}
-
-/// The inverse 5/3 transform of a subband-layout plane, in place.
-fn idwt53(plane: &mut [i32], p: &Params, tmp: &mut Vec<i32>) {
-    let stride = p.width;
-    tmp.clear();
-    tmp.resize(plane.len(), 0);
-    let (mut ev, mut od) = (Vec::new(), Vec::new());
-    for r in 1..=p.levels {
-        let (wr, hr) = (
-            res_size(p.width, p.levels, r),
-            res_size(p.height, p.levels, r),
-        );
-        let (lw, lh) = (
-            res_size(p.width, p.levels, r - 1),
-            res_size(p.height, p.levels, r - 1),
-        );
-        // Horizontal, every row: plane (L | H) into tmp.
-        for y in 0..hr {
-            let row = &plane[y * stride..y * stride + wr];
-            syn53(
-                &row[..lw],
-                &row[lw..],
-                &mut tmp[y * stride..y * stride + wr],
-                &mut ev,
-                &mut od,
-            );
-        }
-        // Vertical, on whole rows: tmp (L rows over H rows) into plane.
-        vert53(tmp, plane, stride, wr, hr, lh);
-    }
-}
-
-fn vert53(src: &[i32], dst: &mut [i32], stride: usize, wr: usize, n: usize, nl: usize) {
-    let row = |i: usize| &src[i * stride..i * stride + wr];
-    if n == 1 {
-        dst[..wr].copy_from_slice(row(0));
-        return;
-    }
-    let nh = n - nl;
-    let low = |k: usize| row(k);
-    let high = |k: usize| row(nl + k);
-    for k in 0..nl {
-        let (a, b) = (high(k.max(1) - 1), high(k.min(nh - 1)));
-        let out = &mut dst[2 * k * stride..2 * k * stride + wr];
-        for (((o, &l), &a), &b) in out.iter_mut().zip(low(k)).zip(a).zip(b) {
-            *o = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
-        }
-    }
-    for k in 0..nh {
-        let o = 2 * k + 1;
-        let (before, after) = dst.split_at_mut(o * stride);
-        let even = &before[(o - 1) * stride..(o - 1) * stride + wr];
-        let (out, rest) = after.split_at_mut(stride.min(after.len()));
-        let next = if o + 1 < n { &rest[..wr] } else { even };
-        for (((o, &h), &e0), &e1) in out[..wr].iter_mut().zip(high(k)).zip(even).zip(next) {
-            *o = h.wrapping_add(e0.wrapping_add(e1) >> 1);
-        }
-    }
 }

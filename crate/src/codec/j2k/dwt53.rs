@@ -1,0 +1,276 @@
+//! The reversible 5/3 synthesis of JPEG 2000 (ITU-T T.800 F.3, origin 0), on one
+//! component's plane with its subbands laid out as openjp2 lays them out: each
+//! resolution's low band in the top-left corner of the next, L columns before H
+//! columns, L rows above H rows. Horizontal synthesis of every row, then vertical,
+//! per level, as openjp2 does (the rounding makes the order matter).
+//!
+//! The lower levels go plane → scratch plane → plane. The last, full-resolution
+//! level is streamed: its rows are synthesised horizontally into a handful of line
+//! buffers and each output row goes to the caller as soon as it is final, so that
+//! the caller converts it to samples while it is in cache and the full-size plane
+//! is neither written back nor read again.
+
+use super::dwt97::res_size;
+
+/// One-dimensional 5/3 synthesis (F.3.8, origin even) of `low` (⌈n/2⌉) and `high`
+/// (⌊n/2⌋) into `out` (n). Even and odd samples go through `ev` and `od`, contiguous,
+/// so that the lifting loops vectorise; then they are interleaved.
+fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut Vec<i32>) {
+    let n = out.len();
+    if n == 1 {
+        out[0] = low[0];
+        return;
+    }
+    let (nl, nh) = (low.len(), high.len());
+    // Every element is written below before it is read: no clearing needed, but
+    // `resize` only fills what is new, and the lines have the same length each row.
+    ev.resize(nl + 1, 0);
+    od.resize(nh, 0);
+    // Even samples: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), y[-1] = y[1].
+    ev[0] = low[0].wrapping_sub(high[0].wrapping_add(high[0]).wrapping_add(2) >> 2);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let k0 = 1 + simd::even(&low[1..nh], &high[..nh], &mut ev[1..nh]);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let k0 = 1;
+    for (((e, &l), &a), &b) in ev[k0..nh]
+        .iter_mut()
+        .zip(&low[k0..])
+        .zip(&high[k0 - 1..])
+        .zip(&high[k0..])
+    {
+        *e = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
+    }
+    if nl > nh {
+        // n odd: the last even sample mirrors its left neighbour.
+        let k = nl - 1;
+        ev[k] = low[k].wrapping_sub(high[k - 1].wrapping_add(high[k - 1]).wrapping_add(2) >> 2);
+    } else {
+        // n even: x[n] mirrors x[n-2].
+        ev[nl] = ev[nl - 1];
+    }
+    // Odd samples: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2), interleaved
+    // with the even ones.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let k0 = simd::odd_interleave(&ev[..nh + 1], &high[..nh], &mut out[..2 * nh]);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let k0 = 0;
+    for (((o, &h), &a), &b) in od[k0..nh]
+        .iter_mut()
+        .zip(&high[k0..])
+        .zip(&ev[k0..nh])
+        .zip(&ev[k0 + 1..])
+    {
+        *o = h.wrapping_add(a.wrapping_add(b) >> 1);
+    }
+    for ((pair, &e), &o) in out[2 * k0..2 * nh]
+        .chunks_exact_mut(2)
+        .zip(&ev[k0..nh])
+        .zip(&od[k0..nh])
+    {
+        pair[0] = e;
+        pair[1] = o;
+    }
+    if nl > nh {
+        out[n - 1] = ev[nl - 1];
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    /// `ev[k] = low[k] - ((high[k] + high[k + 1] + 2) >> 2)` four at a time (the
+    /// caller's slices start one sample on: `ev` and `low` at k = 1, `high` at k =
+    /// 0); returns how many it wrote.
+    #[inline(always)]
+    pub(super) fn even(low: &[i32], high: &[i32], ev: &mut [i32]) -> usize {
+        let n = ev.len().min(low.len()).min(high.len().saturating_sub(1)) & !3;
+        let two = i32x4_splat(2);
+        for k in (0..n).step_by(4) {
+            // SAFETY: k + 4 ≤ n, so ev[k..k + 4], low[k..k + 4] and high[k..k + 5]
+            // are in bounds.
+            unsafe {
+                let l = v128_load(low.as_ptr().add(k) as *const v128);
+                let a = v128_load(high.as_ptr().add(k) as *const v128);
+                let b = v128_load(high.as_ptr().add(k + 1) as *const v128);
+                let s = i32x4_shr(i32x4_add(i32x4_add(a, b), two), 2);
+                v128_store(ev.as_mut_ptr().add(k) as *mut v128, i32x4_sub(l, s));
+            }
+        }
+        n
+    }
+
+    /// `out[2k] = ev[k]`, `out[2k + 1] = high[k] + ((ev[k] + ev[k + 1]) >> 1)` four
+    /// k at a time; returns how many k it did.
+    #[inline(always)]
+    pub(super) fn odd_interleave(ev: &[i32], high: &[i32], out: &mut [i32]) -> usize {
+        let n = high
+            .len()
+            .min(ev.len().saturating_sub(1))
+            .min(out.len() / 2)
+            & !3;
+        for k in (0..n).step_by(4) {
+            // SAFETY: k + 4 ≤ n, so ev[k..k + 5], high[k..k + 4] and out[2k..2k + 8]
+            // are in bounds.
+            unsafe {
+                let e = v128_load(ev.as_ptr().add(k) as *const v128);
+                let e1 = v128_load(ev.as_ptr().add(k + 1) as *const v128);
+                let h = v128_load(high.as_ptr().add(k) as *const v128);
+                let o = i32x4_add(h, i32x4_shr(i32x4_add(e, e1), 1));
+                let lo = i32x4_shuffle::<0, 4, 1, 5>(e, o);
+                let hi = i32x4_shuffle::<2, 6, 3, 7>(e, o);
+                v128_store(out.as_mut_ptr().add(2 * k) as *mut v128, lo);
+                v128_store(out.as_mut_ptr().add(2 * k + 4) as *mut v128, hi);
+            }
+        }
+        n
+    }
+}
+
+/// The even output row of the vertical step: `l - floor((a + b + 2) / 4)`.
+#[inline(always)]
+fn even_row(out: &mut [i32], l: &[i32], a: &[i32], b: &[i32]) {
+    for (((o, &l), &a), &b) in out.iter_mut().zip(l).zip(a).zip(b) {
+        *o = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
+    }
+}
+
+/// The odd output row of the vertical step: `h + floor((e0 + e1) / 2)`.
+#[inline(always)]
+fn odd_row(out: &mut [i32], h: &[i32], e0: &[i32], e1: &[i32]) {
+    for (((o, &h), &e0), &e1) in out.iter_mut().zip(h).zip(e0).zip(e1) {
+        *o = h.wrapping_add(e0.wrapping_add(e1) >> 1);
+    }
+}
+
+/// Vertical synthesis of `n` rows (`nl` low over the high ones) of `src` into `dst`,
+/// both with row stride `stride`, `wr` columns.
+fn vert53(src: &[i32], dst: &mut [i32], stride: usize, wr: usize, n: usize, nl: usize) {
+    let row = |i: usize| &src[i * stride..i * stride + wr];
+    if n == 1 {
+        dst[..wr].copy_from_slice(row(0));
+        return;
+    }
+    let nh = n - nl;
+    let low = |k: usize| row(k);
+    let high = |k: usize| row(nl + k);
+    for k in 0..nl {
+        let (a, b) = (high(k.max(1) - 1), high(k.min(nh - 1)));
+        even_row(&mut dst[2 * k * stride..2 * k * stride + wr], low(k), a, b);
+    }
+    for k in 0..nh {
+        let o = 2 * k + 1;
+        let (before, after) = dst.split_at_mut(o * stride);
+        let even = &before[(o - 1) * stride..(o - 1) * stride + wr];
+        let (out, rest) = after.split_at_mut(stride.min(after.len()));
+        let next = if o + 1 < n { &rest[..wr] } else { even };
+        odd_row(&mut out[..wr], high(k), even, next);
+    }
+}
+
+/// The inverse 5/3 transform of a `width` × `height` plane (row stride `width`) with
+/// `levels` decompositions. Every output row, top to bottom, goes to `emit(y, row)`;
+/// the plane itself is left holding intermediate values.
+pub(super) fn idwt53_rows(
+    plane: &mut [i32],
+    width: usize,
+    height: usize,
+    levels: u32,
+    mut emit: impl FnMut(usize, &[i32]),
+) {
+    let stride = width;
+    if levels == 0 || width == 0 || height == 0 {
+        for y in 0..height {
+            emit(y, &plane[y * stride..y * stride + width]);
+        }
+        return;
+    }
+    let (mut ev, mut od) = (Vec::new(), Vec::new());
+    // The lower levels, whole: rows (L | H) into `tmp`, then columns back.
+    let top_low_h = res_size(height, levels, levels - 1);
+    let mut tmp = Vec::new();
+    for r in 1..levels {
+        let (wr, hr) = (res_size(width, levels, r), res_size(height, levels, r));
+        let (lw, lh) = (
+            res_size(width, levels, r - 1),
+            res_size(height, levels, r - 1),
+        );
+        if tmp.len() < hr * stride {
+            // Only grown: every element read below is written first.
+            tmp.resize(top_low_h * stride, 0);
+        }
+        for y in 0..hr {
+            let row = &plane[y * stride..y * stride + wr];
+            syn53(
+                &row[..lw],
+                &row[lw..],
+                &mut tmp[y * stride..y * stride + wr],
+                &mut ev,
+                &mut od,
+            );
+        }
+        vert53(&tmp, plane, stride, wr, hr, lh);
+    }
+    // The last level, streamed. Rows 0..nl of the plane are its L rows, nl..n its H
+    // rows; each is synthesised horizontally when first needed.
+    let (n, nl) = (height, res_size(height, levels, levels - 1));
+    let lw = res_size(width, levels, levels - 1);
+    let wr = width;
+    let mut hsyn = |y: usize, out: &mut Vec<i32>| {
+        out.resize(wr, 0);
+        let row = &plane[y * stride..(y + 1) * stride];
+        syn53(&row[..lw], &row[lw..], out, &mut ev, &mut od);
+    };
+    if n == 1 {
+        let mut line = Vec::new();
+        hsyn(0, &mut line);
+        emit(0, &line);
+        return;
+    }
+    let nh = n - nl;
+    // H rows k and k + 1 (as far as they exist), the low row, even rows k and k + 1,
+    // and the odd row.
+    let (mut h0, mut h1, mut lo) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut e0, mut e1, mut odd) = (Vec::new(), vec![0; wr], vec![0; wr]);
+    // x[0] = L[0] - floor((H[0] + H[0] + 2) / 4) (H[-1] mirrors H[0]).
+    hsyn(nl, &mut h0);
+    hsyn(0, &mut lo);
+    e0.resize(wr, 0);
+    even_row(&mut e0, &lo, &h0, &h0);
+    for k in 0..nl {
+        // Row 2k is final; row 2k + 1 (when k < nh) needs even row 2k + 2.
+        emit(2 * k, &e0);
+        if k >= nh {
+            break; // n odd: the last row was even
+        }
+        if k + 1 < nl {
+            // x[2k+2] = L[k+1] - floor((H[k] + H[k+1] + 2) / 4), H[nh] mirrors H[nh-1].
+            if k + 1 < nh {
+                hsyn(nl + k + 1, &mut h1);
+            } else {
+                h1.clone_from(&h0);
+            }
+            hsyn(k + 1, &mut lo);
+            even_row(&mut e1, &lo, &h0, &h1);
+            odd_row(&mut odd, &h0, &e0, &e1);
+        } else {
+            // n even: the last odd row mirrors x[n] to x[n-2].
+            odd_row(&mut odd, &h0, &e0, &e0);
+        }
+        emit(2 * k + 1, &odd);
+        core::mem::swap(&mut e0, &mut e1);
+        core::mem::swap(&mut h0, &mut h1);
+    }
+}
+
+/// The inverse 5/3 transform of a plane, in place (for callers that need whole
+/// planes, e.g. to combine components).
+pub(super) fn idwt53(plane: &mut [i32], width: usize, height: usize, levels: u32) {
+    // The rows are collected apart (written into the plane they would overwrite rows
+    // the transform still reads), then copied back.
+    let mut out = Vec::with_capacity(width * height);
+    idwt53_rows(plane, width, height, levels, |_, row| {
+        out.extend_from_slice(row)
+    });
+    plane.copy_from_slice(&out);
+}
