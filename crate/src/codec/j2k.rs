@@ -638,16 +638,25 @@ fn write_float(
                 }
             }
         };
-        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |done| match done {
-            dwt97::Finished::Row { y, samples } => {
-                round_line(samples, &mut ints[..samples.len()], range);
-                store(&mut v, y * w, &ints[..samples.len()]);
+        // Rounds, shifts, clamps and stores `samples` at sample index `at`: eight at a
+        // time with simd128 where it can, the rest through `ints`.
+        let emit = |v: &mut [u8], at: usize, samples: &[f32], ints: &mut [i32]| {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            let done = simd_round::round_store(samples, &mut v[at * width..], width, range);
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+            let done = 0;
+            if done < samples.len() {
+                let rest = &samples[done..];
+                round_line_inlined(rest, &mut ints[..rest.len()], range);
+                store(v, at + done, &ints[..rest.len()]);
             }
+        };
+        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |done| match done {
+            dwt97::Finished::Row { y, samples } => emit(&mut v, y * w, samples, &mut ints),
             dwt97::Finished::Strip { x, width: cw, rows } => {
                 let mut out = [0i32; dwt97::LANES];
                 for (k, row) in rows.iter().enumerate() {
-                    round_line_inlined(row, &mut out, range);
-                    store(&mut v, k * w + x, &out[..cw]);
+                    emit(&mut v, k * w + x, &row[..cw], &mut out);
                 }
             }
         });
@@ -781,6 +790,72 @@ fn round_line_inlined(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
     }
     for (d, &x) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
         *d = round_shift_clamp(x, lo, hi, shift);
+    }
+}
+
+/// `round_line` and the little-endian store of 8- and 16-bit samples, fused, with
+/// simd128: `f32x4.nearest` rounds half to even as `round_small` does.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd_round {
+    use super::ROUND_FAST_LIMIT;
+    use core::arch::wasm32::*;
+
+    /// Rounds, level-shifts, clamps (`range` = (lo, hi, shift)) and stores `src` as
+    /// `width`-byte samples into `dst`, eight at a time, as far as every sample of a
+    /// group of eight is below `ROUND_FAST_LIMIT` in magnitude (a NaN is not);
+    /// returns how many samples it stored. Widths other than 1 and 2: none.
+    pub(super) fn round_store(
+        src: &[f32],
+        dst: &mut [u8],
+        width: usize,
+        (lo, hi, shift): (i32, i32, i32),
+    ) -> usize {
+        if width != 1 && width != 2 {
+            return 0;
+        }
+        let n = (src.len().min(dst.len() / width)) & !7;
+        let limit = f32x4_splat(ROUND_FAST_LIMIT);
+        let (vlo, vhi, vshift) = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
+        // Clamped to [lo, hi], which fits the sample width: the saturating narrowing
+        // below is exact with the right signedness.
+        let signed = lo < 0;
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 8 ≤ n ≤ src.len(), and n × width ≤ dst.len().
+            unsafe {
+                let a = v128_load(src.as_ptr().add(i) as *const v128);
+                let b = v128_load(src.as_ptr().add(i + 4) as *const v128);
+                let small = v128_and(
+                    f32x4_lt(f32x4_abs(a), limit),
+                    f32x4_lt(f32x4_abs(b), limit),
+                );
+                if !i32x4_all_true(small) {
+                    break;
+                }
+                let int = |x: v128| {
+                    let r = i32x4_trunc_sat_f32x4(f32x4_nearest(x));
+                    i32x4_min(i32x4_max(i32x4_add(r, vshift), vlo), vhi)
+                };
+                let (ia, ib) = (int(a), int(b));
+                let words = if signed {
+                    i16x8_narrow_i32x4(ia, ib)
+                } else {
+                    u16x8_narrow_i32x4(ia, ib)
+                };
+                if width == 2 {
+                    v128_store(dst.as_mut_ptr().add(2 * i) as *mut v128, words);
+                } else {
+                    let bytes = if signed {
+                        i8x16_narrow_i16x8(words, words)
+                    } else {
+                        u8x16_narrow_i16x8(words, words)
+                    };
+                    v128_store64_lane::<0>(bytes, dst.as_mut_ptr().add(i) as *mut u64);
+                }
+            }
+            i += 8;
+        }
+        i
     }
 }
 
