@@ -825,10 +825,7 @@ mod simd_round {
             unsafe {
                 let a = v128_load(src.as_ptr().add(i) as *const v128);
                 let b = v128_load(src.as_ptr().add(i + 4) as *const v128);
-                let small = v128_and(
-                    f32x4_lt(f32x4_abs(a), limit),
-                    f32x4_lt(f32x4_abs(b), limit),
-                );
+                let small = v128_and(f32x4_lt(f32x4_abs(a), limit), f32x4_lt(f32x4_abs(b), limit));
                 if !i32x4_all_true(small) {
                     break;
                 }

@@ -284,14 +284,20 @@ impl T1 {
                 let rows = if k < full { 4 } else { rows_last };
                 let fp0 = flags.add((k + 1) * fs + 1);
                 let dp0 = data.add(4 * k * w);
-                for i in 0..w {
+                let mut i = 0;
+                while i < w {
+                    if skip4::<SIG>(fp0, i, w) {
+                        i += 4;
+                        continue;
+                    }
                     let fp = fp0.add(i);
                     let f = *fp;
+                    i += 1;
                     // Nothing near (f == 0), or all four already significant.
                     if f == 0 || f & SIGMA_ROWS == SIGMA_ROWS {
                         continue;
                     }
-                    let dp = dp0.add(i);
+                    let dp = dp0.add(i - 1);
                     macro_rules! sig {
                         ($ci:expr) => {
                             sig_step::<VSC>(&mut mq, cx, p.zc, fp, fs, dp.add($ci * w), $ci, oph)
@@ -353,14 +359,20 @@ impl T1 {
                 let rows = (p.h - 4 * k).min(4);
                 let fp0 = flags.add((k + 1) * fs + 1);
                 let dp0 = data.add(4 * k * w);
-                for i in 0..w {
+                let mut i = 0;
+                while i < w {
+                    if skip4::<REF>(fp0, i, w) {
+                        i += 4;
+                        continue;
+                    }
                     let fp = fp0.add(i);
                     let f0 = *fp;
+                    i += 1;
                     // No significant sample in the column that was not just coded.
                     if f0 & SIGMA_ROWS & !(f0 >> 17) == 0 {
                         continue;
                     }
-                    let dp = dp0.add(i);
+                    let dp = dp0.add(i - 1);
                     if rows == 4 {
                         ref_step(&mut mq, cx, fp, dp, 0, half);
                         ref_step(&mut mq, cx, fp, dp.add(w), 1, half);
@@ -540,6 +552,43 @@ impl T1 {
             }
         }
         *mq_out = mq;
+    }
+}
+
+/// Which columns a pass leaves alone, for `skip4`.
+const SIG: u8 = 0;
+const REF: u8 = 1;
+
+/// Whether the four stripe columns from `i` (all within the `w` columns at `fp0`)
+/// need nothing from the pass: for the significance pass (`SIG`), nothing
+/// significant near (a zero word) or all four significant; for refinement (`REF`),
+/// no sample significant before this bit plane's significance pass. With simd128
+/// four words are judged at once; elsewhere, never (the caller's loop judges each).
+#[inline(always)]
+unsafe fn skip4<const PASS: u8>(fp0: *const u32, i: usize, w: usize) -> bool {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        if i + 4 > w {
+            return false;
+        }
+        // SAFETY: columns i..i + 4 lie within the stripe's w columns.
+        let f = v128_load(fp0.add(i) as *const v128);
+        let rows = u32x4_splat(SIGMA_ROWS);
+        if PASS == SIG {
+            let none = u32x4_eq(f, u32x4_splat(0));
+            let all = u32x4_eq(v128_and(f, rows), rows);
+            i32x4_all_true(v128_or(none, all))
+        } else {
+            // SIGMA_ROWS & !(f >> 17): significant and not just coded (PI is 17 bits up).
+            let todo = v128_and(v128_andnot(f, u32x4_shr(f, 17)), rows);
+            !v128_any_true(todo)
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let _ = (fp0, i, w);
+        false
     }
 }
 
