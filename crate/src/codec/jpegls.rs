@@ -1021,6 +1021,10 @@ struct Consts {
     thr: i32,
     reset: i32,
     reset_u8: u8,
+    /// MAXVAL + 2 * NEAR: reconstructed values beyond -NEAR..=MAXVAL + NEAR wrap.
+    wrap_hi: i32,
+    /// RANGE * (2 * NEAR + 1).
+    range_q: i32,
 }
 
 struct Coder<'a, 'q> {
@@ -1053,29 +1057,40 @@ fn quant(table: &[i8; QSIZE], d: i32) -> i32 {
     i32::from(table[d as usize & (QSIZE - 1)])
 }
 
+/// Reconstructed sample from the corrected prediction `px` and the error `e`
+/// (near-lossless: already multiplied by 2 * NEAR + 1).
 #[inline(always)]
 fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
     if MODE == MODE_MASK {
         // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
         return (px + e) & p.maxval;
     }
-    let mut v;
+    let mut v = px + e;
     if MODE == MODE_LOSSLESS {
-        v = px + e;
         if v < 0 {
             v += p.range;
         } else if v > p.maxval {
             v -= p.range;
         }
-    } else {
-        v = px + e * p.qstep;
+    } else if (v + p.near) as u32 > p.wrap_hi as u32 {
+        // Outside -NEAR..=MAXVAL + NEAR (rare): modular reduction (A.8).
         if v < -p.near {
-            v += p.range * p.qstep;
-        } else if v > p.maxval + p.near {
-            v -= p.range * p.qstep;
+            v += p.range_q;
+        } else {
+            v -= p.range_q;
         }
     }
     v.max(0).min(p.maxval)
+}
+
+/// Error value times 2 * NEAR + 1 (near-lossless), as `reconstruct` takes it.
+#[inline(always)]
+fn dequant<const MODE: u8>(p: &Consts, e: i32) -> i32 {
+    if MODE == MODE_NEAR {
+        e * p.qstep
+    } else {
+        e
+    }
 }
 
 /// Regular-mode sample (T.87 A.4 - A.6).
@@ -1091,6 +1106,7 @@ fn regular<const MODE: u8>(
     let qi = ((q ^ sign) - sign) as usize & 511;
     let ctx = &mut ctxs[qi];
     let k = u32::from(ctx.k);
+    // k < 16 bounds A: A <= N << 15 (k is the smallest with N << k >= A).
     if k >= 16 {
         return Err(());
     }
@@ -1103,36 +1119,30 @@ fn regular<const MODE: u8>(
     if lossless && k == 0 {
         e ^= (2 * ctx.b + ctx.n - 1) >> 31;
     }
-    // |e| < 2^22 here (unary prefix < 64, k < 16), so the sums below
-    // cannot overflow before the range check (CharLS: A, |B| < 2^24).
-    ctx.a += e.abs();
-    ctx.b += if lossless { e } else { e * p.qstep };
-    if (ctx.a as u32 | ctx.b.unsigned_abs()) >= 1 << 24 {
-        return Err(());
-    }
+    // No overflow below: m < 62 << 15 (unary prefix < THR <= 62, k < 16) or
+    // m <= 2^16 (escape), so |e| < 2^20 and |e * (2 * NEAR + 1)| < 2^29.
+    // A <= (N << 15) + 2^20 < 2^32 with N <= RESET < 2^16 (kept as u32 bits;
+    // a too large A gives k >= 16, an error at the context's next use).
+    // B is in 1 - N..=0 after each bias update, so |B| < 2^29 + 2^16.
+    let eq = if lossless { e } else { e * p.qstep };
+    ctx.a = (ctx.a as u32).wrapping_add(e.unsigned_abs()) as i32;
+    ctx.b += eq;
     if ctx.n == p.reset {
-        ctx.a >>= 1;
+        ctx.a = ((ctx.a as u32) >> 1) as i32;
         ctx.b >>= 1;
         ctx.n >>= 1;
     }
     ctx.n += 1;
     // Bias update (A.13). Lossless: usually neither branch is taken (B stays
-    // in (-N, 0]), branches win. Near-lossless: conditional moves win.
+    // in (-N, 0]), branches win. Near-lossless: branch-free.
     let n = ctx.n;
     if !lossless {
-        let (b, c) = (ctx.b, ctx.c);
-        let neg = b + n <= 0;
-        let pos = b > 0;
-        let b_neg = (b + n).max(1 - n);
-        let b_pos = (b - n).min(0);
-        ctx.b = if neg {
-            b_neg
-        } else if pos {
-            b_pos
-        } else {
-            b
-        };
-        ctx.c = c - i16::from(neg & (c > -128)) + i16::from(pos & (c < 127));
+        let b = ctx.b;
+        // -1: B + N <= 0 (B += N, C -= 1), 1: B > 0 (B -= N, C += 1), else 0;
+        // then B clamped to 1 - N..=0 (a no-op for 0), C to -128..=127.
+        let d = i32::from(b > 0) - i32::from(b + n <= 0);
+        ctx.b = (b - d * n).max(1 - n).min(0);
+        ctx.c = (i32::from(ctx.c) + d).max(-128).min(127) as i16;
     } else if ctx.b + n <= 0 {
         ctx.b = (ctx.b + n).max(1 - n);
         if ctx.c > -128 {
@@ -1145,8 +1155,7 @@ fn regular<const MODE: u8>(
         }
     }
     ctx.k = golomb_k(ctx.a, n) as u16;
-    let e = (e ^ sign) - sign;
-    Ok(reconstruct::<MODE>(p, px, e))
+    Ok(reconstruct::<MODE>(p, px, (eq ^ sign) - sign))
 }
 
 /// Run-interruption error value (A.7.2) with run context `rc`.
@@ -1236,6 +1245,8 @@ impl<'a, 'q> Coder<'a, 'q> {
                 thr: p.limit - p.qbpp as i32 - 1,
                 reset: p.reset,
                 reset_u8: p.reset as u8,
+                wrap_hi: p.maxval + 2 * p.near,
+                range_q: p.range * (2 * p.near + 1),
             },
             a_init: ((p.range + 32) / 64).max(2),
         };
@@ -1304,34 +1315,35 @@ impl<'a, 'q> Coder<'a, 'q> {
         let prev = &prev[..w + 2];
         let cur = &mut cur[..w + 2];
         let mut x = 0usize;
+        // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the quantised
+        // gradient Rb - Rc of sample x: it is the D1 of sample x - 1, carried.
         let mut rb = prev[0];
         let mut rd = prev[1];
         let mut ra = cur[0];
+        let mut q2 = quant(qt, rd - rb);
         while x < w {
             let rc = rb;
             rb = rd;
             rd = prev[x + 2];
-            let q = quant(qt, rd - rb) * 81 + quant(qt, rb - rc) * 9 + quant(qt, rc - ra);
+            let q1 = quant(qt, rd - rb);
+            let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
+            q2 = q1;
             if q != 0 {
                 ra = regular::<MODE>(&mut self.ctx, br, &p, q, med(ra, rb, rc))?;
                 cur[x + 1] = ra;
                 x += 1;
             } else {
-                // Lossless: run mode out of line, fewer values live in this
-                // loop. Near-lossless (more, shorter runs): inline.
-                if MODE == MODE_NEAR {
-                    x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
-                } else {
-                    let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
-                    br.s = st;
-                    x = r?;
-                }
+                // Run mode out of line: fewer values live in this loop.
+                let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
+                br.s = st;
+                x = r?;
                 if x >= w {
                     break;
                 }
                 ra = cur[x];
                 rb = prev[x];
                 rd = prev[x + 1];
+                q2 = quant(qt, rd - rb);
             }
         }
         Ok(())
@@ -1383,11 +1395,11 @@ impl<'a, 'q> Coder<'a, 'q> {
         let rbx = prev[x + 1];
         let v = if (ra - rbx).abs() <= p.near {
             let e = ri_error(&mut self.rctx[1], br, &p, *ri)?;
-            reconstruct::<MODE>(&p, ra, e)
+            reconstruct::<MODE>(&p, ra, dequant::<MODE>(&p, e))
         } else {
             let e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
             let s = ((rbx - ra) >> 31) | 1;
-            reconstruct::<MODE>(&p, rbx, e * s)
+            reconstruct::<MODE>(&p, rbx, dequant::<MODE>(&p, e * s))
         };
         cur[x + 1] = v;
         *ri = ri.saturating_sub(1);
@@ -1466,7 +1478,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 for c in 0..N {
                     let rb = prev[base + c];
                     let s = ((rb - ra[c]) >> 31) | 1;
-                    cur[base + c] = reconstruct::<MODE>(&p, rb, es[c] * s);
+                    cur[base + c] = reconstruct::<MODE>(&p, rb, dequant::<MODE>(&p, es[c] * s));
                 }
                 *ri = ri.saturating_sub(1);
                 x += 1;
