@@ -924,10 +924,12 @@ impl<'a> BitReader<'a> {
         }
         let lz = self.s.cache.leading_zeros();
         if (lz as i32) < thr && lz + k < self.s.valid {
-            // lz < thr <= 61: the shift by lz + 1 stays below 64.
-            let t = self.s.cache << (lz + 1);
-            let v = (lz << k) | (t >> 1 >> (63 - k)) as u32;
-            self.s.cache = t << k;
+            // lz < thr <= 62 and k < 32 (callers: k <= 24), so the shifts
+            // stay below 64. `t` starts with the 1 that ends the unary part;
+            // its top k + 1 bits are 2^k + remainder.
+            let t = self.s.cache << lz;
+            let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
+            self.s.cache = t << 1 << k;
             self.s.valid -= lz + 1 + k;
             return Ok(v);
         }
@@ -1333,10 +1335,13 @@ impl<'a, 'q> Coder<'a, 'q> {
                 cur[x + 1] = ra;
                 x += 1;
             } else {
-                // Run mode out of line: fewer values live in this loop.
-                let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
-                br.s = st;
-                x = r?;
+                if MODE == MODE_NEAR {
+                    x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
+                } else {
+                    let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
+                    br.s = st;
+                    x = r?;
+                }
                 if x >= w {
                     break;
                 }
