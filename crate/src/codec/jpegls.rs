@@ -938,6 +938,27 @@ impl<'a> BitReader<'a> {
         r
     }
 
+    /// `decode_value` for k < 16 (regular mode) with one test on the fast
+    /// path: `fast` = min(thr, 17). After the refill at least 32 bits are
+    /// valid, and a unary part of lz <= 16 zeros with k <= 15 takes at most 32.
+    #[inline(always)]
+    fn decode_regular(&mut self, k: u32, fast: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
+        if self.s.valid < 32 {
+            self.refill();
+        }
+        let lz = self.s.cache.leading_zeros();
+        if lz < fast {
+            let t = self.s.cache << lz;
+            let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
+            self.s.cache = t << 1 << k;
+            self.s.valid -= lz + 1 + k;
+            return Ok(v);
+        }
+        let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
+        self.s = s;
+        r
+    }
+
     /// Byte position from which to search for the marker that ends the segment.
     fn search_start(&self, seg_start: usize) -> usize {
         self.s.pos.saturating_sub(9).max(seg_start)
@@ -1021,6 +1042,8 @@ struct Consts {
     qbpp: u32,
     limit: i32,
     thr: i32,
+    /// min(thr, 17), the fast path's unary limit in regular mode.
+    thr_fast: u32,
     reset: i32,
     reset_u8: u8,
     /// MAXVAL + 2 * NEAR: reconstructed values beyond -NEAR..=MAXVAL + NEAR wrap.
@@ -1116,7 +1139,7 @@ fn regular<const MODE: u8>(
     let px = (pred + ((i32::from(ctx.c) ^ sign) - sign))
         .max(0)
         .min(p.maxval);
-    let m = br.decode_value(k, p.thr, p.qbpp)?;
+    let m = br.decode_regular(k, p.thr_fast, p.thr, p.qbpp)?;
     let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
     if lossless && k == 0 {
         e ^= (2 * ctx.b + ctx.n - 1) >> 31;
@@ -1245,6 +1268,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 qbpp: p.qbpp,
                 limit: p.limit,
                 thr: p.limit - p.qbpp as i32 - 1,
+                thr_fast: (p.limit - p.qbpp as i32 - 1).clamp(0, 17) as u32,
                 reset: p.reset,
                 reset_u8: p.reset as u8,
                 wrap_hi: p.maxval + 2 * p.near,
