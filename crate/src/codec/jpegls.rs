@@ -1224,10 +1224,45 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     Ok(e)
 }
 
+/// J_SUM[i]: samples covered by the run segments of indices 0..i (sum of 2^J).
+const J_SUM: [u32; 33] = {
+    let mut t = [0u32; 33];
+    let mut i = 0;
+    while i < 32 {
+        t[i + 1] = t[i] + (1 << J[i]);
+        i += 1;
+    }
+    t
+};
+
 /// Decodes the run-length part of run mode; returns the run length and
 /// whether the run reached the end of the line.
 #[inline(always)]
 fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(usize, bool), ()> {
+    // Fast path: n1 <= 16 one bits (full segments, RUNindex stays <= 31),
+    // ending before the end of the line, then the 0 bit and J[RUNindex]
+    // <= 15 bits: at most 32 bits, valid after the refill. Bits beyond
+    // `valid` are 0, so the count of leading ones never passes them.
+    if br.s.valid < 32 {
+        br.refill();
+    }
+    let n1 = br.s.cache.leading_ones();
+    let r0 = *ri & 31;
+    if n1 <= 16 && r0 + n1 as usize <= 31 {
+        let sum = (J_SUM[r0 + n1 as usize] - J_SUM[r0]) as usize;
+        if sum < remaining {
+            // Every segment is full: RUNindex advances once per one bit.
+            let r1 = r0 + n1 as usize;
+            *ri = r1;
+            br.skip(n1 + 1);
+            let j = u32::from(J[r1]);
+            let cnt = sum + if j > 0 { br.read_bits(j) as usize } else { 0 };
+            if cnt > remaining {
+                return Err(());
+            }
+            return Ok((cnt, cnt == remaining));
+        }
+    }
     let mut cnt = 0usize;
     loop {
         if br.read_bit() == 0 {
@@ -2074,6 +2109,62 @@ mod tests {
                         u64::from(img.width) * u64::from(img.height) * u64::from(img.components)
                     );
                 }
+            }
+        }
+    }
+
+    /// The benchmark frames ($LUMEN_CACHE/bench/frames, made by
+    /// scripts/bench/frames.py; skipped when absent), damaged: bytes flipped and
+    /// overwritten in the entropy-coded data, cut short. Decoding gives an
+    /// image of the announced size or an error, never a panic or a hang.
+    #[test]
+    fn damaged_bench_frames_never_panic() {
+        let cache = std::env::var("LUMEN_CACHE").unwrap_or_else(|_| {
+            format!("{}/.cache/lumen", std::env::var("HOME").unwrap_or_default())
+        });
+        let dir = std::path::Path::new(&cache).join("bench/frames");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("no {}: skipped", dir.display());
+            return;
+        };
+        let mut names: Vec<_> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.to_string_lossy();
+                n.contains(".4.80.") || n.contains(".4.81.")
+            })
+            .collect();
+        names.sort();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for path in names {
+            let data = std::fs::read(&path).unwrap();
+            if read_header(&data).is_err() {
+                continue;
+            }
+            let check = |d: &[u8]| {
+                if let Ok((h, out)) = decode_le(d, 2) {
+                    let n = u64::from(h.width) * u64::from(h.height) * u64::from(h.components);
+                    assert_eq!(out.len() as u64, 2 * n, "{}", path.display());
+                }
+            };
+            let sos = find_seg(&data, 0xDA);
+            let span = data.len() - sos;
+            for i in 0..6u64 {
+                let cut = sos + (span as u64 * (i + 1) / 7) as usize;
+                check(&data[..cut]);
+            }
+            for _ in 0..24 {
+                let mut d = data.clone();
+                for _ in 0..1 + rng(&mut state) % 3 {
+                    let i = sos + (rng(&mut state) % span as u64) as usize;
+                    if rng(&mut state) % 2 == 0 {
+                        d[i] ^= 1 << (rng(&mut state) % 8);
+                    } else {
+                        d[i] = rng(&mut state) as u8;
+                    }
+                }
+                check(&d);
             }
         }
     }
