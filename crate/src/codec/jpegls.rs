@@ -576,7 +576,12 @@ fn run(data: &[u8], decode: bool, sb: usize) -> Result<(JpegLsHeader, Vec<u8>), 
                         .map_err(|_| JpegLsError::OutOfMemory {
                             bytes: total * sb as u64,
                         })?;
-                    out.resize(n, 0);
+                    // A scan with every component fills the image row by row:
+                    // decode_scan grows `out` a row at a time (no zero fill of
+                    // the whole image first, the rows stay in cache).
+                    if scan.ns != f.nf {
+                        out.resize(n, 0);
+                    }
                 }
                 let q = quant.get_or_insert_with(|| {
                     vec![0i8; QSIZE]
@@ -1625,7 +1630,7 @@ fn decode_scan(
     params: &Params,
     restart: u32,
     quant: &mut Box<[i8; QSIZE]>,
-    out: &mut [u8],
+    out: &mut Vec<u8>,
     sb: usize,
 ) -> Result<usize, JpegLsError> {
     fill_quant(quant, params);
@@ -1658,6 +1663,11 @@ fn decode_scan(
     loop {
         let end_y = h.min(y.saturating_add(interval));
         while y < end_y {
+            let row_end = (y + 1) * w * nf * sb;
+            if out.len() < row_end {
+                // Capacity reserved by the caller: no reallocation.
+                out.resize(row_end, 0);
+            }
             for lane in 0..lanes {
                 let pl = &mut prev[lane * stride..(lane + 1) * stride];
                 let cl = &mut cur[lane * stride..(lane + 1) * stride];
