@@ -1133,8 +1133,11 @@ fn regular<const MODE: u8>(
     pred: i32,
 ) -> Result<i32, ()> {
     let sign = q >> 31;
-    let qi = ((q ^ sign) - sign) as usize & 511;
-    let ctx = &mut ctxs[qi];
+    let qi = ((q ^ sign) - sign) as usize;
+    debug_assert!(qi <= 364);
+    // SAFETY: |q| <= 364: the quantisation table holds only -4..=4 (fill_quant),
+    // so 81 Q1 + 9 Q2 + Q3 is in -364..=364; ctxs has 512 entries.
+    let ctx = unsafe { ctxs.get_unchecked_mut(qi) };
     let k = u32::from(ctx.k);
     // k < 16 bounds A: A <= N << 15 (k is the smallest with N << k >= A).
     if k >= 16 {
