@@ -1249,8 +1249,8 @@ const J_SUM: [u32; 33] = {
 fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(usize, bool), ()> {
     // Fast path: n1 <= 16 one bits (full segments, RUNindex stays <= 31),
     // ending before the end of the line, then the 0 bit and J[RUNindex]
-    // <= 15 bits: at most 32 bits, valid after the refill. Bits beyond
-    // `valid` are 0, so the count of leading ones never passes them.
+    // <= 15 bits: at most 32 bits, all valid after the refill (so the ones
+    // counted lie within the valid bits).
     if br.s.valid < 32 {
         br.refill();
     }
@@ -1402,6 +1402,9 @@ impl<'a, 'q> Coder<'a, 'q> {
                 cur[x + 1] = ra;
                 x += 1;
             } else {
+                // Lossless: run mode out of line, fewer values live in this
+                // loop. Near-lossless (more, shorter runs): inline, which V8
+                // runs faster there.
                 if MODE == MODE_NEAR {
                     x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
                 } else {
