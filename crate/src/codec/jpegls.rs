@@ -1175,7 +1175,7 @@ fn regular<const MODE: u8>(
         // then B clamped to 1 - N..=0 (a no-op for 0), C to -128..=127.
         let d = i32::from(b > 0) - i32::from(b + n <= 0);
         ctx.b = (b - d * n).max(1 - n).min(0);
-        ctx.c = (i32::from(ctx.c) + d).max(-128).min(127) as i16;
+        ctx.c = (i32::from(ctx.c) + d).clamp(-128, 127) as i16;
     } else if ctx.b + n <= 0 {
         ctx.b = (ctx.b + n).max(1 - n);
         if ctx.c > -128 {
@@ -2174,7 +2174,7 @@ mod tests {
                 let mut d = data.clone();
                 for _ in 0..1 + rng(&mut state) % 3 {
                     let i = sos + (rng(&mut state) % span as u64) as usize;
-                    if rng(&mut state) % 2 == 0 {
+                    if rng(&mut state) & 1 == 0 {
                         d[i] ^= 1 << (rng(&mut state) % 8);
                     } else {
                         d[i] = rng(&mut state) as u8;
