@@ -576,7 +576,12 @@ fn run(data: &[u8], decode: bool, sb: usize) -> Result<(JpegLsHeader, Vec<u8>), 
                         .map_err(|_| JpegLsError::OutOfMemory {
                             bytes: total * sb as u64,
                         })?;
-                    out.resize(n, 0);
+                    // A scan with every component fills the image row by row:
+                    // decode_scan grows `out` a row at a time (no zero fill of
+                    // the whole image first, the rows stay in cache).
+                    if scan.ns != f.nf {
+                        out.resize(n, 0);
+                    }
                 }
                 let q = quant.get_or_insert_with(|| {
                     vec![0i8; QSIZE]
@@ -924,10 +929,33 @@ impl<'a> BitReader<'a> {
         }
         let lz = self.s.cache.leading_zeros();
         if (lz as i32) < thr && lz + k < self.s.valid {
-            // lz < thr <= 61: the shift by lz + 1 stays below 64.
-            let t = self.s.cache << (lz + 1);
-            let v = (lz << k) | (t >> 1 >> (63 - k)) as u32;
-            self.s.cache = t << k;
+            // lz < thr <= 62 and k < 32 (callers: k <= 24), so the shifts
+            // stay below 64. `t` starts with the 1 that ends the unary part;
+            // its top k + 1 bits are 2^k + remainder.
+            let t = self.s.cache << lz;
+            let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
+            self.s.cache = t << 1 << k;
+            self.s.valid -= lz + 1 + k;
+            return Ok(v);
+        }
+        let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
+        self.s = s;
+        r
+    }
+
+    /// `decode_value` for k < 16 (regular mode) with one test on the fast
+    /// path: `fast` = min(thr, 17). After the refill at least 32 bits are
+    /// valid, and a unary part of lz <= 16 zeros with k <= 15 takes at most 32.
+    #[inline(always)]
+    fn decode_regular(&mut self, k: u32, fast: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
+        if self.s.valid < 32 {
+            self.refill();
+        }
+        let lz = self.s.cache.leading_zeros();
+        if lz < fast {
+            let t = self.s.cache << lz;
+            let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
+            self.s.cache = t << 1 << k;
             self.s.valid -= lz + 1 + k;
             return Ok(v);
         }
@@ -1019,8 +1047,14 @@ struct Consts {
     qbpp: u32,
     limit: i32,
     thr: i32,
+    /// min(thr, 17), the fast path's unary limit in regular mode.
+    thr_fast: u32,
     reset: i32,
     reset_u8: u8,
+    /// MAXVAL + 2 * NEAR: reconstructed values beyond -NEAR..=MAXVAL + NEAR wrap.
+    wrap_hi: i32,
+    /// RANGE * (2 * NEAR + 1).
+    range_q: i32,
 }
 
 struct Coder<'a, 'q> {
@@ -1053,29 +1087,40 @@ fn quant(table: &[i8; QSIZE], d: i32) -> i32 {
     i32::from(table[d as usize & (QSIZE - 1)])
 }
 
+/// Reconstructed sample from the corrected prediction `px` and the error `e`
+/// (near-lossless: already multiplied by 2 * NEAR + 1).
 #[inline(always)]
 fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
     if MODE == MODE_MASK {
         // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
         return (px + e) & p.maxval;
     }
-    let mut v;
+    let mut v = px + e;
     if MODE == MODE_LOSSLESS {
-        v = px + e;
         if v < 0 {
             v += p.range;
         } else if v > p.maxval {
             v -= p.range;
         }
-    } else {
-        v = px + e * p.qstep;
+    } else if (v + p.near) as u32 > p.wrap_hi as u32 {
+        // Outside -NEAR..=MAXVAL + NEAR (rare): modular reduction (A.8).
         if v < -p.near {
-            v += p.range * p.qstep;
-        } else if v > p.maxval + p.near {
-            v -= p.range * p.qstep;
+            v += p.range_q;
+        } else {
+            v -= p.range_q;
         }
     }
     v.max(0).min(p.maxval)
+}
+
+/// Error value times 2 * NEAR + 1 (near-lossless), as `reconstruct` takes it.
+#[inline(always)]
+fn dequant<const MODE: u8>(p: &Consts, e: i32) -> i32 {
+    if MODE == MODE_NEAR {
+        e * p.qstep
+    } else {
+        e
+    }
 }
 
 /// Regular-mode sample (T.87 A.4 - A.6).
@@ -1088,9 +1133,13 @@ fn regular<const MODE: u8>(
     pred: i32,
 ) -> Result<i32, ()> {
     let sign = q >> 31;
-    let qi = ((q ^ sign) - sign) as usize & 511;
-    let ctx = &mut ctxs[qi];
+    let qi = ((q ^ sign) - sign) as usize;
+    debug_assert!(qi <= 364);
+    // SAFETY: |q| <= 364: the quantisation table holds only -4..=4 (fill_quant),
+    // so 81 Q1 + 9 Q2 + Q3 is in -364..=364; ctxs has 512 entries.
+    let ctx = unsafe { ctxs.get_unchecked_mut(qi) };
     let k = u32::from(ctx.k);
+    // k < 16 bounds A: A <= N << 15 (k is the smallest with N << k >= A).
     if k >= 16 {
         return Err(());
     }
@@ -1098,41 +1147,35 @@ fn regular<const MODE: u8>(
     let px = (pred + ((i32::from(ctx.c) ^ sign) - sign))
         .max(0)
         .min(p.maxval);
-    let m = br.decode_value(k, p.thr, p.qbpp)?;
+    let m = br.decode_regular(k, p.thr_fast, p.thr, p.qbpp)?;
     let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
     if lossless && k == 0 {
         e ^= (2 * ctx.b + ctx.n - 1) >> 31;
     }
-    // |e| < 2^22 here (unary prefix < 64, k < 16), so the sums below
-    // cannot overflow before the range check (CharLS: A, |B| < 2^24).
-    ctx.a += e.abs();
-    ctx.b += if lossless { e } else { e * p.qstep };
-    if (ctx.a as u32 | ctx.b.unsigned_abs()) >= 1 << 24 {
-        return Err(());
-    }
+    // No overflow below: m < 62 << 15 (unary prefix < THR <= 62, k < 16) or
+    // m <= 2^16 (escape), so |e| < 2^20 and |e * (2 * NEAR + 1)| < 2^29.
+    // A <= (N << 15) + 2^20 < 2^32 with N <= RESET < 2^16 (kept as u32 bits;
+    // a too large A gives k >= 16, an error at the context's next use).
+    // B is in 1 - N..=0 after each bias update, so |B| < 2^29 + 2^16.
+    let eq = if lossless { e } else { e * p.qstep };
+    ctx.a = (ctx.a as u32).wrapping_add(e.unsigned_abs()) as i32;
+    ctx.b += eq;
     if ctx.n == p.reset {
-        ctx.a >>= 1;
+        ctx.a = ((ctx.a as u32) >> 1) as i32;
         ctx.b >>= 1;
         ctx.n >>= 1;
     }
     ctx.n += 1;
     // Bias update (A.13). Lossless: usually neither branch is taken (B stays
-    // in (-N, 0]), branches win. Near-lossless: conditional moves win.
+    // in (-N, 0]), branches win. Near-lossless: branch-free.
     let n = ctx.n;
     if !lossless {
-        let (b, c) = (ctx.b, ctx.c);
-        let neg = b + n <= 0;
-        let pos = b > 0;
-        let b_neg = (b + n).max(1 - n);
-        let b_pos = (b - n).min(0);
-        ctx.b = if neg {
-            b_neg
-        } else if pos {
-            b_pos
-        } else {
-            b
-        };
-        ctx.c = c - i16::from(neg & (c > -128)) + i16::from(pos & (c < 127));
+        let b = ctx.b;
+        // -1: B + N <= 0 (B += N, C -= 1), 1: B > 0 (B -= N, C += 1), else 0;
+        // then B clamped to 1 - N..=0 (a no-op for 0), C to -128..=127.
+        let d = i32::from(b > 0) - i32::from(b + n <= 0);
+        ctx.b = (b - d * n).max(1 - n).min(0);
+        ctx.c = (i32::from(ctx.c) + d).clamp(-128, 127) as i16;
     } else if ctx.b + n <= 0 {
         ctx.b = (ctx.b + n).max(1 - n);
         if ctx.c > -128 {
@@ -1145,8 +1188,7 @@ fn regular<const MODE: u8>(
         }
     }
     ctx.k = golomb_k(ctx.a, n) as u16;
-    let e = (e ^ sign) - sign;
-    Ok(reconstruct::<MODE>(p, px, e))
+    Ok(reconstruct::<MODE>(p, px, (eq ^ sign) - sign))
 }
 
 /// Run-interruption error value (A.7.2) with run context `rc`.
@@ -1190,10 +1232,45 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     Ok(e)
 }
 
+/// J_SUM[i]: samples covered by the run segments of indices 0..i (sum of 2^J).
+const J_SUM: [u32; 33] = {
+    let mut t = [0u32; 33];
+    let mut i = 0;
+    while i < 32 {
+        t[i + 1] = t[i] + (1 << J[i]);
+        i += 1;
+    }
+    t
+};
+
 /// Decodes the run-length part of run mode; returns the run length and
 /// whether the run reached the end of the line.
 #[inline(always)]
 fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(usize, bool), ()> {
+    // Fast path: n1 <= 16 one bits (full segments, RUNindex stays <= 31),
+    // ending before the end of the line, then the 0 bit and J[RUNindex]
+    // <= 15 bits: at most 32 bits, all valid after the refill (so the ones
+    // counted lie within the valid bits).
+    if br.s.valid < 32 {
+        br.refill();
+    }
+    let n1 = br.s.cache.leading_ones();
+    let r0 = *ri & 31;
+    if n1 <= 16 && r0 + n1 as usize <= 31 {
+        let sum = (J_SUM[r0 + n1 as usize] - J_SUM[r0]) as usize;
+        if sum < remaining {
+            // Every segment is full: RUNindex advances once per one bit.
+            let r1 = r0 + n1 as usize;
+            *ri = r1;
+            br.skip(n1 + 1);
+            let j = u32::from(J[r1]);
+            let cnt = sum + if j > 0 { br.read_bits(j) as usize } else { 0 };
+            if cnt > remaining {
+                return Err(());
+            }
+            return Ok((cnt, cnt == remaining));
+        }
+    }
     let mut cnt = 0usize;
     loop {
         if br.read_bit() == 0 {
@@ -1234,8 +1311,11 @@ impl<'a, 'q> Coder<'a, 'q> {
                 qbpp: p.qbpp,
                 limit: p.limit,
                 thr: p.limit - p.qbpp as i32 - 1,
+                thr_fast: (p.limit - p.qbpp as i32 - 1).clamp(0, 17) as u32,
                 reset: p.reset,
                 reset_u8: p.reset as u8,
+                wrap_hi: p.maxval + 2 * p.near,
+                range_q: p.range * (2 * p.near + 1),
             },
             a_init: ((p.range + 32) / 64).max(2),
         };
@@ -1304,21 +1384,27 @@ impl<'a, 'q> Coder<'a, 'q> {
         let prev = &prev[..w + 2];
         let cur = &mut cur[..w + 2];
         let mut x = 0usize;
+        // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the quantised
+        // gradient Rb - Rc of sample x: it is the D1 of sample x - 1, carried.
         let mut rb = prev[0];
         let mut rd = prev[1];
         let mut ra = cur[0];
+        let mut q2 = quant(qt, rd - rb);
         while x < w {
             let rc = rb;
             rb = rd;
             rd = prev[x + 2];
-            let q = quant(qt, rd - rb) * 81 + quant(qt, rb - rc) * 9 + quant(qt, rc - ra);
+            let q1 = quant(qt, rd - rb);
+            let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
+            q2 = q1;
             if q != 0 {
                 ra = regular::<MODE>(&mut self.ctx, br, &p, q, med(ra, rb, rc))?;
                 cur[x + 1] = ra;
                 x += 1;
             } else {
                 // Lossless: run mode out of line, fewer values live in this
-                // loop. Near-lossless (more, shorter runs): inline.
+                // loop. Near-lossless (more, shorter runs): inline, which V8
+                // runs faster there.
                 if MODE == MODE_NEAR {
                     x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
                 } else {
@@ -1332,6 +1418,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 ra = cur[x];
                 rb = prev[x];
                 rd = prev[x + 1];
+                q2 = quant(qt, rd - rb);
             }
         }
         Ok(())
@@ -1383,11 +1470,11 @@ impl<'a, 'q> Coder<'a, 'q> {
         let rbx = prev[x + 1];
         let v = if (ra - rbx).abs() <= p.near {
             let e = ri_error(&mut self.rctx[1], br, &p, *ri)?;
-            reconstruct::<MODE>(&p, ra, e)
+            reconstruct::<MODE>(&p, ra, dequant::<MODE>(&p, e))
         } else {
             let e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
             let s = ((rbx - ra) >> 31) | 1;
-            reconstruct::<MODE>(&p, rbx, e * s)
+            reconstruct::<MODE>(&p, rbx, dequant::<MODE>(&p, e * s))
         };
         cur[x + 1] = v;
         *ri = ri.saturating_sub(1);
@@ -1466,7 +1553,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 for c in 0..N {
                     let rb = prev[base + c];
                     let s = ((rb - ra[c]) >> 31) | 1;
-                    cur[base + c] = reconstruct::<MODE>(&p, rb, es[c] * s);
+                    cur[base + c] = reconstruct::<MODE>(&p, rb, dequant::<MODE>(&p, es[c] * s));
                 }
                 *ri = ri.saturating_sub(1);
                 x += 1;
@@ -1549,7 +1636,7 @@ fn decode_scan(
     params: &Params,
     restart: u32,
     quant: &mut Box<[i8; QSIZE]>,
-    out: &mut [u8],
+    out: &mut Vec<u8>,
     sb: usize,
 ) -> Result<usize, JpegLsError> {
     fill_quant(quant, params);
@@ -1582,6 +1669,11 @@ fn decode_scan(
     loop {
         let end_y = h.min(y.saturating_add(interval));
         while y < end_y {
+            let row_end = (y + 1) * w * nf * sb;
+            if out.len() < row_end {
+                // Capacity reserved by the caller: no reallocation.
+                out.resize(row_end, 0);
+            }
             for lane in 0..lanes {
                 let pl = &mut prev[lane * stride..(lane + 1) * stride];
                 let cl = &mut cur[lane * stride..(lane + 1) * stride];
@@ -2033,6 +2125,62 @@ mod tests {
                         u64::from(img.width) * u64::from(img.height) * u64::from(img.components)
                     );
                 }
+            }
+        }
+    }
+
+    /// The benchmark frames ($LUMEN_CACHE/bench/frames, made by
+    /// scripts/bench/frames.py; skipped when absent), damaged: bytes flipped and
+    /// overwritten in the entropy-coded data, cut short. Decoding gives an
+    /// image of the announced size or an error, never a panic or a hang.
+    #[test]
+    fn damaged_bench_frames_never_panic() {
+        let cache = std::env::var("LUMEN_CACHE").unwrap_or_else(|_| {
+            format!("{}/.cache/lumen", std::env::var("HOME").unwrap_or_default())
+        });
+        let dir = std::path::Path::new(&cache).join("bench/frames");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("no {}: skipped", dir.display());
+            return;
+        };
+        let mut names: Vec<_> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.to_string_lossy();
+                n.contains(".4.80.") || n.contains(".4.81.")
+            })
+            .collect();
+        names.sort();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for path in names {
+            let data = std::fs::read(&path).unwrap();
+            if read_header(&data).is_err() {
+                continue;
+            }
+            let check = |d: &[u8]| {
+                if let Ok((h, out)) = decode_le(d, 2) {
+                    let n = u64::from(h.width) * u64::from(h.height) * u64::from(h.components);
+                    assert_eq!(out.len() as u64, 2 * n, "{}", path.display());
+                }
+            };
+            let sos = find_seg(&data, 0xDA);
+            let span = data.len() - sos;
+            for i in 0..6u64 {
+                let cut = sos + (span as u64 * (i + 1) / 7) as usize;
+                check(&data[..cut]);
+            }
+            for _ in 0..24 {
+                let mut d = data.clone();
+                for _ in 0..1 + rng(&mut state) % 3 {
+                    let i = sos + (rng(&mut state) % span as u64) as usize;
+                    if rng(&mut state) & 1 == 0 {
+                        d[i] ^= 1 << (rng(&mut state) % 8);
+                    } else {
+                        d[i] = rng(&mut state) as u8;
+                    }
+                }
+                check(&d);
             }
         }
     }
