@@ -443,8 +443,10 @@ impl T1 {
             for k in 0..full {
                 let fp0 = flags.add((k + 1) * fs + 1);
                 let dp0 = data.add(4 * k * w);
-                // Columns i..zero_end have all-zero flags words (none of them
-                // changes until a sample becomes significant; then it is reset).
+                // When column i's word is zero, so are those of columns i..zero_end:
+                // within this stripe, coding column j changes only the words of
+                // columns j - 1 and j + 1, so a scanned run stays zero past the
+                // column after the last one coded (and column i is checked itself).
                 let mut zero_end = 0;
                 let mut i = 0;
                 while i < w {
@@ -472,7 +474,6 @@ impl T1 {
                             i += 1;
                             continue;
                         }
-                        zero_end = 0;
                         let uni = cx.get_unchecked_mut(CTX_UNI);
                         let run = (mq.decode(uni) << 1) | mq.decode(uni);
                         // The run ends at a sample that becomes significant; the rows
@@ -514,7 +515,6 @@ impl T1 {
                     } else if (*fp | *fp >> 17) & SIGMA_ROWS == SIGMA_ROWS {
                         // All four significant or visited: nothing to code.
                     } else {
-                        zero_end = 0;
                         macro_rules! cln {
                             ($ci:expr) => {
                                 cln_step::<VSC, true>(
