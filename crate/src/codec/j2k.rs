@@ -551,13 +551,19 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
             let (lo, hi, shift) = ranges[0];
             let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi);
             if width == 1 {
-                // Inverse RCT, level shift and clamp in one pass.
-                for (((d, &y), &u), &v) in row.chunks_exact_mut(3).zip(y).zip(u).zip(v) {
-                    let g = y.wrapping_sub(u.wrapping_add(v) >> 2);
-                    d[0] = px(v.wrapping_add(g)) as u8;
-                    d[1] = px(g) as u8;
-                    d[2] = px(u.wrapping_add(g)) as u8;
+                // Inverse RCT, level shift and clamp into planar lines (loops that
+                // vectorise), then interleaved.
+                rgb.clear();
+                rgb.resize(3 * w, 0);
+                let (r, gb) = rgb.split_at_mut(w);
+                let (g, b) = gb.split_at_mut(w);
+                for k in 0..w {
+                    let gk = y[k].wrapping_sub(u[k].wrapping_add(v[k]) >> 2);
+                    r[k] = px(v[k].wrapping_add(gk));
+                    g[k] = px(gk);
+                    b[k] = px(u[k].wrapping_add(gk));
                 }
+                store_rgb8(row, r, g, b, lo < 0);
             } else {
                 rgb.clear();
                 rgb.resize(3 * w, 0);
@@ -716,11 +722,7 @@ fn write_float(
             (3, 1) => {
                 let (r, gb) = ints.split_at(w);
                 let (g, b) = gb.split_at(w);
-                for (((d, &r), &g), &b) in row.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
-                    d[0] = r as u8;
-                    d[1] = g as u8;
-                    d[2] = b as u8;
-                }
+                store_rgb8(row, r, g, b, ranges[0].0 < 0);
             }
             _ => {
                 for c in 0..n {
@@ -762,7 +764,11 @@ fn ict_row(y: &[f32], u: &[f32], v: &[f32], rgb: &mut [f32]) {
 /// `round_shift_clamp` over a line, `range` = (lo, hi, level shift): eight samples at
 /// a time through the fast form where all eight allow it (a loop that vectorises).
 fn round_line(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
-    round_line_inlined(src, dst, range)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = simd_round::round_ints(src, dst, range);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    round_line_inlined(&src[done..], &mut dst[done..], range)
 }
 
 /// `round_line`, inlined where it is called for each strip row.
@@ -800,6 +806,41 @@ mod simd_round {
     use super::ROUND_FAST_LIMIT;
     use core::arch::wasm32::*;
 
+    /// Four samples rounded half to even, level-shifted and clamped, when all four
+    /// are below `ROUND_FAST_LIMIT` in magnitude (a NaN is not).
+    #[inline(always)]
+    fn round4(x: v128, (lo, hi, shift): (v128, v128, v128)) -> Option<v128> {
+        let small = f32x4_lt(f32x4_abs(x), f32x4_splat(ROUND_FAST_LIMIT));
+        if !i32x4_all_true(small) {
+            return None;
+        }
+        let r = i32x4_trunc_sat_f32x4(f32x4_nearest(x));
+        Some(i32x4_min(i32x4_max(i32x4_add(r, shift), lo), hi))
+    }
+
+    /// `round_line` four samples at a time, as far as `round4` goes; returns how many
+    /// it did.
+    pub(super) fn round_ints(
+        src: &[f32],
+        dst: &mut [i32],
+        (lo, hi, shift): (i32, i32, i32),
+    ) -> usize {
+        let n = src.len().min(dst.len()) & !3;
+        let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 4 ≤ n ≤ both lengths.
+            unsafe {
+                let Some(v) = round4(v128_load(src.as_ptr().add(i) as *const v128), range) else {
+                    break;
+                };
+                v128_store(dst.as_mut_ptr().add(i) as *mut v128, v);
+            }
+            i += 4;
+        }
+        i
+    }
+
     /// Rounds, level-shifts, clamps (`range` = (lo, hi, shift)) and stores `src` as
     /// `width`-byte samples into `dst`, eight at a time, as far as every sample of a
     /// group of eight is below `ROUND_FAST_LIMIT` in magnitude (a NaN is not);
@@ -814,8 +855,7 @@ mod simd_round {
             return 0;
         }
         let n = (src.len().min(dst.len() / width)) & !7;
-        let limit = f32x4_splat(ROUND_FAST_LIMIT);
-        let (vlo, vhi, vshift) = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
+        let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
         // Clamped to [lo, hi], which fits the sample width: the saturating narrowing
         // below is exact with the right signedness.
         let signed = lo < 0;
@@ -823,17 +863,11 @@ mod simd_round {
         while i < n {
             // SAFETY: i + 8 ≤ n ≤ src.len(), and n × width ≤ dst.len().
             unsafe {
-                let a = v128_load(src.as_ptr().add(i) as *const v128);
-                let b = v128_load(src.as_ptr().add(i + 4) as *const v128);
-                let small = v128_and(f32x4_lt(f32x4_abs(a), limit), f32x4_lt(f32x4_abs(b), limit));
-                if !i32x4_all_true(small) {
+                let a = round4(v128_load(src.as_ptr().add(i) as *const v128), range);
+                let b = round4(v128_load(src.as_ptr().add(i + 4) as *const v128), range);
+                let (Some(ia), Some(ib)) = (a, b) else {
                     break;
-                }
-                let int = |x: v128| {
-                    let r = i32x4_trunc_sat_f32x4(f32x4_nearest(x));
-                    i32x4_min(i32x4_max(i32x4_add(r, vshift), vlo), vhi)
                 };
-                let (ia, ib) = (int(a), int(b));
                 let words = if signed {
                     i16x8_narrow_i32x4(ia, ib)
                 } else {
@@ -897,6 +931,89 @@ fn round_shift_clamp(x: f32, lo: i32, hi: i32, shift: i32) -> i32 {
 
 /// Level-shifts, clamps and stores one component's line as `width`-byte little-endian
 /// samples, `stride` bytes apart.
+/// Interleaves three lines of 8-bit samples (already within the 8-bit range,
+/// `signed` or not) into `row` as R, G, B bytes: sixteen pixels at a time with
+/// simd128.
+fn store_rgb8(row: &mut [u8], r: &[i32], g: &[i32], b: &[i32], signed: bool) {
+    let n = r.len().min(g.len()).min(b.len()).min(row.len() / 3);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = simd_rgb::store_rgb8(&mut row[..3 * n], &r[..n], &g[..n], &b[..n], signed);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = {
+        let _ = signed;
+        0
+    };
+    for (((d, &r), &g), &b) in row[3 * done..3 * n]
+        .chunks_exact_mut(3)
+        .zip(&r[done..n])
+        .zip(&g[done..n])
+        .zip(&b[done..n])
+    {
+        d[0] = r as u8;
+        d[1] = g as u8;
+        d[2] = b as u8;
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd_rgb {
+    use core::arch::wasm32::*;
+
+    /// Sixteen samples from `at` as bytes (exact: the values fit 8 bits).
+    #[inline(always)]
+    unsafe fn bytes16(x: &[i32], at: usize, signed: bool) -> v128 {
+        let p = x.as_ptr().add(at) as *const v128;
+        let lo = i16x8_narrow_i32x4(v128_load(p), v128_load(p.add(1)));
+        let hi = i16x8_narrow_i32x4(v128_load(p.add(2)), v128_load(p.add(3)));
+        if signed {
+            i8x16_narrow_i16x8(lo, hi)
+        } else {
+            u8x16_narrow_i16x8(lo, hi)
+        }
+    }
+
+    /// `super::store_rgb8` sixteen pixels at a time (the three lines and `row` hold
+    /// n and 3n); returns how many pixels it stored.
+    pub(super) fn store_rgb8(
+        row: &mut [u8],
+        r: &[i32],
+        g: &[i32],
+        b: &[i32],
+        signed: bool,
+    ) -> usize {
+        let n = r.len() & !15;
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 ≤ n ≤ each line's length, and 3(i + 16) ≤ row.len().
+            unsafe {
+                let (r, g, b) = (
+                    bytes16(r, i, signed),
+                    bytes16(g, i, signed),
+                    bytes16(b, i, signed),
+                );
+                // Output byte 3p + c is channel c of pixel p: each 16-byte chunk
+                // takes its R and G bytes from one shuffle, then its B bytes.
+                let t0 = i8x16_shuffle::<0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5>(r, g);
+                let o0 =
+                    i8x16_shuffle::<0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15>(t0, b);
+                let t1 =
+                    i8x16_shuffle::<21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26>(r, g);
+                let o1 =
+                    i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(t1, b);
+                let t2 =
+                    i8x16_shuffle::<0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0>(r, g);
+                let o2 = i8x16_shuffle::<26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31>(
+                    t2, b,
+                );
+                let out = row.as_mut_ptr().add(3 * i) as *mut v128;
+                v128_store(out, o0);
+                v128_store(out.add(1), o1);
+                v128_store(out.add(2), o2);
+            }
+        }
+        n
+    }
+}
+
 /// One grey row, level-shifted and clamped, into little-endian `width`-byte samples
 /// (`dst` holds exactly the row): 8- and 16-bit as loops that vectorise.
 fn store_grey_row(dst: &mut [u8], row: &[i32], width: usize, range: (i32, i32, i32)) {
