@@ -19,6 +19,8 @@ use openjp2::{opj_dparameters_t, opj_image, CODEC_FORMAT, OPJ_CODEC_J2K, OPJ_COD
 mod dwt97;
 mod ht53;
 mod ht_block;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod ht_block_simd;
 mod ht_tables;
 mod mq;
 mod t1;

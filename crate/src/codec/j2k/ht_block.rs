@@ -25,6 +25,10 @@
 
 use super::ht_tables::decoder_tables;
 
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 #[inline(always)]
 const fn count_leading_zeros(val: u32) -> u32 {
     val.leading_zeros()
@@ -874,6 +878,23 @@ pub(super) fn decode_codeblock32(
     // ========================================================================
     // Step 2: Decode MagSgn
     // ========================================================================
+    // simd128 builds: a quad at a time (`ht_block_simd`), with the same output.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if !super::ht_block_simd::decode_magsgn(
+        scratch,
+        scratch_len,
+        sstr as usize,
+        &coded_data[..lcup - scup],
+        decoded_data,
+        width,
+        height,
+        stride as usize,
+        p,
+        mmsbp2,
+    ) {
+        return false;
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
         const V_N_SIZE: usize = 512 + 4;
         let mut v_n_scratch = [0u32; V_N_SIZE];
