@@ -695,6 +695,9 @@ pub(super) fn decode_codeblock32(
     }
 
     let tables = decoder_tables();
+    // Table indices below are masked to the tables' sizes: the contexts c_q only set
+    // bits 7–9 and uvlc_mode is at most 0xC0 in non-initial rows, so the masks change
+    // no index and only spare the bounds checks.
     let vlc_tbl0 = &tables.vlc_tbl0;
     let vlc_tbl1 = &tables.vlc_tbl1;
     let uvlc_tbl0 = &tables.uvlc_tbl0;
@@ -728,7 +731,7 @@ pub(super) fn decode_codeblock32(
                 // First quad
                 let mut vlc_val = vlc.rev_fetch();
 
-                let mut t0 = vlc_tbl0[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t0 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 {
                     run -= 2;
                     t0 = if run == -1 { t0 } else { 0 };
@@ -743,7 +746,7 @@ pub(super) fn decode_codeblock32(
                 vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
 
                 // Second quad
-                let mut t1 = vlc_tbl0[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t1 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 && x < width {
                     run -= 2;
                     t1 = if run == -1 { t1 } else { 0 };
@@ -808,7 +811,7 @@ pub(super) fn decode_codeblock32(
 
                 // First quad
                 let mut vlc_val = vlc.rev_fetch();
-                let mut t0 = vlc_tbl1[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t0 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 {
                     run -= 2;
                     t0 = if run == -1 { t0 } else { 0 };
@@ -828,7 +831,7 @@ pub(super) fn decode_codeblock32(
                 vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
 
                 // Second quad
-                let mut t1 = vlc_tbl1[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t1 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 && x < width {
                     run -= 2;
                     t1 = if run == -1 { t1 } else { 0 };
@@ -850,7 +853,8 @@ pub(super) fn decode_codeblock32(
 
                 // Decode u (UVLC) — non-initial rows
                 let uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
-                let mut uvlc_entry = u32::from(uvlc_tbl1[(uvlc_mode + (vlc_val & 0x3F)) as usize]);
+                let mut uvlc_entry =
+                    u32::from(uvlc_tbl1[((uvlc_mode + (vlc_val & 0x3F)) & 0xFF) as usize]);
                 vlc_val = vlc.rev_advance(uvlc_entry & 0x7);
                 uvlc_entry >>= 3;
                 let len = uvlc_entry & 0xF;

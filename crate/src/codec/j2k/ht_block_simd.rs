@@ -19,9 +19,9 @@
 //! CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES ARE DISCLAIMED.
 
 use core::arch::wasm32::{
-    i32x4_add, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i8x16, i8x16_sub,
-    i8x16_swizzle, u32x4, u32x4_extract_lane, u32x4_shr, u32x4_splat, u8x16_splat, v128, v128_and,
-    v128_bitselect, v128_load, v128_or, v128_store64_lane,
+    i16x8_mul, i32x4_add, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i8x16,
+    i8x16_add, i8x16_sub, i8x16_swizzle, u32x4, u32x4_extract_lane, u32x4_shr, u32x4_splat,
+    u8x16_splat, v128, v128_and, v128_bitselect, v128_load, v128_or, v128_store64_lane,
 };
 
 /// Bytes of all-ones after the unstuffed MagSgn bits: each quad reads 32 bytes from
@@ -114,17 +114,15 @@ fn decode_quad(inf: u32, u: u32, bits: &[u8], bitpos: &mut usize, p: u32) -> (v1
     let r = v128_and(q, u32x4_splat(7));
     // x1: bytes b+1..b+4 of each lane; x0: byte b. window = (x0 | x1 << 8) >> r,
     // as x1 · 2^(8−r) | x0 · 2^(7−r) >> 7 (no per-lane shifts in simd128).
-    let idx1 = i32x4_add(
-        i32x4_mul(b, u32x4_splat(0x0101_0101)),
-        u32x4_splat(0x0403_0201),
-    );
+    let bb = i8x16_swizzle(b, i8x16(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    let idx1 = i8x16_add(bb, u32x4_splat(0x0403_0201));
     let x1 = gather(lo, hi, idx1);
     let x0 = gather(lo, hi, v128_or(b, u32x4_splat(0xFFFF_FF00)));
     let pow2 = i8x16(-128, 64, 32, 16, 8, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     let mp = i8x16_swizzle(pow2, v128_or(r, u32x4_splat(0xFFFF_FF00)));
     let w = v128_or(
         i32x4_shl(i32x4_mul(x1, mp), 1),
-        u32x4_shr(i32x4_mul(x0, mp), 7),
+        u32x4_shr(i16x8_mul(x0, mp), 7),
     );
     // 1 << m_n (shift counts wrap as the scalar decoder's do in release builds).
     let pow = v128_bitselect(
