@@ -19,9 +19,12 @@
 //! CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES ARE DISCLAIMED.
 
 use core::arch::wasm32::{
-    i16x8_mul, i32x4_add, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i8x16,
-    i8x16_add, i8x16_sub, i8x16_swizzle, u32x4, u32x4_extract_lane, u32x4_shr, u32x4_splat,
-    u8x16_splat, v128, v128_and, v128_bitselect, v128_load, v128_or, v128_store64_lane,
+    i16x8_add, i16x8_mul, i16x8_ne, i16x8_shl, i16x8_sub, i32x4_add, i32x4_extend_high_i16x8,
+    i32x4_extend_low_i16x8, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i8x16,
+    i8x16_add, i8x16_shuffle, i8x16_sub, i8x16_swizzle, u16x8, u16x8_extract_lane, u16x8_shr,
+    u16x8_splat, u32x4, u32x4_extend_high_u16x8, u32x4_extend_low_u16x8, u32x4_extract_lane,
+    u32x4_shr, u32x4_splat, u8x16_splat, v128, v128_and, v128_bitselect, v128_load, v128_or,
+    v128_store, v128_store64_lane,
 };
 
 /// Bytes of all-ones after the unstuffed MagSgn bits: each quad reads 32 bytes from
@@ -98,17 +101,7 @@ fn decode_quad(inf: u32, u: u32, bits: &[u8], bitpos: &mut usize, p: u32) -> (v1
     let total = u32x4_extract_lane::<3>(inc);
 
     let off = *bitpos >> 3;
-    let (lo, hi) = match bits.get(off..off + 32) {
-        // SAFETY: the slice holds the 32 bytes loaded; v128 loads need no alignment.
-        Some(s) => unsafe {
-            (
-                v128_load(s.as_ptr() as *const v128),
-                v128_load(s.as_ptr().add(16) as *const v128),
-            )
-        },
-        // Past the unstuffed segment and its padding: all ones (see `unstuff`).
-        None => (u32x4_splat(!0), u32x4_splat(!0)),
-    };
+    let (lo, hi) = load32(bits, off);
     let q = i32x4_add(ex, u32x4_splat((*bitpos & 7) as u32));
     let b = u32x4_shr(q, 3);
     let r = v128_and(q, u32x4_splat(7));
@@ -225,6 +218,11 @@ fn decode_rows(
         return false;
     }
     let mut bitpos = 0usize;
+    if mmsbp2 <= 15 {
+        return decode_rows16(
+            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+        );
+    }
     for row in 0..(height as usize).div_ceil(2) {
         let Some(qrow) = quads.get(row * sstr..row * sstr + 2 * nq) else {
             return false;
@@ -262,4 +260,262 @@ fn decode_rows(
         vn[nq] = prev_v3;
     }
     true
+}
+
+/// The quad's U_q: `u_q` plus kappa (from the v_n of the quad row above, `vn`
+/// entries q and q + 1) in non-initial rows, as the scalar decoder computes it.
+#[inline(always)]
+fn quad_u(inf: u32, u_q: u32, first_row: bool, vn: &[u32], q: usize) -> u32 {
+    if first_row {
+        return u_q;
+    }
+    let g = inf & 0xF0;
+    let kappa = if g & g.wrapping_sub(0x10) != 0 {
+        31 - ((vn[q] | vn[q + 1]) | 2).leading_zeros()
+    } else {
+        1
+    };
+    u_q + kappa
+}
+
+/// Two quads (`inf0`, `u0`; `inf1`, `u1`, as for `decode_quad`) in 16-bit lanes,
+/// for blocks whose U_q are at most 15 (so m_n ≤ 15 and v_n < 2^16; the values come
+/// out as the 32-bit computation's). Returns each quad's four samples (as
+/// `decode_quad`) and the eight v_n (16-bit lanes, quad 0 then quad 1).
+#[inline(always)]
+fn decode_pair16(
+    inf0: u32,
+    u0: u32,
+    inf1: u32,
+    u1: u32,
+    bits: &[u8],
+    bitpos: &mut usize,
+    p: u32,
+) -> (v128, v128, v128) {
+    let zero = u16x8_splat(0);
+    // Lanes 0–3 quad 0, lanes 4–7 quad 1.
+    let pair = |a: u32, b: u32| {
+        let v = u32x4_splat(a | b << 16);
+        i8x16_shuffle::<0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3>(v, v)
+    };
+    let infv = pair(inf0, inf1);
+    let uv = pair(u0, u1);
+    let sig = i16x8_ne(
+        v128_and(infv, u16x8(0x10, 0x20, 0x40, 0x80, 0x10, 0x20, 0x40, 0x80)),
+        zero,
+    );
+    let ek = i16x8_ne(
+        v128_and(
+            infv,
+            u16x8(
+                0x1000, 0x2000, 0x4000, 0x8000, 0x1000, 0x2000, 0x4000, 0x8000,
+            ),
+        ),
+        zero,
+    );
+    let e1 = i16x8_ne(
+        v128_and(
+            infv,
+            u16x8(0x100, 0x200, 0x400, 0x800, 0x100, 0x200, 0x400, 0x800),
+        ),
+        zero,
+    );
+    let e = i16x8_add(uv, ek); // U_q − e_k: 0..=15
+    let m = v128_and(e, sig);
+    // Inclusive prefix sum over the eight lanes, then each sample's first bit.
+    let inc = i16x8_add(
+        m,
+        i8x16_shuffle::<16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13>(m, zero),
+    );
+    let inc = i16x8_add(
+        inc,
+        i8x16_shuffle::<16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>(inc, zero),
+    );
+    let inc = i16x8_add(
+        inc,
+        i8x16_shuffle::<16, 16, 16, 16, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7>(inc, zero),
+    );
+    let ex = i8x16_shuffle::<16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13>(inc, zero);
+    let total = u16x8_extract_lane::<7>(inc);
+
+    let (lo, hi) = load32(bits, *bitpos >> 3);
+    let q = i16x8_add(ex, u16x8_splat((*bitpos & 7) as u16)); // ≤ 7 + 7 · 15
+    let b = u16x8_shr(q, 3);
+    let r = v128_and(q, u16x8_splat(7));
+    // Per lane bytes (b, b+1) and (b+1, b+2); window = bits r..r+15 from byte b:
+    // low byte (d0 · 2^(8−r) mod 2^16) >> 8, high byte (d1 · 2^(8−r)) & 0xFF00.
+    let bcast = i8x16(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
+    let idx0 = i8x16_add(i8x16_swizzle(b, bcast), u16x8_splat(0x0100));
+    let d0 = gather(lo, hi, idx0);
+    let d1 = gather(lo, hi, i8x16_add(idx0, u16x8_splat(0x0101)));
+    // 2^(8−r): low byte from entry r, high byte from entry r + 8.
+    let pow8 = i8x16(0, -128, 64, 32, 16, 8, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0);
+    let mult = i8x16_swizzle(
+        pow8,
+        i8x16_add(i8x16_swizzle(r, bcast), u16x8_splat(0x0800)),
+    );
+    let w = v128_or(
+        u16x8_shr(i16x8_mul(d0, mult), 8),
+        v128_and(i16x8_mul(d1, mult), u16x8_splat(0xFF00)),
+    );
+    // 1 << m_n from two byte tables (e ≤ 15).
+    let pow_lo = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0);
+    let pow_hi = i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, -128);
+    let pow = v128_or(
+        i8x16_swizzle(pow_lo, v128_or(e, u16x8_splat(0xFF00))),
+        i8x16_swizzle(pow_hi, v128_or(i16x8_shl(e, 8), u16x8_splat(0x00FF))),
+    );
+    let one = u16x8_splat(1);
+    let v_n = v128_and(
+        v128_or(
+            v128_or(v128_and(w, i16x8_sub(pow, one)), v128_and(pow, e1)),
+            one,
+        ),
+        sig,
+    );
+    // Samples in 32 bits: sign (the window's first bit) at 31, (v_n + 2) << (p − 1).
+    let widen = |v_n: v128, w: v128, sig: v128| {
+        v128_and(
+            v128_or(
+                i32x4_shl(i32x4_add(v_n, u32x4_splat(2)), p - 1),
+                i32x4_shl(w, 31),
+            ),
+            sig,
+        )
+    };
+    let out0 = widen(
+        u32x4_extend_low_u16x8(v_n),
+        u32x4_extend_low_u16x8(w),
+        i32x4_extend_low_i16x8(sig),
+    );
+    let out1 = widen(
+        u32x4_extend_high_u16x8(v_n),
+        u32x4_extend_high_u16x8(w),
+        i32x4_extend_high_i16x8(sig),
+    );
+    *bitpos += usize::from(total);
+    (out0, out1, v_n)
+}
+
+/// `decode_rows` for blocks with U_q ≤ 15 (`mmsbp2` ≤ 15): two quads a step.
+#[allow(clippy::too_many_arguments)]
+fn decode_rows16(
+    quads: &[u16],
+    bits: &[u8],
+    sstr: usize,
+    decoded: &mut [u32],
+    width: usize,
+    height: u32,
+    stride: usize,
+    p: u32,
+    mmsbp2: u32,
+    vn: &mut [u32; 516],
+) -> bool {
+    let nq = width.div_ceil(2);
+    let mut bitpos = 0usize;
+    for row in 0..(height as usize).div_ceil(2) {
+        let Some(qrow) = quads.get(row * sstr..row * sstr + 2 * nq) else {
+            return false;
+        };
+        let base = 2 * row * stride;
+        let mut prev_v3 = 0u32;
+        let mut q = 0;
+        while q < nq {
+            let two = q + 1 < nq;
+            let inf0 = u32::from(qrow[2 * q]);
+            let u0 = quad_u(inf0, u32::from(qrow[2 * q + 1]), row == 0, vn, q);
+            if u0 > mmsbp2 {
+                return false;
+            }
+            let (inf1, u1) = if two {
+                let inf1 = u32::from(qrow[2 * q + 2]);
+                let u1 = quad_u(inf1, u32::from(qrow[2 * q + 3]), row == 0, vn, q + 1);
+                if u1 > mmsbp2 {
+                    return false;
+                }
+                (inf1, u1)
+            } else {
+                (0, 1)
+            };
+            let at = base + 2 * q;
+            if (inf0 | inf1) & 0xF0 == 0 {
+                let zero = u32x4_splat(0);
+                vn[q] = prev_v3;
+                if two {
+                    vn[q + 1] = 0;
+                }
+                prev_v3 = 0;
+                if 2 * q + 4 <= width {
+                    if !store_row4(decoded, at, stride, zero, zero) {
+                        return false;
+                    }
+                } else if !store_quad(decoded, at, stride, zero, 2 * q + 1 < width)
+                    || (two && !store_quad(decoded, at + 2, stride, zero, 2 * q + 3 < width))
+                {
+                    return false;
+                }
+            } else {
+                let (out0, out1, v) = decode_pair16(inf0, u0, inf1, u1, bits, &mut bitpos, p);
+                vn[q] = prev_v3 | u32::from(u16x8_extract_lane::<1>(v));
+                if two {
+                    vn[q + 1] = u32::from(u16x8_extract_lane::<3>(v))
+                        | u32::from(u16x8_extract_lane::<5>(v));
+                    prev_v3 = u32::from(u16x8_extract_lane::<7>(v));
+                } else {
+                    prev_v3 = u32::from(u16x8_extract_lane::<3>(v));
+                }
+                if 2 * q + 4 <= width {
+                    if !store_row4(decoded, at, stride, out0, out1) {
+                        return false;
+                    }
+                } else if !store_quad(decoded, at, stride, out0, 2 * q + 1 < width)
+                    || (two && !store_quad(decoded, at + 2, stride, out1, 2 * q + 3 < width))
+                {
+                    return false;
+                }
+            }
+            q += 2;
+        }
+        vn[nq] = prev_v3;
+    }
+    true
+}
+
+/// Stores two quads' samples (`out0`, `out1` as from `decode_quad`) as four columns
+/// of row y at `at` and of row y + 1 at `at + stride`.
+#[inline(always)]
+fn store_row4(decoded: &mut [u32], at: usize, stride: usize, out0: v128, out1: v128) -> bool {
+    let row0 = i32x4_shuffle::<0, 2, 4, 6>(out0, out1);
+    let row1 = i32x4_shuffle::<1, 3, 5, 7>(out0, out1);
+    let (Some(r0), Some(r1)) = (
+        decoded.get_mut(at..at + 4).map(|s| s.as_mut_ptr()),
+        decoded
+            .get_mut(at + stride..at + stride + 4)
+            .map(|s| s.as_mut_ptr()),
+    ) else {
+        return false;
+    };
+    // SAFETY: each pointer starts four u32 (16 bytes) inside `decoded`; v128 stores
+    // need no alignment.
+    unsafe {
+        v128_store(r0 as *mut v128, row0);
+        v128_store(r1 as *mut v128, row1);
+    }
+    true
+}
+
+/// The 32 bytes at `off` of the unstuffed bits, or all ones past them (see
+/// `unstuff`).
+#[inline(always)]
+fn load32(bits: &[u8], off: usize) -> (v128, v128) {
+    match bits.get(off..off + 32) {
+        // SAFETY: the slice holds the 32 bytes loaded; v128 loads need no alignment.
+        Some(s) => unsafe {
+            (
+                v128_load(s.as_ptr() as *const v128),
+                v128_load(s.as_ptr().add(16) as *const v128),
+            )
+        },
+        None => (u32x4_splat(!0), u32x4_splat(!0)),
+    }
 }
