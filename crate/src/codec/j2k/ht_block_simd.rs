@@ -101,16 +101,23 @@ fn decode_quad(inf: u32, u: u32, bits: &[u8], bitpos: &mut usize, p: u32) -> (v1
     let total = u32x4_extract_lane::<3>(inc);
 
     let off = *bitpos >> 3;
-    let (lo, hi) = load32(bits, off);
-    let q = i32x4_add(ex, u32x4_splat((*bitpos & 7) as u32));
+    let s = *bitpos & 7;
+    let q = i32x4_add(ex, u32x4_splat(s as u32));
     let b = u32x4_shr(q, 3);
     let r = v128_and(q, u32x4_splat(7));
     // x1: bytes b+1..b+4 of each lane; x0: byte b. window = (x0 | x1 << 8) >> r,
     // as x1 · 2^(8−r) | x0 · 2^(7−r) >> 7 (no per-lane shifts in simd128).
     let bb = i8x16_swizzle(b, i8x16(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
     let idx1 = i8x16_add(bb, u32x4_splat(0x0403_0201));
-    let x1 = gather(lo, hi, idx1);
-    let x0 = gather(lo, hi, v128_or(b, u32x4_splat(0xFFFF_FF00)));
+    let idx0 = v128_or(b, u32x4_splat(0xFFFF_FF00));
+    // Every byte used below 16 when s + total ≤ 95 (then b + 4 ≤ 15): one vector.
+    let (x1, x0) = if s + total as usize <= 95 {
+        let lo = load16(bits, off);
+        (i8x16_swizzle(lo, idx1), i8x16_swizzle(lo, idx0))
+    } else {
+        let (lo, hi) = load32(bits, off);
+        (gather(lo, hi, idx1), gather(lo, hi, idx0))
+    };
     let pow2 = i8x16(-128, 64, 32, 16, 8, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     let mp = i8x16_swizzle(pow2, v128_or(r, u32x4_splat(0xFFFF_FF00)));
     let w = v128_or(
@@ -219,9 +226,15 @@ fn decode_rows(
     }
     let mut bitpos = 0usize;
     if mmsbp2 <= 15 {
-        return decode_rows16(
-            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
-        );
+        return if p >= 17 {
+            decode_rows16::<true>(
+                quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+            )
+        } else {
+            decode_rows16::<false>(
+                quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+            )
+        };
     }
     for row in 0..(height as usize).div_ceil(2) {
         let Some(qrow) = quads.get(row * sstr..row * sstr + 2 * nq) else {
@@ -280,10 +293,10 @@ fn quad_u(inf: u32, u_q: u32, first_row: bool, vn: &[u32], q: usize) -> u32 {
 
 /// Two quads (`inf0`, `u0`; `inf1`, `u1`, as for `decode_quad`) in 16-bit lanes,
 /// for blocks whose U_q are at most 15 (so m_n ≤ 15 and v_n < 2^16; the values come
-/// out as the 32-bit computation's). Returns each quad's four samples (as
-/// `decode_quad`) and the eight v_n (16-bit lanes, quad 0 then quad 1).
+/// out as the 32-bit computation's; `HIGH`: p ≥ 17). Returns the samples as two
+/// rows of four columns and the eight v_n (16-bit lanes, quad 0 then quad 1).
 #[inline(always)]
-fn decode_pair16(
+fn decode_pair16<const HIGH: bool>(
     inf0: u32,
     u0: u32,
     inf1: u32,
@@ -338,16 +351,23 @@ fn decode_pair16(
     let ex = i8x16_shuffle::<16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13>(inc, zero);
     let total = u16x8_extract_lane::<7>(inc);
 
-    let (lo, hi) = load32(bits, *bitpos >> 3);
-    let q = i16x8_add(ex, u16x8_splat((*bitpos & 7) as u16)); // ≤ 7 + 7 · 15
+    let s = *bitpos & 7;
+    let q = i16x8_add(ex, u16x8_splat(s as u16)); // ≤ 7 + 7 · 15
     let b = u16x8_shr(q, 3);
     let r = v128_and(q, u16x8_splat(7));
     // Per lane bytes (b, b+1) and (b+1, b+2); window = bits r..r+15 from byte b:
     // low byte (d0 · 2^(8−r) mod 2^16) >> 8, high byte (d1 · 2^(8−r)) & 0xFF00.
     let bcast = i8x16(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
     let idx0 = i8x16_add(i8x16_swizzle(b, bcast), u16x8_splat(0x0100));
-    let d0 = gather(lo, hi, idx0);
-    let d1 = gather(lo, hi, i8x16_add(idx0, u16x8_splat(0x0101)));
+    let idx1 = i8x16_add(idx0, u16x8_splat(0x0101));
+    // Every byte used below 16 when s + total ≤ 111 (then b + 2 ≤ 15): one vector.
+    let (d0, d1) = if s + usize::from(total) <= 111 {
+        let lo = load16(bits, *bitpos >> 3);
+        (i8x16_swizzle(lo, idx0), i8x16_swizzle(lo, idx1))
+    } else {
+        let (lo, hi) = load32(bits, *bitpos >> 3);
+        (gather(lo, hi, idx0), gather(lo, hi, idx1))
+    };
     // 2^(8−r): low byte from entry r, high byte from entry r + 8.
     let pow8 = i8x16(0, -128, 64, 32, 16, 8, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0);
     let mult = i8x16_swizzle(
@@ -373,7 +393,25 @@ fn decode_pair16(
         ),
         sig,
     );
-    // Samples in 32 bits: sign (the window's first bit) at 31, (v_n + 2) << (p − 1).
+    *bitpos += usize::from(total);
+    // Samples in 32 bits: sign (the window's first bit) at 31, (v_n + 2) << (p − 1),
+    // as row 0 (quad 0 columns 0, 1, quad 1 columns 0, 1) and row 1.
+    if HIGH {
+        // p − 1 ≥ 16: the low 16 bits are zero and the high 16 bits are the 16-bit
+        // computation's (what leaves 16 bits here leaves 32 bits there).
+        let val = v128_and(
+            v128_or(
+                i16x8_shl(i16x8_add(v_n, u16x8_splat(2)), p - 17),
+                i16x8_shl(w, 15),
+            ),
+            sig,
+        );
+        let row0 =
+            i8x16_shuffle::<16, 16, 0, 1, 16, 16, 4, 5, 16, 16, 8, 9, 16, 16, 12, 13>(val, zero);
+        let row1 =
+            i8x16_shuffle::<16, 16, 2, 3, 16, 16, 6, 7, 16, 16, 10, 11, 16, 16, 14, 15>(val, zero);
+        return (row0, row1, v_n);
+    }
     let widen = |v_n: v128, w: v128, sig: v128| {
         v128_and(
             v128_or(
@@ -393,13 +431,16 @@ fn decode_pair16(
         u32x4_extend_high_u16x8(w),
         i32x4_extend_high_i16x8(sig),
     );
-    *bitpos += usize::from(total);
-    (out0, out1, v_n)
+    (
+        i32x4_shuffle::<0, 2, 4, 6>(out0, out1),
+        i32x4_shuffle::<1, 3, 5, 7>(out0, out1),
+        v_n,
+    )
 }
 
 /// `decode_rows` for blocks with U_q ≤ 15 (`mmsbp2` ≤ 15): two quads a step.
 #[allow(clippy::too_many_arguments)]
-fn decode_rows16(
+fn decode_rows16<const HIGH: bool>(
     quads: &[u16],
     bits: &[u8],
     sstr: usize,
@@ -437,25 +478,16 @@ fn decode_rows16(
             } else {
                 (0, 1)
             };
-            let at = base + 2 * q;
-            if (inf0 | inf1) & 0xF0 == 0 {
-                let zero = u32x4_splat(0);
+            let (row0, row1) = if (inf0 | inf1) & 0xF0 == 0 {
                 vn[q] = prev_v3;
                 if two {
                     vn[q + 1] = 0;
                 }
                 prev_v3 = 0;
-                if 2 * q + 4 <= width {
-                    if !store_row4(decoded, at, stride, zero, zero) {
-                        return false;
-                    }
-                } else if !store_quad(decoded, at, stride, zero, 2 * q + 1 < width)
-                    || (two && !store_quad(decoded, at + 2, stride, zero, 2 * q + 3 < width))
-                {
-                    return false;
-                }
+                (u32x4_splat(0), u32x4_splat(0))
             } else {
-                let (out0, out1, v) = decode_pair16(inf0, u0, inf1, u1, bits, &mut bitpos, p);
+                let (row0, row1, v) =
+                    decode_pair16::<HIGH>(inf0, u0, inf1, u1, bits, &mut bitpos, p);
                 vn[q] = prev_v3 | u32::from(u16x8_extract_lane::<1>(v));
                 if two {
                     vn[q + 1] = u32::from(u16x8_extract_lane::<3>(v))
@@ -464,15 +496,10 @@ fn decode_rows16(
                 } else {
                     prev_v3 = u32::from(u16x8_extract_lane::<3>(v));
                 }
-                if 2 * q + 4 <= width {
-                    if !store_row4(decoded, at, stride, out0, out1) {
-                        return false;
-                    }
-                } else if !store_quad(decoded, at, stride, out0, 2 * q + 1 < width)
-                    || (two && !store_quad(decoded, at + 2, stride, out1, 2 * q + 3 < width))
-                {
-                    return false;
-                }
+                (row0, row1)
+            };
+            if !store_rows(decoded, base + 2 * q, stride, row0, row1, width - 2 * q) {
+                return false;
             }
             q += 2;
         }
@@ -481,27 +508,60 @@ fn decode_rows16(
     true
 }
 
-/// Stores two quads' samples (`out0`, `out1` as from `decode_quad`) as four columns
-/// of row y at `at` and of row y + 1 at `at + stride`.
+/// Stores two rows of four columns (`row0` at `at`, `row1` at `at + stride`), or the
+/// first `cols` columns of them where fewer are left in the block.
 #[inline(always)]
-fn store_row4(decoded: &mut [u32], at: usize, stride: usize, out0: v128, out1: v128) -> bool {
-    let row0 = i32x4_shuffle::<0, 2, 4, 6>(out0, out1);
-    let row1 = i32x4_shuffle::<1, 3, 5, 7>(out0, out1);
-    let (Some(r0), Some(r1)) = (
-        decoded.get_mut(at..at + 4).map(|s| s.as_mut_ptr()),
-        decoded
-            .get_mut(at + stride..at + stride + 4)
-            .map(|s| s.as_mut_ptr()),
-    ) else {
+fn store_rows(
+    decoded: &mut [u32],
+    at: usize,
+    stride: usize,
+    row0: v128,
+    row1: v128,
+    cols: usize,
+) -> bool {
+    let Some(end) = (at + stride).checked_add(4) else {
         return false;
     };
-    // SAFETY: each pointer starts four u32 (16 bytes) inside `decoded`; v128 stores
-    // need no alignment.
+    if cols >= 4 && end <= decoded.len() {
+        // SAFETY: at + stride + 4 ≤ decoded.len() (and at ≤ at + stride): both rows'
+        // four u32 (16 bytes) lie inside `decoded`; v128 stores need no alignment.
+        unsafe {
+            let d = decoded.as_mut_ptr();
+            v128_store(d.add(at) as *mut v128, row0);
+            v128_store(d.add(at + stride) as *mut v128, row1);
+        }
+        return true;
+    }
+    let mut r = [[0u32; 4]; 2];
+    // SAFETY: each store writes 16 bytes into a [u32; 4].
     unsafe {
-        v128_store(r0 as *mut v128, row0);
-        v128_store(r1 as *mut v128, row1);
+        v128_store(r[0].as_mut_ptr() as *mut v128, row0);
+        v128_store(r[1].as_mut_ptr() as *mut v128, row1);
+    }
+    let cols = cols.min(4);
+    match (decoded.get_mut(at..at + cols), r[0].get(..cols)) {
+        (Some(d), Some(s)) => d.copy_from_slice(s),
+        _ => return false,
+    }
+    match (
+        decoded.get_mut(at + stride..at + stride + cols),
+        r[1].get(..cols),
+    ) {
+        (Some(d), Some(s)) => d.copy_from_slice(s),
+        _ => return false,
     }
     true
+}
+
+/// The 16 bytes at `off` of the unstuffed bits, or all ones past them (see
+/// `unstuff`: the segment's bytes are followed by at least 32 of padding).
+#[inline(always)]
+fn load16(bits: &[u8], off: usize) -> v128 {
+    match bits.get(off..off + 16) {
+        // SAFETY: the slice holds the 16 bytes loaded; v128 loads need no alignment.
+        Some(s) => unsafe { v128_load(s.as_ptr() as *const v128) },
+        None => u32x4_splat(!0),
+    }
 }
 
 /// The 32 bytes at `off` of the unstuffed bits, or all ones past them (see
