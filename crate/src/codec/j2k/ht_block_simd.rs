@@ -1,7 +1,9 @@
 //! The MagSgn step of the HTJ2K cleanup pass with wasm simd128, after the design of
 //! OpenJPH's `ojph_block_decoder_wasm.cpp`: each quad's four samples are decoded at
 //! once (their MagSgn bit offsets by a prefix sum, their bits gathered with byte
-//! swizzles), with no branch per sample. `ht_block::decode_codeblock32` calls it in
+//! swizzles), with no branch per sample; blocks whose U_q bound is at most 15 take
+//! two quads a step in 16-bit lanes (OpenJPH's `decode_two_quad16`), the others one
+//! quad in 32-bit lanes (`decode_one_quad32`). `ht_block::decode_codeblock32` calls it in
 //! place of its scalar MagSgn loop in simd128 builds; the VLC/MEL step before it and
 //! the refinement passes after it stay shared. Its output equals the scalar loop's
 //! for every block, malformed ones included: the MagSgn bytes are unstuffed the way
@@ -244,18 +246,7 @@ fn decode_rows(
         let mut prev_v3 = 0u32;
         for q in 0..nq {
             let inf = u32::from(qrow[2 * q]);
-            let u_q = u32::from(qrow[2 * q + 1]);
-            let u = if row == 0 {
-                u_q
-            } else {
-                let g = inf & 0xF0;
-                let kappa = if g & g.wrapping_sub(0x10) != 0 {
-                    31 - ((vn[q] | vn[q + 1]) | 2).leading_zeros()
-                } else {
-                    1
-                };
-                u_q + kappa
-            };
+            let u = quad_u(inf, u32::from(qrow[2 * q + 1]), row == 0, &vn, q);
             if u > mmsbp2 {
                 return false;
             }
