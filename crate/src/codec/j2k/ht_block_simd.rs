@@ -1,9 +1,10 @@
 //! The MagSgn step of the HTJ2K cleanup pass with wasm simd128, after the design of
 //! OpenJPH's `ojph_block_decoder_wasm.cpp`: each quad's four samples are decoded at
 //! once (their MagSgn bit offsets by a prefix sum, their bits gathered with byte
-//! swizzles), with no branch per sample; blocks whose U_q bound is at most 15 take
-//! two quads a step in 16-bit lanes (OpenJPH's `decode_two_quad16`), the others one
-//! quad in 32-bit lanes (`decode_one_quad32`). `ht_block::decode_codeblock32` calls it in
+//! swizzles), with no branch per sample. Quads go two at a time: in 16-bit lanes where
+//! both quads' U_q are at most 15 (OpenJPH's `decode_two_quad16`, which it takes per
+//! block, by the block's bound), else one by one in 32-bit lanes (`decode_one_quad32`).
+//! `ht_block::decode_codeblock32` calls it in
 //! place of its scalar MagSgn loop in simd128 builds; the VLC/MEL step before it and
 //! the refinement passes after it stay shared. Its output equals the scalar loop's
 //! for every block, malformed ones included: the MagSgn bytes are unstuffed the way
@@ -26,7 +27,7 @@ use core::arch::wasm32::{
     i8x16_add, i8x16_shuffle, i8x16_sub, i8x16_swizzle, u16x8, u16x8_extract_lane, u16x8_shr,
     u16x8_splat, u32x4, u32x4_extend_high_u16x8, u32x4_extend_low_u16x8, u32x4_extract_lane,
     u32x4_shr, u32x4_splat, u8x16_splat, v128, v128_and, v128_bitselect, v128_load, v128_or,
-    v128_store, v128_store64_lane,
+    v128_store,
 };
 
 /// Bytes of all-ones after the unstuffed MagSgn bits: each quad reads 32 bytes from
@@ -144,36 +145,6 @@ fn decode_quad(inf: u32, u: u32, bits: &[u8], bitpos: &mut usize, p: u32) -> (v1
     (v128_and(val, sig), v128_and(v_n, sig))
 }
 
-/// Stores a quad's samples (`out` as from `decode_quad`) at `at` (row y) and
-/// `at + stride` (row y + 1), two columns or, at an odd block width's last quad, one.
-#[inline(always)]
-fn store_quad(decoded: &mut [u32], at: usize, stride: usize, out: v128, two: bool) -> bool {
-    let rows = i32x4_shuffle::<0, 2, 1, 3>(out, out); // row 0 pair, row 1 pair
-    if two {
-        let (Some(r0), Some(r1)) = (
-            decoded.get_mut(at..at + 2).map(|s| s.as_mut_ptr()),
-            decoded
-                .get_mut(at + stride..at + stride + 2)
-                .map(|s| s.as_mut_ptr()),
-        ) else {
-            return false;
-        };
-        // SAFETY: each pointer starts two u32 (8 bytes) inside `decoded`; the 64-bit
-        // lane stores need no alignment.
-        unsafe {
-            v128_store64_lane::<0>(rows, r0 as *mut u64);
-            v128_store64_lane::<1>(rows, r1 as *mut u64);
-        }
-    } else {
-        let Some(d) = decoded.get_mut(at + stride) else {
-            return false;
-        };
-        *d = u32x4_extract_lane::<2>(rows);
-        decoded[at] = u32x4_extract_lane::<0>(rows);
-    }
-    true
-}
-
 /// Step 2 of `decode_codeblock32` (the MagSgn segment `magsgn`), with the quads'
 /// VLC entries and u_q in `scratch[..quads_len]` (row stride `sstr`) as step 1 left
 /// them. Returns false where a quad's U_q exceeds `mmsbp2` (or the block does not fit
@@ -226,44 +197,15 @@ fn decode_rows(
     if nq >= vn.len() {
         return false;
     }
-    let mut bitpos = 0usize;
-    if mmsbp2 <= 15 {
-        return if p >= 17 {
-            decode_rows16::<true>(
-                quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
-            )
-        } else {
-            decode_rows16::<false>(
-                quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
-            )
-        };
+    if p >= 17 {
+        decode_rows16::<true>(
+            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+        )
+    } else {
+        decode_rows16::<false>(
+            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+        )
     }
-    for row in 0..(height as usize).div_ceil(2) {
-        let Some(qrow) = quads.get(row * sstr..row * sstr + 2 * nq) else {
-            return false;
-        };
-        let base = 2 * row * stride;
-        let mut prev_v3 = 0u32;
-        for q in 0..nq {
-            let inf = u32::from(qrow[2 * q]);
-            let u = quad_u(inf, u32::from(qrow[2 * q + 1]), row == 0, &vn, q);
-            if u > mmsbp2 {
-                return false;
-            }
-            let (out, v) = if inf & 0xF0 == 0 {
-                (u32x4_splat(0), u32x4_splat(0))
-            } else {
-                decode_quad(inf, u, bits, &mut bitpos, p)
-            };
-            vn[q] = prev_v3 | u32x4_extract_lane::<1>(v);
-            prev_v3 = u32x4_extract_lane::<3>(v);
-            if !store_quad(decoded, base + 2 * q, stride, out, 2 * q + 1 < width) {
-                return false;
-            }
-        }
-        vn[nq] = prev_v3;
-    }
-    true
 }
 
 /// The quad's U_q: `u_q` plus kappa (from the v_n of the quad row above, `vn`
@@ -429,7 +371,8 @@ fn decode_pair16<const HIGH: bool>(
     )
 }
 
-/// `decode_rows` for blocks with U_q ≤ 15 (`mmsbp2` ≤ 15): two quads a step.
+/// `decode_rows`, two quads a step: in 16-bit lanes where both quads' U_q are at
+/// most 15 (`HIGH`: p ≥ 17), else a quad at a time in 32-bit lanes.
 #[allow(clippy::too_many_arguments)]
 fn decode_rows16<const HIGH: bool>(
     quads: &[u16],
@@ -476,6 +419,23 @@ fn decode_rows16<const HIGH: bool>(
                 }
                 prev_v3 = 0;
                 (u32x4_splat(0), u32x4_splat(0))
+            } else if u0 > 15 || u1 > 15 {
+                // A quad with U_q over 15: 32-bit lanes, a quad at a time.
+                let (out0, v0) = decode_quad(inf0, u0, bits, &mut bitpos, p);
+                vn[q] = prev_v3 | u32x4_extract_lane::<1>(v0);
+                prev_v3 = u32x4_extract_lane::<3>(v0);
+                let out1 = if two {
+                    let (out1, v1) = decode_quad(inf1, u1, bits, &mut bitpos, p);
+                    vn[q + 1] = prev_v3 | u32x4_extract_lane::<1>(v1);
+                    prev_v3 = u32x4_extract_lane::<3>(v1);
+                    out1
+                } else {
+                    u32x4_splat(0)
+                };
+                (
+                    i32x4_shuffle::<0, 2, 4, 6>(out0, out1),
+                    i32x4_shuffle::<1, 3, 5, 7>(out0, out1),
+                )
             } else {
                 let (row0, row1, v) =
                     decode_pair16::<HIGH>(inf0, u0, inf1, u1, bits, &mut bitpos, p);
