@@ -4,9 +4,9 @@
 //! swizzles), with no branch per sample. Quads go two at a time: in 16-bit lanes where
 //! both quads' U_q are at most 15 (OpenJPH's `decode_two_quad16`, which it takes per
 //! block, by the block's bound), else one by one in 32-bit lanes (`decode_one_quad32`).
-//! `ht_block::decode_codeblock32` calls it in
-//! place of its scalar MagSgn loop in simd128 builds; the VLC/MEL step before it and
-//! the refinement passes after it stay shared. Its output equals the scalar loop's
+//! `ht_block::decode_codeblock32` calls it in place of its scalar MagSgn loop in
+//! simd128 builds; the VLC/MEL step before it and the refinement passes after it stay
+//! shared. Its output equals the scalar loop's
 //! for every block, malformed ones included: the MagSgn bytes are unstuffed the way
 //! the scalar reader does it (a stuffed byte's top bit ORed into the next byte's
 //! first), and each sample's sign is its first MagSgn bit, as there.
