@@ -20,6 +20,8 @@ mod dwt53;
 mod dwt97;
 mod ht53;
 mod ht_block;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod ht_block_simd;
 mod ht_tables;
 mod mq;
 mod t1;

@@ -25,6 +25,10 @@
 
 use super::ht_tables::decoder_tables;
 
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 #[inline(always)]
 const fn count_leading_zeros(val: u32) -> u32 {
     val.leading_zeros()
@@ -691,6 +695,9 @@ pub(super) fn decode_codeblock32(
     }
 
     let tables = decoder_tables();
+    // Table indices below are masked to the tables' sizes: the contexts c_q only set
+    // bits 7–9 and uvlc_mode is at most 0xC0 in non-initial rows, so the masks change
+    // no index and only spare the bounds checks.
     let vlc_tbl0 = &tables.vlc_tbl0;
     let vlc_tbl1 = &tables.vlc_tbl1;
     let uvlc_tbl0 = &tables.uvlc_tbl0;
@@ -724,7 +731,7 @@ pub(super) fn decode_codeblock32(
                 // First quad
                 let mut vlc_val = vlc.rev_fetch();
 
-                let mut t0 = vlc_tbl0[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t0 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 {
                     run -= 2;
                     t0 = if run == -1 { t0 } else { 0 };
@@ -739,7 +746,7 @@ pub(super) fn decode_codeblock32(
                 vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
 
                 // Second quad
-                let mut t1 = vlc_tbl0[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t1 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 && x < width {
                     run -= 2;
                     t1 = if run == -1 { t1 } else { 0 };
@@ -804,7 +811,7 @@ pub(super) fn decode_codeblock32(
 
                 // First quad
                 let mut vlc_val = vlc.rev_fetch();
-                let mut t0 = vlc_tbl1[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t0 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 {
                     run -= 2;
                     t0 = if run == -1 { t0 } else { 0 };
@@ -824,7 +831,7 @@ pub(super) fn decode_codeblock32(
                 vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
 
                 // Second quad
-                let mut t1 = vlc_tbl1[(c_q + (vlc_val & 0x7F)) as usize];
+                let mut t1 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
                 if c_q == 0 && x < width {
                     run -= 2;
                     t1 = if run == -1 { t1 } else { 0 };
@@ -846,7 +853,8 @@ pub(super) fn decode_codeblock32(
 
                 // Decode u (UVLC) — non-initial rows
                 let uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
-                let mut uvlc_entry = u32::from(uvlc_tbl1[(uvlc_mode + (vlc_val & 0x3F)) as usize]);
+                let mut uvlc_entry =
+                    u32::from(uvlc_tbl1[((uvlc_mode + (vlc_val & 0x3F)) & 0xFF) as usize]);
                 vlc_val = vlc.rev_advance(uvlc_entry & 0x7);
                 uvlc_entry >>= 3;
                 let len = uvlc_entry & 0xF;
@@ -874,6 +882,23 @@ pub(super) fn decode_codeblock32(
     // ========================================================================
     // Step 2: Decode MagSgn
     // ========================================================================
+    // simd128 builds: a quad at a time (`ht_block_simd`), with the same output.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if !super::ht_block_simd::decode_magsgn(
+        scratch,
+        scratch_len,
+        sstr as usize,
+        &coded_data[..lcup - scup],
+        decoded_data,
+        width,
+        height,
+        stride as usize,
+        p,
+        mmsbp2,
+    ) {
+        return false;
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
         const V_N_SIZE: usize = 512 + 4;
         let mut v_n_scratch = [0u32; V_N_SIZE];

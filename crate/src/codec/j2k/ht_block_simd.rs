@@ -1,0 +1,532 @@
+//! The MagSgn step of the HTJ2K cleanup pass with wasm simd128, after the design of
+//! OpenJPH's `ojph_block_decoder_wasm.cpp`: each quad's four samples are decoded at
+//! once (their MagSgn bit offsets by a prefix sum, their bits gathered with byte
+//! swizzles), with no branch per sample. Quads go two at a time: in 16-bit lanes where
+//! both quads' U_q are at most 15 (OpenJPH's `decode_two_quad16`, which it takes per
+//! block, by the block's bound), else one by one in 32-bit lanes (`decode_one_quad32`).
+//! `ht_block::decode_codeblock32` calls it in place of its scalar MagSgn loop in
+//! simd128 builds; the VLC/MEL step before it and the refinement passes after it stay
+//! shared. Its output equals the scalar loop's
+//! for every block, malformed ones included: the MagSgn bytes are unstuffed the way
+//! the scalar reader does it (a stuffed byte's top bit ORed into the next byte's
+//! first), and each sample's sign is its first MagSgn bit, as there.
+//!
+//! Copyright (c) 2019, Aous Naman; Copyright (c) 2019, Kakadu Software Pty Ltd;
+//! Copyright (c) 2019, The University of New South Wales, Australia (OpenJPH), and
+//! the openjph-core authors. BSD-2-Clause: redistribution and use in source and
+//! binary forms, with or without modification, are permitted provided that (1)
+//! redistributions of source code retain this copyright notice, this list of
+//! conditions and the following disclaimer, and (2) redistributions in binary form
+//! reproduce it in the documentation and/or other materials provided with the
+//! distribution. THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND
+//! CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES ARE DISCLAIMED.
+
+use core::arch::wasm32::{
+    i16x8_add, i16x8_mul, i16x8_ne, i16x8_shl, i16x8_sub, i32x4_add, i32x4_extend_high_i16x8,
+    i32x4_extend_low_i16x8, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i8x16,
+    i8x16_add, i8x16_shuffle, i8x16_sub, i8x16_swizzle, u16x8, u16x8_extract_lane, u16x8_shr,
+    u16x8_splat, u32x4, u32x4_extend_high_u16x8, u32x4_extend_low_u16x8, u32x4_extract_lane,
+    u32x4_shr, u32x4_splat, u8x16_splat, v128, v128_and, v128_bitselect, v128_load, v128_or,
+    v128_store,
+};
+
+/// Bytes of all-ones after the unstuffed MagSgn bits: each quad reads 32 bytes from
+/// its bit position's byte, and everything past the segment reads as ones.
+const PAD: usize = 40;
+
+/// Unstuffs the MagSgn segment `src` into `out` (at least `src.len() + PAD` bytes,
+/// all 0xFF on entry): bit i of the stream is bit i % 8 of byte i / 8, and past the
+/// segment every bit is one, as the scalar reader feeds 0xFF bytes there. A byte
+/// after a 0xFF gives 7 bits, its whole value ORed in at the stream position (so a
+/// malformed stuffed bit lands on the next byte's first bit, as in the scalar reader).
+fn unstuff(src: &[u8], out: &mut [u8]) {
+    let mut acc: u64 = 0;
+    let mut cnt: u32 = 0; // bits in acc, below 32 between steps
+    let mut stuffed = false; // the previous byte was 0xFF
+    let mut o = 0usize;
+    let mut chunks = src.chunks_exact(4);
+    for c in &mut chunks {
+        let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let x = !w; // a zero byte of x is a 0xFF byte of w
+        if !stuffed && x.wrapping_sub(0x0101_0101) & !x & 0x8080_8080 == 0 {
+            acc |= u64::from(w) << cnt;
+            cnt += 32;
+        } else {
+            for &b in c {
+                acc |= u64::from(b) << cnt;
+                cnt += 8 - u32::from(stuffed);
+                stuffed = b == 0xFF;
+            }
+        }
+        if cnt >= 32 {
+            out[o..o + 4].copy_from_slice(&(acc as u32).to_le_bytes());
+            o += 4;
+            acc >>= 32;
+            cnt -= 32;
+        }
+    }
+    for &b in chunks.remainder() {
+        acc |= u64::from(b) << cnt;
+        cnt += 8 - u32::from(stuffed);
+        stuffed = b == 0xFF;
+    }
+    // At most 32 + 3 × 8 bits left; ones above them.
+    acc |= !0u64 << cnt;
+    out[o..o + 8].copy_from_slice(&acc.to_le_bytes());
+}
+
+/// Bytes `idx` (0..32; larger → 0) of the 32 bytes `lo`, `hi`.
+#[inline(always)]
+fn gather(lo: v128, hi: v128, idx: v128) -> v128 {
+    v128_or(
+        i8x16_swizzle(lo, idx),
+        i8x16_swizzle(hi, i8x16_sub(idx, u8x16_splat(16))),
+    )
+}
+
+/// One quad: `inf` its VLC entry (significance in bits 4–7, e_1 in 8–11, e_k in
+/// 12–15, sample order: column 0 rows 0, 1, then column 1 rows 0, 1), `u` its U_q.
+/// Returns the four decoded samples (0 where insignificant) and their v_n values,
+/// and moves `bitpos` past the MagSgn bits used.
+#[inline(always)]
+fn decode_quad(inf: u32, u: u32, bits: &[u8], bitpos: &mut usize, p: u32) -> (v128, v128) {
+    let zero = u32x4_splat(0);
+    let one = u32x4_splat(1);
+    let infv = u32x4_splat(inf);
+    let sig = i32x4_ne(v128_and(infv, u32x4(0x10, 0x20, 0x40, 0x80)), zero);
+    let ek = i32x4_ne(v128_and(infv, u32x4(0x1000, 0x2000, 0x4000, 0x8000)), zero);
+    let e1 = i32x4_ne(v128_and(infv, u32x4(0x100, 0x200, 0x400, 0x800)), zero);
+    // m_n = U_q − e_k bits per significant sample (ek lanes are −1).
+    let m = v128_and(i32x4_add(u32x4_splat(u), ek), sig);
+    let inc = i32x4_add(m, i32x4_shuffle::<4, 0, 1, 2>(m, zero));
+    let inc = i32x4_add(inc, i32x4_shuffle::<4, 4, 0, 1>(inc, zero));
+    let ex = i32x4_shuffle::<4, 0, 1, 2>(inc, zero); // each sample's first bit
+    let total = u32x4_extract_lane::<3>(inc);
+
+    let off = *bitpos >> 3;
+    let s = *bitpos & 7;
+    let q = i32x4_add(ex, u32x4_splat(s as u32));
+    let b = u32x4_shr(q, 3);
+    let r = v128_and(q, u32x4_splat(7));
+    // x1: bytes b+1..b+4 of each lane; x0: byte b. window = (x0 | x1 << 8) >> r,
+    // as x1 · 2^(8−r) | x0 · 2^(7−r) >> 7 (no per-lane shifts in simd128).
+    let bb = i8x16_swizzle(b, i8x16(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    let idx1 = i8x16_add(bb, u32x4_splat(0x0403_0201));
+    let idx0 = v128_or(b, u32x4_splat(0xFFFF_FF00));
+    // Every byte used below 16 when s + total ≤ 95 (then b + 4 ≤ 15): one vector.
+    let (x1, x0) = if s + total as usize <= 95 {
+        let lo = load16(bits, off);
+        (i8x16_swizzle(lo, idx1), i8x16_swizzle(lo, idx0))
+    } else {
+        let (lo, hi) = load32(bits, off);
+        (gather(lo, hi, idx1), gather(lo, hi, idx0))
+    };
+    let pow2 = i8x16(-128, 64, 32, 16, 8, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    let mp = i8x16_swizzle(pow2, v128_or(r, u32x4_splat(0xFFFF_FF00)));
+    let w = v128_or(
+        i32x4_shl(i32x4_mul(x1, mp), 1),
+        u32x4_shr(i16x8_mul(x0, mp), 7),
+    );
+    // 1 << m_n (shift counts wrap as the scalar decoder's do in release builds).
+    let pow = v128_bitselect(
+        u32x4_splat(1u32.wrapping_shl(u.wrapping_sub(1))),
+        u32x4_splat(1u32.wrapping_shl(u)),
+        ek,
+    );
+    let v_n = v128_or(
+        v128_or(v128_and(w, i32x4_sub(pow, one)), v128_and(pow, e1)),
+        one,
+    );
+    let val = v128_or(
+        i32x4_shl(w, 31),
+        i32x4_shl(i32x4_add(v_n, u32x4_splat(2)), p - 1),
+    );
+    *bitpos += total as usize;
+    (v128_and(val, sig), v128_and(v_n, sig))
+}
+
+/// Step 2 of `decode_codeblock32` (the MagSgn segment `magsgn`), with the quads'
+/// VLC entries and u_q in `scratch[..quads_len]` (row stride `sstr`) as step 1 left
+/// them. Returns false where a quad's U_q exceeds `mmsbp2` (or the block does not fit
+/// `decoded`). `scratch` is borrowed past `quads_len` for the unstuffed bits and
+/// given back at that length.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn decode_magsgn(
+    scratch: &mut Vec<u16>,
+    quads_len: usize,
+    sstr: usize,
+    magsgn: &[u8],
+    decoded: &mut [u32],
+    width: u32,
+    height: u32,
+    stride: usize,
+    p: u32,
+    mmsbp2: u32,
+) -> bool {
+    let n = magsgn.len() + PAD;
+    scratch.resize(quads_len + n.div_ceil(2), 0);
+    let (quads, tail) = scratch.split_at_mut(quads_len);
+    // SAFETY: u8 has alignment 1 and every bit pattern is a valid u8; the view covers
+    // exactly the bytes of `tail`, which it borrows mutably for its lifetime.
+    let bits: &mut [u8] =
+        unsafe { core::slice::from_raw_parts_mut(tail.as_mut_ptr() as *mut u8, tail.len() * 2) };
+    bits.fill(0xFF);
+    unstuff(magsgn, bits);
+    let ok = decode_rows(quads, bits, sstr, decoded, width, height, stride, p, mmsbp2);
+    scratch.truncate(quads_len);
+    ok
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_rows(
+    quads: &[u16],
+    bits: &[u8],
+    sstr: usize,
+    decoded: &mut [u32],
+    width: u32,
+    height: u32,
+    stride: usize,
+    p: u32,
+    mmsbp2: u32,
+) -> bool {
+    let width = width as usize;
+    let nq = width.div_ceil(2);
+    // v_n of the quad row above, as the scalar decoder keeps them: entry q is
+    // v_n(row 1, column 2q − 1) | v_n(row 1, column 2q).
+    let mut vn = [0u32; 512 + 4];
+    if nq >= vn.len() {
+        return false;
+    }
+    if p >= 17 {
+        decode_rows16::<true>(
+            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+        )
+    } else {
+        decode_rows16::<false>(
+            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+        )
+    }
+}
+
+/// The quad's U_q: `u_q` plus kappa (from the v_n of the quad row above, `vn`
+/// entries q and q + 1) in non-initial rows, as the scalar decoder computes it.
+#[inline(always)]
+fn quad_u(inf: u32, u_q: u32, first_row: bool, vn: &[u32], q: usize) -> u32 {
+    if first_row {
+        return u_q;
+    }
+    let g = inf & 0xF0;
+    let kappa = if g & g.wrapping_sub(0x10) != 0 {
+        31 - ((vn[q] | vn[q + 1]) | 2).leading_zeros()
+    } else {
+        1
+    };
+    u_q + kappa
+}
+
+/// Two quads (`inf0`, `u0`; `inf1`, `u1`, as for `decode_quad`) in 16-bit lanes,
+/// for blocks whose U_q are at most 15 (so m_n ≤ 15 and v_n < 2^16; the values come
+/// out as the 32-bit computation's; `HIGH`: p ≥ 17). Returns the samples as two
+/// rows of four columns and the eight v_n (16-bit lanes, quad 0 then quad 1).
+#[inline(always)]
+fn decode_pair16<const HIGH: bool>(
+    inf0: u32,
+    u0: u32,
+    inf1: u32,
+    u1: u32,
+    bits: &[u8],
+    bitpos: &mut usize,
+    p: u32,
+) -> (v128, v128, v128) {
+    let zero = u16x8_splat(0);
+    // Lanes 0–3 quad 0, lanes 4–7 quad 1.
+    let pair = |a: u32, b: u32| {
+        let v = u32x4_splat(a | b << 16);
+        i8x16_shuffle::<0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3>(v, v)
+    };
+    let infv = pair(inf0, inf1);
+    let uv = pair(u0, u1);
+    let sig = i16x8_ne(
+        v128_and(infv, u16x8(0x10, 0x20, 0x40, 0x80, 0x10, 0x20, 0x40, 0x80)),
+        zero,
+    );
+    let ek = i16x8_ne(
+        v128_and(
+            infv,
+            u16x8(
+                0x1000, 0x2000, 0x4000, 0x8000, 0x1000, 0x2000, 0x4000, 0x8000,
+            ),
+        ),
+        zero,
+    );
+    let e1 = i16x8_ne(
+        v128_and(
+            infv,
+            u16x8(0x100, 0x200, 0x400, 0x800, 0x100, 0x200, 0x400, 0x800),
+        ),
+        zero,
+    );
+    let e = i16x8_add(uv, ek); // U_q − e_k: 0..=15
+    let m = v128_and(e, sig);
+    // Inclusive prefix sum over the eight lanes, then each sample's first bit.
+    let inc = i16x8_add(
+        m,
+        i8x16_shuffle::<16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13>(m, zero),
+    );
+    let inc = i16x8_add(
+        inc,
+        i8x16_shuffle::<16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>(inc, zero),
+    );
+    let inc = i16x8_add(
+        inc,
+        i8x16_shuffle::<16, 16, 16, 16, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7>(inc, zero),
+    );
+    let ex = i8x16_shuffle::<16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13>(inc, zero);
+    let total = u16x8_extract_lane::<7>(inc);
+
+    let s = *bitpos & 7;
+    let q = i16x8_add(ex, u16x8_splat(s as u16)); // ≤ 7 + 7 · 15
+    let b = u16x8_shr(q, 3);
+    let r = v128_and(q, u16x8_splat(7));
+    // Per lane bytes (b, b+1) and (b+1, b+2); window = bits r..r+15 from byte b:
+    // low byte (d0 · 2^(8−r) mod 2^16) >> 8, high byte (d1 · 2^(8−r)) & 0xFF00.
+    let bcast = i8x16(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
+    let idx0 = i8x16_add(i8x16_swizzle(b, bcast), u16x8_splat(0x0100));
+    let idx1 = i8x16_add(idx0, u16x8_splat(0x0101));
+    // Every byte used below 16 when s + total ≤ 111 (then b + 2 ≤ 15): one vector.
+    let (d0, d1) = if s + usize::from(total) <= 111 {
+        let lo = load16(bits, *bitpos >> 3);
+        (i8x16_swizzle(lo, idx0), i8x16_swizzle(lo, idx1))
+    } else {
+        let (lo, hi) = load32(bits, *bitpos >> 3);
+        (gather(lo, hi, idx0), gather(lo, hi, idx1))
+    };
+    // 2^(8−r): low byte from entry r, high byte from entry r + 8.
+    let pow8 = i8x16(0, -128, 64, 32, 16, 8, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0);
+    let mult = i8x16_swizzle(
+        pow8,
+        i8x16_add(i8x16_swizzle(r, bcast), u16x8_splat(0x0800)),
+    );
+    let w = v128_or(
+        u16x8_shr(i16x8_mul(d0, mult), 8),
+        v128_and(i16x8_mul(d1, mult), u16x8_splat(0xFF00)),
+    );
+    // 1 << m_n from two byte tables (e ≤ 15).
+    let pow_lo = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0);
+    let pow_hi = i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, -128);
+    let pow = v128_or(
+        i8x16_swizzle(pow_lo, v128_or(e, u16x8_splat(0xFF00))),
+        i8x16_swizzle(pow_hi, v128_or(i16x8_shl(e, 8), u16x8_splat(0x00FF))),
+    );
+    let one = u16x8_splat(1);
+    let v_n = v128_and(
+        v128_or(
+            v128_or(v128_and(w, i16x8_sub(pow, one)), v128_and(pow, e1)),
+            one,
+        ),
+        sig,
+    );
+    *bitpos += usize::from(total);
+    // Samples in 32 bits: sign (the window's first bit) at 31, (v_n + 2) << (p − 1),
+    // as row 0 (quad 0 columns 0, 1, quad 1 columns 0, 1) and row 1.
+    if HIGH {
+        // p − 1 ≥ 16: the low 16 bits are zero and the high 16 bits are the 16-bit
+        // computation's (what leaves 16 bits here leaves 32 bits there).
+        let val = v128_and(
+            v128_or(
+                i16x8_shl(i16x8_add(v_n, u16x8_splat(2)), p - 17),
+                i16x8_shl(w, 15),
+            ),
+            sig,
+        );
+        let row0 =
+            i8x16_shuffle::<16, 16, 0, 1, 16, 16, 4, 5, 16, 16, 8, 9, 16, 16, 12, 13>(val, zero);
+        let row1 =
+            i8x16_shuffle::<16, 16, 2, 3, 16, 16, 6, 7, 16, 16, 10, 11, 16, 16, 14, 15>(val, zero);
+        return (row0, row1, v_n);
+    }
+    let widen = |v_n: v128, w: v128, sig: v128| {
+        v128_and(
+            v128_or(
+                i32x4_shl(i32x4_add(v_n, u32x4_splat(2)), p - 1),
+                i32x4_shl(w, 31),
+            ),
+            sig,
+        )
+    };
+    let out0 = widen(
+        u32x4_extend_low_u16x8(v_n),
+        u32x4_extend_low_u16x8(w),
+        i32x4_extend_low_i16x8(sig),
+    );
+    let out1 = widen(
+        u32x4_extend_high_u16x8(v_n),
+        u32x4_extend_high_u16x8(w),
+        i32x4_extend_high_i16x8(sig),
+    );
+    (
+        i32x4_shuffle::<0, 2, 4, 6>(out0, out1),
+        i32x4_shuffle::<1, 3, 5, 7>(out0, out1),
+        v_n,
+    )
+}
+
+/// `decode_rows`, two quads a step: in 16-bit lanes where both quads' U_q are at
+/// most 15 (`HIGH`: p ≥ 17), else a quad at a time in 32-bit lanes.
+#[allow(clippy::too_many_arguments)]
+fn decode_rows16<const HIGH: bool>(
+    quads: &[u16],
+    bits: &[u8],
+    sstr: usize,
+    decoded: &mut [u32],
+    width: usize,
+    height: u32,
+    stride: usize,
+    p: u32,
+    mmsbp2: u32,
+    vn: &mut [u32; 516],
+) -> bool {
+    let nq = width.div_ceil(2);
+    let mut bitpos = 0usize;
+    for row in 0..(height as usize).div_ceil(2) {
+        let Some(qrow) = quads.get(row * sstr..row * sstr + 2 * nq) else {
+            return false;
+        };
+        let base = 2 * row * stride;
+        let mut prev_v3 = 0u32;
+        let mut q = 0;
+        while q < nq {
+            let two = q + 1 < nq;
+            let inf0 = u32::from(qrow[2 * q]);
+            let u0 = quad_u(inf0, u32::from(qrow[2 * q + 1]), row == 0, vn, q);
+            if u0 > mmsbp2 {
+                return false;
+            }
+            let (inf1, u1) = if two {
+                let inf1 = u32::from(qrow[2 * q + 2]);
+                let u1 = quad_u(inf1, u32::from(qrow[2 * q + 3]), row == 0, vn, q + 1);
+                if u1 > mmsbp2 {
+                    return false;
+                }
+                (inf1, u1)
+            } else {
+                (0, 1)
+            };
+            let (row0, row1) = if (inf0 | inf1) & 0xF0 == 0 {
+                vn[q] = prev_v3;
+                if two {
+                    vn[q + 1] = 0;
+                }
+                prev_v3 = 0;
+                (u32x4_splat(0), u32x4_splat(0))
+            } else if u0 > 15 || u1 > 15 {
+                // A quad with U_q over 15: 32-bit lanes, a quad at a time.
+                let (out0, v0) = decode_quad(inf0, u0, bits, &mut bitpos, p);
+                vn[q] = prev_v3 | u32x4_extract_lane::<1>(v0);
+                prev_v3 = u32x4_extract_lane::<3>(v0);
+                let out1 = if two {
+                    let (out1, v1) = decode_quad(inf1, u1, bits, &mut bitpos, p);
+                    vn[q + 1] = prev_v3 | u32x4_extract_lane::<1>(v1);
+                    prev_v3 = u32x4_extract_lane::<3>(v1);
+                    out1
+                } else {
+                    u32x4_splat(0)
+                };
+                (
+                    i32x4_shuffle::<0, 2, 4, 6>(out0, out1),
+                    i32x4_shuffle::<1, 3, 5, 7>(out0, out1),
+                )
+            } else {
+                let (row0, row1, v) =
+                    decode_pair16::<HIGH>(inf0, u0, inf1, u1, bits, &mut bitpos, p);
+                vn[q] = prev_v3 | u32::from(u16x8_extract_lane::<1>(v));
+                if two {
+                    vn[q + 1] = u32::from(u16x8_extract_lane::<3>(v))
+                        | u32::from(u16x8_extract_lane::<5>(v));
+                    prev_v3 = u32::from(u16x8_extract_lane::<7>(v));
+                } else {
+                    prev_v3 = u32::from(u16x8_extract_lane::<3>(v));
+                }
+                (row0, row1)
+            };
+            if !store_rows(decoded, base + 2 * q, stride, row0, row1, width - 2 * q) {
+                return false;
+            }
+            q += 2;
+        }
+        vn[nq] = prev_v3;
+    }
+    true
+}
+
+/// Stores two rows of four columns (`row0` at `at`, `row1` at `at + stride`), or the
+/// first `cols` columns of them where fewer are left in the block.
+#[inline(always)]
+fn store_rows(
+    decoded: &mut [u32],
+    at: usize,
+    stride: usize,
+    row0: v128,
+    row1: v128,
+    cols: usize,
+) -> bool {
+    let Some(end) = (at + stride).checked_add(4) else {
+        return false;
+    };
+    if cols >= 4 && end <= decoded.len() {
+        // SAFETY: at + stride + 4 ≤ decoded.len() (and at ≤ at + stride): both rows'
+        // four u32 (16 bytes) lie inside `decoded`; v128 stores need no alignment.
+        unsafe {
+            let d = decoded.as_mut_ptr();
+            v128_store(d.add(at) as *mut v128, row0);
+            v128_store(d.add(at + stride) as *mut v128, row1);
+        }
+        return true;
+    }
+    let mut r = [[0u32; 4]; 2];
+    // SAFETY: each store writes 16 bytes into a [u32; 4].
+    unsafe {
+        v128_store(r[0].as_mut_ptr() as *mut v128, row0);
+        v128_store(r[1].as_mut_ptr() as *mut v128, row1);
+    }
+    let cols = cols.min(4);
+    match (decoded.get_mut(at..at + cols), r[0].get(..cols)) {
+        (Some(d), Some(s)) => d.copy_from_slice(s),
+        _ => return false,
+    }
+    match (
+        decoded.get_mut(at + stride..at + stride + cols),
+        r[1].get(..cols),
+    ) {
+        (Some(d), Some(s)) => d.copy_from_slice(s),
+        _ => return false,
+    }
+    true
+}
+
+/// The 16 bytes at `off` of the unstuffed bits, or all ones past them (see
+/// `unstuff`: the segment's bytes are followed by at least 32 of padding).
+#[inline(always)]
+fn load16(bits: &[u8], off: usize) -> v128 {
+    match bits.get(off..off + 16) {
+        // SAFETY: the slice holds the 16 bytes loaded; v128 loads need no alignment.
+        Some(s) => unsafe { v128_load(s.as_ptr() as *const v128) },
+        None => u32x4_splat(!0),
+    }
+}
+
+/// The 32 bytes at `off` of the unstuffed bits, or all ones past them (see
+/// `unstuff`).
+#[inline(always)]
+fn load32(bits: &[u8], off: usize) -> (v128, v128) {
+    match bits.get(off..off + 32) {
+        // SAFETY: the slice holds the 32 bytes loaded; v128 loads need no alignment.
+        Some(s) => unsafe {
+            (
+                v128_load(s.as_ptr() as *const v128),
+                v128_load(s.as_ptr().add(16) as *const v128),
+            )
+        },
+        None => (u32x4_splat(!0), u32x4_splat(!0)),
+    }
+}
