@@ -618,33 +618,11 @@ fn write_float(
         let mut v = vec![0u8; w * h * width];
         let mut ints = vec![0i32; w];
         let range = ranges[0];
-        // One line of samples (`ints`) into `v` at sample index `at`.
+        // One line of samples (`ints`, already rounded, shifted and clamped) into `v`
+        // at sample index `at`.
         let store = |v: &mut [u8], at: usize, ints: &[i32]| {
             let dst = &mut v[at * width..(at + ints.len()) * width];
-            match width {
-                1 => {
-                    for (d, &x) in dst.iter_mut().zip(ints) {
-                        *d = x as u8;
-                    }
-                }
-                2 => match bytemuck::try_cast_slice_mut::<u8, u16>(dst) {
-                    Ok(words) if cfg!(target_endian = "little") => {
-                        for (d, &x) in words.iter_mut().zip(ints) {
-                            *d = x as u16;
-                        }
-                    }
-                    _ => {
-                        for (d, &x) in dst.chunks_exact_mut(2).zip(ints) {
-                            d.copy_from_slice(&(x as u16).to_le_bytes());
-                        }
-                    }
-                },
-                _ => {
-                    for (d, &x) in dst.chunks_exact_mut(4).zip(ints) {
-                        d.copy_from_slice(&x.to_le_bytes());
-                    }
-                }
-            }
+            store_grey_row(dst, ints, width, (i32::MIN, i32::MAX, 0));
         };
         // Rounds, shifts, clamps and stores `samples` at sample index `at`: eight at a
         // time with simd128 where it can, the rest through `ints`.
@@ -708,23 +686,6 @@ fn write_float(
             round_line(src, &mut ints[c * w..(c + 1) * w], ranges[c]);
         }
         match (n, width) {
-            (1, 1) => {
-                for (d, &x) in row.iter_mut().zip(&ints) {
-                    *d = x as u8;
-                }
-            }
-            (1, 2) => match bytemuck::try_cast_slice_mut::<u8, u16>(row) {
-                Ok(words) if cfg!(target_endian = "little") => {
-                    for (d, &x) in words.iter_mut().zip(&ints) {
-                        *d = x as u16;
-                    }
-                }
-                _ => {
-                    for (d, &x) in row.chunks_exact_mut(2).zip(&ints) {
-                        d.copy_from_slice(&(x as u16).to_le_bytes());
-                    }
-                }
-            },
             (3, 1) => {
                 let (r, gb) = ints.split_at(w);
                 let (g, b) = gb.split_at(w);
@@ -1039,20 +1000,7 @@ mod simd_rgb {
                     bytes16(g, i, signed),
                     bytes16(b, i, signed),
                 );
-                // Output byte 3p + c is channel c of pixel p: each 16-byte chunk
-                // takes its R and G bytes from one shuffle, then its B bytes.
-                let t0 = i8x16_shuffle::<0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5>(r, g);
-                let o0 =
-                    i8x16_shuffle::<0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15>(t0, b);
-                let t1 =
-                    i8x16_shuffle::<21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26>(r, g);
-                let o1 =
-                    i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(t1, b);
-                let t2 =
-                    i8x16_shuffle::<0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0>(r, g);
-                let o2 = i8x16_shuffle::<26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31>(
-                    t2, b,
-                );
+                let [o0, o1, o2] = super::super::interleave::rgb16(r, g, b);
                 let out = row.as_mut_ptr().add(3 * i) as *mut v128;
                 v128_store(out, o0);
                 v128_store(out.add(1), o1);

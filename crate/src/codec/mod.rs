@@ -27,6 +27,7 @@
 
 mod canonical;
 mod deflate;
+mod interleave;
 mod j2k;
 mod jpeg;
 pub mod jpegls;

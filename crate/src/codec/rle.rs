@@ -220,19 +220,7 @@ mod simd {
                 let r = v128_load(r.as_ptr() as *const v128);
                 let g = v128_load(g.as_ptr() as *const v128);
                 let b = v128_load(b.as_ptr() as *const v128);
-                // Each output vector: R and G lanes from (r, g), then B lanes from b.
-                let t0 = i8x16_shuffle::<0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5>(r, g);
-                let o0 =
-                    i8x16_shuffle::<0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15>(t0, b);
-                let t1 =
-                    i8x16_shuffle::<21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26>(r, g);
-                let o1 =
-                    i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(t1, b);
-                let t2 =
-                    i8x16_shuffle::<0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0>(r, g);
-                let o2 = i8x16_shuffle::<26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31>(
-                    t2, b,
-                );
+                let [o0, o1, o2] = super::super::interleave::rgb16(r, g, b);
                 let p = d.as_mut_ptr();
                 v128_store(p as *mut v128, o0);
                 v128_store(p.add(16) as *mut v128, o1);
