@@ -190,6 +190,19 @@ unsafe extern "C" fn mem_write(buf: *mut c_void, n: usize, user: *mut c_void) ->
 /// encoder, with code-block style `mode` (Table A.19 bits), lossless (`rate` 0) or
 /// truncated to a compression ratio.
 fn encode(w: u32, h: u32, prec: u32, pixels: &[i32], mode: i32, rate: f32) -> Vec<u8> {
+    encode_resolutions(w, h, prec, pixels, mode, rate, 6)
+}
+
+/// `encode` with `resolutions` resolution levels (one more than decompositions).
+fn encode_resolutions(
+    w: u32,
+    h: u32,
+    prec: u32,
+    pixels: &[i32],
+    mode: i32,
+    rate: f32,
+    resolutions: i32,
+) -> Vec<u8> {
     use openjp2::image::{opj_image_comptparm, opj_image_create, opj_image_destroy};
     let mut out = Vec::new();
     unsafe {
@@ -218,6 +231,7 @@ fn encode(w: u32, h: u32, prec: u32, pixels: &[i32], mode: i32, rate: f32) -> Ve
         params.cp_disto_alloc = 1;
         params.irreversible = 0;
         params.mode = mode;
+        params.numresolution = resolutions;
         let codec = opj_create_compress(OPJ_CODEC_J2K);
         assert!(opj_setup_encoder(codec, &mut params, image) != 0);
         let stream = opj_stream_create(1 << 16, 0);
@@ -231,6 +245,63 @@ fn encode(w: u32, h: u32, prec: u32, pixels: &[i32], mode: i32, rate: f32) -> Ve
         opj_image_destroy(image);
     }
     out
+}
+
+/// The 5/3 synthesis (`dwt53`, its last level streamed into output rows) on odd,
+/// thin and tiny images with as many decompositions as openjp2 allows: samples equal
+/// openjp2's and the source.
+#[test]
+fn part1_small_and_odd_sizes_equal_openjp2() {
+    let sizes: [(u32, u32); 11] = [
+        (1, 1),
+        (1, 9),
+        (9, 1),
+        (2, 2),
+        (3, 5),
+        (5, 3),
+        (2, 33),
+        (33, 2),
+        (17, 33),
+        (65, 31),
+        (129, 7),
+    ];
+    for (w, h) in sizes {
+        let mut seed = w * 7919 + h;
+        let pixels: Vec<i32> = (0..w * h)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 20) as i32
+            })
+            .collect();
+        // openjp2 wants each resolution at least one sample wide and high.
+        let resolutions = 1 + (w.min(h).ilog2() as i32).min(5);
+        let cs = encode_resolutions(w, h, 12, &pixels, 0, 0.0, resolutions);
+        let header = read_header(&cs).unwrap();
+        let desc = PixelDescription {
+            rows: h,
+            columns: w,
+            samples_per_pixel: 1,
+            bits_allocated: 16,
+            bits_stored: 12,
+            high_bit: None,
+            pixel_representation: 0,
+            photometric_interpretation: "MONOCHROME2".into(),
+            planar_configuration: 0,
+            number_of_frames: 1,
+        };
+        assert!(part1_fits(&cs, &header), "{w}x{h}");
+        let got = decode_ht(&cs, &header, &desc).expect("declined");
+        let want = decode_openjp2(&cs, &header, &desc).unwrap();
+        assert!(
+            samples(&got) == samples(&want),
+            "{w}x{h}, {resolutions} resolutions"
+        );
+        let back: Vec<i32> = samples(&got)
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
+            .collect();
+        assert!(back == pixels, "{w}x{h} is not lossless");
+    }
 }
 
 /// Every code-block style option (and all of them at once) on streams from
