@@ -247,6 +247,30 @@ fn encode_resolutions(
     out
 }
 
+/// A 12-bit unsigned grey frame of w × h in 16-bit containers.
+fn grey12(w: u32, h: u32) -> PixelDescription {
+    PixelDescription {
+        rows: h,
+        columns: w,
+        samples_per_pixel: 1,
+        bits_allocated: 16,
+        bits_stored: 12,
+        high_bit: None,
+        pixel_representation: 0,
+        photometric_interpretation: "MONOCHROME2".into(),
+        planar_configuration: 0,
+        number_of_frames: 1,
+    }
+}
+
+/// A decoded 16-bit grey frame's samples.
+fn words(out: &CodecOutput) -> Vec<i32> {
+    samples(out)
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
+        .collect()
+}
+
 /// The 5/3 synthesis (`dwt53`, its last level streamed into output rows) on odd,
 /// thin and tiny images with as many decompositions as openjp2 allows: samples equal
 /// openjp2's and the source.
@@ -277,18 +301,7 @@ fn part1_small_and_odd_sizes_equal_openjp2() {
         let resolutions = 1 + (w.min(h).ilog2() as i32).min(5);
         let cs = encode_resolutions(w, h, 12, &pixels, 0, 0.0, resolutions);
         let header = read_header(&cs).unwrap();
-        let desc = PixelDescription {
-            rows: h,
-            columns: w,
-            samples_per_pixel: 1,
-            bits_allocated: 16,
-            bits_stored: 12,
-            high_bit: None,
-            pixel_representation: 0,
-            photometric_interpretation: "MONOCHROME2".into(),
-            planar_configuration: 0,
-            number_of_frames: 1,
-        };
+        let desc = grey12(w, h);
         assert!(part1_fits(&cs, &header), "{w}x{h}");
         let got = decode_ht(&cs, &header, &desc).expect("declined");
         let want = decode_openjp2(&cs, &header, &desc).unwrap();
@@ -296,11 +309,7 @@ fn part1_small_and_odd_sizes_equal_openjp2() {
             samples(&got) == samples(&want),
             "{w}x{h}, {resolutions} resolutions"
         );
-        let back: Vec<i32> = samples(&got)
-            .chunks_exact(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
-            .collect();
-        assert!(back == pixels, "{w}x{h} is not lossless");
+        assert!(words(&got) == pixels, "{w}x{h} is not lossless");
     }
 }
 
@@ -323,18 +332,7 @@ fn part1_code_block_styles_equal_openjp2() {
             (base + (x * 7 + y * 3) as i32 + (seed >> 24) as i32) & 0xFFF
         })
         .collect();
-    let desc = PixelDescription {
-        rows: h,
-        columns: w,
-        samples_per_pixel: 1,
-        bits_allocated: 16,
-        bits_stored: 12,
-        high_bit: None,
-        pixel_representation: 0,
-        photometric_interpretation: "MONOCHROME2".into(),
-        planar_configuration: 0,
-        number_of_frames: 1,
-    };
+    let desc = grey12(w, h);
     for mode in [0, 1, 2, 4, 8, 16, 32, 1 | 4, 1 | 2 | 8, 2 | 4 | 32, 63] {
         let cs = encode(w, h, 12, &pixels, mode, 0.0);
         let header = read_header(&cs).unwrap();
@@ -343,11 +341,7 @@ fn part1_code_block_styles_equal_openjp2() {
         let got = decode_ht(&cs, &header, &desc).expect("t1 declined");
         let want = decode_openjp2(&cs, &header, &desc).unwrap();
         assert!(samples(&got) == samples(&want), "mode {mode:#x} differs");
-        let back: Vec<i32> = samples(&got)
-            .chunks_exact(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
-            .collect();
-        assert!(back == pixels, "mode {mode:#x} is not lossless");
+        assert!(words(&got) == pixels, "mode {mode:#x} is not lossless");
     }
     // Truncated code-blocks (a rate below lossless): reconstruction at OpenJPEG's
     // mid-points (`oneplushalf`, then halved), the values its irreversible path
