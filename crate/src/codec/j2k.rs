@@ -534,13 +534,7 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
                 ranges[0],
             );
         });
-        return Some(CodecOutput {
-            width: w as u32,
-            height: h as u32,
-            components: 1,
-            samples: SampleBuf::Le(v),
-            colour: Colour::AsStored,
-        });
+        return Some(output(w, h, 1, v, false));
     }
     for plane in planes.iter_mut() {
         dwt53::idwt53(plane, w, h, levels);
@@ -586,17 +580,23 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
             }
         }
     }
-    Some(CodecOutput {
+    Some(output(w, h, n, v, rct))
+}
+
+/// Canonical little-endian samples of `w` × `h` pixels of `components` samples each as
+/// a `CodecOutput`; `converted` when an inverse component transform made them RGB.
+fn output(w: usize, h: usize, components: usize, v: Vec<u8>, converted: bool) -> CodecOutput {
+    CodecOutput {
         width: w as u32,
         height: h as u32,
-        components: n as u16,
+        components: components as u16,
         samples: SampleBuf::Le(v),
-        colour: if rct {
+        colour: if converted {
             Colour::ConvertedToRgb
         } else {
             Colour::AsStored
         },
-    })
+    }
 }
 
 /// The irreversible path's synthesis (`dwt97`) and output: openjp2's ICT
@@ -650,13 +650,7 @@ fn write_float(
                 }
             }
         });
-        return CodecOutput {
-            width: w as u32,
-            height: h as u32,
-            components: 1,
-            samples: SampleBuf::Le(v),
-            colour: Colour::AsStored,
-        };
+        return output(w, h, 1, v, false);
     }
     for plane in planes.iter_mut() {
         dwt97::idwt97(plane, w, h, levels);
@@ -701,17 +695,7 @@ fn write_float(
             }
         }
     }
-    CodecOutput {
-        width: w as u32,
-        height: h as u32,
-        components: n as u16,
-        samples: SampleBuf::Le(v),
-        colour: if ict {
-            Colour::ConvertedToRgb
-        } else {
-            Colour::AsStored
-        },
-    }
+    output(w, h, n, v, ict)
 }
 
 /// openjp2's inverse ICT (`opj_mct_decode_real`), f32, in its operation order, of one
