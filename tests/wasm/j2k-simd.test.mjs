@@ -1,9 +1,11 @@
-// The simd128 module's HTJ2K block decoder (crate/src/codec/j2k/ht_block_simd.rs)
-// against the scalar module's (ht_block.rs, the reference): every HTJ2K frame of the
-// corpus, the lossy fixtures (crate/tests/fixtures/htj2k-lossy) and the bench's
-// HTJ2K frames decode to the same bytes (or the same error) in both, and so do
-// damaged copies of them (bytes changed at random places, so that blocks are
-// malformed: the two must reject the same blocks and decode the rest alike).
+// The simd128 module's JPEG 2000 paths against the scalar module's (the reference):
+// the HTJ2K block decoder (crate/src/codec/j2k/ht_block_simd.rs against ht_block.rs),
+// T1's column skipping, the 5/3 and 9/7 synthesis and the sample output. Every JPEG
+// 2000 and HTJ2K frame of the corpus, the lossy HTJ2K fixtures
+// (crate/tests/fixtures/htj2k-lossy) and the bench's JPEG 2000 and HTJ2K frames decode
+// to the same bytes (or the same error) in both, and so do damaged copies of them
+// (bytes changed at random places, so that blocks are malformed: the two must reject
+// the same blocks and decode the rest alike).
 // Needs both builds (www/pkg, www/pkg-simd); skipped where either is missing.
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -25,7 +27,7 @@ async function load(wasm, tag) {
   return mod;
 }
 
-const HT = (ts) => ts.startsWith("1.2.840.10008.1.2.4.20");
+const J2K = (ts) => /^1\.2\.840\.10008\.1\.2\.4\.(90|91|201|202|203)$/.test(ts);
 
 /** The frame's bytes or its error message. */
 function decode(lumen, ts, bytes, desc) {
@@ -72,7 +74,7 @@ function damaged(bytes, seed, n) {
   return out;
 }
 
-/** Bare HTJ2K frames: [name, transfer syntax, bytes, description JSON]. */
+/** Bare JPEG 2000 and HTJ2K frames: [name, transfer syntax, bytes, description JSON]. */
 function frames() {
   const out = [];
   const fixtures = path.join(root, "crate/tests/fixtures/htj2k-lossy");
@@ -85,7 +87,7 @@ function frames() {
   const index = path.join(cache, "bench", "frames", "index.json");
   if (fs.existsSync(index)) {
     for (const e of JSON.parse(fs.readFileSync(index, "utf8"))) {
-      if (!HT(e.transfer_syntax)) continue;
+      if (!J2K(e.transfer_syntax)) continue;
       const bytes = fs.readFileSync(path.join(path.dirname(index), e.frame_file));
       out.push([e.frame_file, e.transfer_syntax, bytes, JSON.stringify(e.description)]);
     }
@@ -93,7 +95,7 @@ function frames() {
   return out;
 }
 
-test("simd128 and scalar HTJ2K block decoders agree", { skip: !have && "needs www/pkg and www/pkg-simd" }, async (t) => {
+test("simd128 and scalar JPEG 2000 decoders agree", { skip: !have && "needs www/pkg and www/pkg-simd" }, async (t) => {
   const scalar = await load("pkg/lumen_bg.wasm", "scalar");
   const simd = await load("pkg-simd/lumen_bg.wasm", "simd");
   const diffs = [];
@@ -103,7 +105,7 @@ test("simd128 and scalar HTJ2K block decoders agree", { skip: !have && "needs ww
   let errors = 0;
 
   // Corpus files: every frame's record (SHA-256 of the pixels, or the error).
-  for (const f of manifest().files.filter((f) => HT(f.transfer_syntax))) {
+  for (const f of manifest().files.filter((f) => J2K(f.transfer_syntax))) {
     const bytes = fs.readFileSync(path.join(corpusDir, f.path));
     const a = scalar.decodeFileRecords(bytes, f.path);
     const b = simd.decodeFileRecords(bytes, f.path);
