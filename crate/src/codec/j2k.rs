@@ -539,38 +539,30 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     for plane in planes.iter_mut() {
         dwt53::idwt53(plane, w, h, levels);
     }
-    let mut rgb = Vec::new();
+    // The inverse RCT's R, G and B lines (every element written per row).
+    let mut rgb = if rct { vec![0i32; 3 * w] } else { Vec::new() };
     for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
         let line = |c: usize| &planes[c][y * w..(y + 1) * w];
         if rct {
             let (y, u, v) = (line(0), line(1), line(2));
-            let (lo, hi, shift) = ranges[0];
-            let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi);
+            let (r, gb) = rgb.split_at_mut(w);
+            let (g, b) = gb.split_at_mut(w);
+            for k in 0..w {
+                g[k] = y[k].wrapping_sub(u[k].wrapping_add(v[k]) >> 2);
+                r[k] = v[k].wrapping_add(g[k]);
+                b[k] = u[k].wrapping_add(g[k]);
+            }
             if width == 1 {
-                // Inverse RCT, level shift and clamp into planar lines (loops that
-                // vectorise), then interleaved.
-                rgb.clear();
-                rgb.resize(3 * w, 0);
-                let (r, gb) = rgb.split_at_mut(w);
-                let (g, b) = gb.split_at_mut(w);
-                for k in 0..w {
-                    let gk = y[k].wrapping_sub(u[k].wrapping_add(v[k]) >> 2);
-                    r[k] = px(v[k].wrapping_add(gk));
-                    g[k] = px(gk);
-                    b[k] = px(u[k].wrapping_add(gk));
+                // Level shift and clamp (the three components alike), interleaved.
+                let (lo, hi, shift) = ranges[0];
+                for x in rgb.iter_mut() {
+                    *x = x.wrapping_add(shift).max(lo).min(hi);
                 }
+                let (r, gb) = rgb.split_at(w);
+                let (g, b) = gb.split_at(w);
                 store_rgb8(row, r, g, b, lo < 0);
             } else {
-                rgb.clear();
-                rgb.resize(3 * w, 0);
-                let (r, gb) = rgb.split_at_mut(w);
-                let (g, b) = gb.split_at_mut(w);
-                for k in 0..w {
-                    g[k] = y[k].wrapping_sub(u[k].wrapping_add(v[k]) >> 2);
-                    r[k] = v[k].wrapping_add(g[k]);
-                    b[k] = u[k].wrapping_add(g[k]);
-                }
-                for (c, plane) in [&*r, &*g, &*b].iter().enumerate() {
+                for (c, plane) in rgb.chunks_exact(w).enumerate() {
                     write_samples(&mut row[c * width..], plane, stride, width, ranges[c]);
                 }
             }
@@ -679,19 +671,20 @@ fn write_float(
             };
             round_line(src, &mut ints[c * w..(c + 1) * w], ranges[c]);
         }
-        match (n, width) {
-            (3, 1) => {
-                let (r, gb) = ints.split_at(w);
-                let (g, b) = gb.split_at(w);
-                store_rgb8(row, r, g, b, ranges[0].0 < 0);
-            }
-            _ => {
-                for c in 0..n {
-                    let line = &ints[c * w..(c + 1) * w];
-                    for (d, &x) in row[c * width..].chunks_mut(stride).zip(line) {
-                        d[..width].copy_from_slice(&x.to_le_bytes()[..width]);
-                    }
-                }
+        if (n, width) == (3, 1) {
+            let (r, gb) = ints.split_at(w);
+            let (g, b) = gb.split_at(w);
+            store_rgb8(row, r, g, b, ranges[0].0 < 0);
+        } else {
+            // Already clamped: stored as they are.
+            for (c, line) in ints.chunks_exact(w).enumerate() {
+                write_samples(
+                    &mut row[c * width..],
+                    line,
+                    stride,
+                    width,
+                    (i32::MIN, i32::MAX, 0),
+                );
             }
         }
     }
@@ -923,8 +916,6 @@ fn round_shift_clamp(x: f32, lo: i32, hi: i32, shift: i32) -> i32 {
     }
 }
 
-/// Level-shifts, clamps and stores one component's line as `width`-byte little-endian
-/// samples, `stride` bytes apart.
 /// Interleaves three lines of 8-bit samples (already within the 8-bit range,
 /// `signed` or not) into `row` as R, G, B bytes: sixteen pixels at a time with
 /// simd128.
@@ -1018,6 +1009,8 @@ fn store_grey_row(dst: &mut [u8], row: &[i32], width: usize, range: (i32, i32, i
     }
 }
 
+/// Level-shifts, clamps and stores one component's line as `width`-byte little-endian
+/// samples, `stride` bytes apart.
 fn write_samples(
     dst: &mut [u8],
     line: &[i32],
@@ -1034,6 +1027,7 @@ fn write_samples(
 
 #[cfg(test)]
 mod tests {
+    use super::differential::{cache, samples};
     use super::*;
     use std::path::{Path, PathBuf};
 
@@ -1072,13 +1066,6 @@ mod tests {
         })
     }
 
-    fn bytes(out: &CodecOutput) -> &[u8] {
-        match &out.samples {
-            SampleBuf::Le(v) => v,
-            _ => panic!("j2k gives canonical bytes"),
-        }
-    }
-
     /// Decodes `data` through `ht53` (if it admits it) and through openjp2; panics
     /// unless they agree byte for byte. Whether `ht53` took it.
     fn same_as_openjp2(data: &[u8], desc: &PixelDescription, what: &str) -> bool {
@@ -1103,7 +1090,7 @@ mod tests {
             ),
             "{what}"
         );
-        let (a, b) = (bytes(&ours), bytes(&theirs));
+        let (a, b) = (samples(&ours), samples(&theirs));
         if a != b {
             let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
             panic!(
@@ -1218,17 +1205,9 @@ mod tests {
         );
     }
 
-    fn cache_dir() -> PathBuf {
-        std::env::var("LUMEN_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/lumen")
-            })
-    }
-
     /// Every frame of the corpus and bench files in a JPEG 2000 / HTJ2K syntax.
     fn corpus_frames() -> Vec<(String, Vec<u8>, PixelDescription)> {
-        let cache = cache_dir();
+        let cache = cache();
         let mut paths = Vec::new();
         let manifest: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(cache.join("corpus/manifest.json")).expect("corpus"),
@@ -1384,7 +1363,7 @@ mod tests {
                     {
                         if let Some(ours) = decode_ht(&v, &h, desc) {
                             match decode_openjp2(&v, &h, desc) {
-                                Ok(t) if bytes(&t) == bytes(&ours) => agree += 1,
+                                Ok(t) if samples(&t) == samples(&ours) => agree += 1,
                                 Ok(_) => {
                                     differ += 1;
                                     if let Ok(dir) = std::env::var("LUMEN_FUZZ_DUMP") {

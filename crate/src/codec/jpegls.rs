@@ -929,18 +929,26 @@ impl<'a> BitReader<'a> {
         }
         let lz = self.s.cache.leading_zeros();
         if (lz as i32) < thr && lz + k < self.s.valid {
-            // lz < thr <= 62 and k < 32 (callers: k <= 24), so the shifts
-            // stay below 64. `t` starts with the 1 that ends the unary part;
-            // its top k + 1 bits are 2^k + remainder.
-            let t = self.s.cache << lz;
-            let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
-            self.s.cache = t << 1 << k;
-            self.s.valid -= lz + 1 + k;
-            return Ok(v);
+            // lz < thr <= 62 and k < 32 (callers: k <= 24).
+            return Ok(self.take_golomb(lz, k));
         }
         let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
         self.s = s;
         r
+    }
+
+    /// The Golomb code at the front of the cache, whose unary part is `lz` zeros
+    /// (then its 1) and whose remainder is `k` bits, all valid: its value, consumed.
+    /// lz < 63 and k < 32, so the shifts stay below 64.
+    #[inline(always)]
+    fn take_golomb(&mut self, lz: u32, k: u32) -> u32 {
+        // `t` starts with the 1 that ends the unary part; its top k + 1 bits are
+        // 2^k + remainder.
+        let t = self.s.cache << lz;
+        let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
+        self.s.cache = t << 1 << k;
+        self.s.valid -= lz + 1 + k;
+        v
     }
 
     /// `decode_value` for k < 16 (regular mode) with one test on the fast
@@ -953,11 +961,7 @@ impl<'a> BitReader<'a> {
         }
         let lz = self.s.cache.leading_zeros();
         if lz < fast {
-            let t = self.s.cache << lz;
-            let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
-            self.s.cache = t << 1 << k;
-            self.s.valid -= lz + 1 + k;
-            return Ok(v);
+            return Ok(self.take_golomb(lz, k));
         }
         let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
         self.s = s;

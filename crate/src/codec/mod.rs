@@ -249,6 +249,26 @@ impl Default for DecodeLimits {
     }
 }
 
+#[cfg(test)]
+impl PixelDescription {
+    /// For tests: one frame of unsigned MONOCHROME2, `bits_stored` bits in
+    /// `bits_allocated`.
+    pub(crate) fn grey(rows: u32, columns: u32, bits_allocated: u16, bits_stored: u16) -> Self {
+        PixelDescription {
+            rows,
+            columns,
+            samples_per_pixel: 1,
+            bits_allocated,
+            bits_stored,
+            high_bit: None,
+            pixel_representation: 0,
+            photometric_interpretation: "MONOCHROME2".into(),
+            planar_configuration: 0,
+            number_of_frames: 1,
+        }
+    }
+}
+
 impl PixelDescription {
     pub fn photometric(&self) -> &str {
         self.photometric_interpretation
@@ -553,18 +573,7 @@ mod tests {
     /// left out; with it, a stream that is not JPEG XL is refused by the codec.
     #[test]
     fn jpeg_xl_without_the_feature_is_named() {
-        let desc = PixelDescription {
-            rows: 1,
-            columns: 1,
-            samples_per_pixel: 1,
-            bits_allocated: 8,
-            bits_stored: 8,
-            high_bit: None,
-            pixel_representation: 0,
-            photometric_interpretation: "MONOCHROME2".into(),
-            planar_configuration: 0,
-            number_of_frames: 1,
-        };
+        let desc = PixelDescription::grey(1, 1, 8, 8);
         let err = decode_frame(
             TransferSyntax::JpegXl,
             b"not a JPEG XL stream",

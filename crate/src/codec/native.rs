@@ -120,16 +120,10 @@ mod tests {
 
     fn desc(rows: u32, cols: u32, spp: u16, ba: u16, pi: &str, planar: u16) -> PixelDescription {
         PixelDescription {
-            rows,
-            columns: cols,
             samples_per_pixel: spp,
-            bits_allocated: ba,
-            bits_stored: ba,
-            high_bit: None,
-            pixel_representation: 0,
             photometric_interpretation: pi.into(),
             planar_configuration: planar,
-            number_of_frames: 1,
+            ..PixelDescription::grey(rows, cols, ba, ba)
         }
     }
 

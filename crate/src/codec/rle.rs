@@ -272,18 +272,7 @@ mod tests {
 
     #[test]
     fn truncated_segment_is_an_error() {
-        let desc = PixelDescription {
-            rows: 2,
-            columns: 2,
-            samples_per_pixel: 1,
-            bits_allocated: 8,
-            bits_stored: 8,
-            high_bit: None,
-            pixel_representation: 0,
-            photometric_interpretation: "MONOCHROME2".into(),
-            planar_configuration: 0,
-            number_of_frames: 1,
-        };
+        let desc = PixelDescription::grey(2, 2, 8, 8);
         let mut frame = vec![0u8; 64];
         frame[0] = 1;
         frame[4] = 64;

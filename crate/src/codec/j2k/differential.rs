@@ -7,7 +7,8 @@ use crate::DicomFile;
 use core::ffi::c_void;
 use std::path::PathBuf;
 
-fn cache() -> PathBuf {
+/// The project's cache (`$LUMEN_CACHE`, else ~/.cache/lumen): corpus and bench files.
+pub(super) fn cache() -> PathBuf {
     std::env::var("LUMEN_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -39,7 +40,8 @@ pub(super) fn files(ts: &str) -> Vec<PathBuf> {
     out
 }
 
-fn samples(out: &CodecOutput) -> &[u8] {
+/// A decoded frame's canonical little-endian bytes.
+pub(super) fn samples(out: &CodecOutput) -> &[u8] {
     match &out.samples {
         SampleBuf::Le(v) => v,
         _ => panic!("j2k gives little-endian samples"),
@@ -247,22 +249,6 @@ fn encode_resolutions(
     out
 }
 
-/// A 12-bit unsigned grey frame of w × h in 16-bit containers.
-fn grey12(w: u32, h: u32) -> PixelDescription {
-    PixelDescription {
-        rows: h,
-        columns: w,
-        samples_per_pixel: 1,
-        bits_allocated: 16,
-        bits_stored: 12,
-        high_bit: None,
-        pixel_representation: 0,
-        photometric_interpretation: "MONOCHROME2".into(),
-        planar_configuration: 0,
-        number_of_frames: 1,
-    }
-}
-
 /// A decoded 16-bit grey frame's samples.
 fn words(out: &CodecOutput) -> Vec<i32> {
     samples(out)
@@ -301,7 +287,7 @@ fn part1_small_and_odd_sizes_equal_openjp2() {
         let resolutions = 1 + (w.min(h).ilog2() as i32).min(5);
         let cs = encode_resolutions(w, h, 12, &pixels, 0, 0.0, resolutions);
         let header = read_header(&cs).unwrap();
-        let desc = grey12(w, h);
+        let desc = PixelDescription::grey(h, w, 16, 12);
         assert!(part1_fits(&cs, &header), "{w}x{h}");
         let got = decode_ht(&cs, &header, &desc).expect("declined");
         let want = decode_openjp2(&cs, &header, &desc).unwrap();
@@ -332,7 +318,7 @@ fn part1_code_block_styles_equal_openjp2() {
             (base + (x * 7 + y * 3) as i32 + (seed >> 24) as i32) & 0xFFF
         })
         .collect();
-    let desc = grey12(w, h);
+    let desc = PixelDescription::grey(h, w, 16, 12);
     for mode in [0, 1, 2, 4, 8, 16, 32, 1 | 4, 1 | 2 | 8, 2 | 4 | 32, 63] {
         let cs = encode(w, h, 12, &pixels, mode, 0.0);
         let header = read_header(&cs).unwrap();
