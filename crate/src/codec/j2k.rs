@@ -1027,7 +1027,7 @@ fn write_samples(
 
 #[cfg(test)]
 mod tests {
-    use super::differential::{cache, samples};
+    use super::differential::{cache, samples, xorshift};
     use super::*;
     use std::path::{Path, PathBuf};
 
@@ -1308,13 +1308,7 @@ mod tests {
                 .into_iter()
                 .filter(|(_, d, _)| read_header(d).is_ok_and(|h| h.ht && !h.reversible)),
         );
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift();
         let (mut runs, mut ok, mut agree, mut refused, mut differ) = (0, 0, 0, 0, 0);
         let mut slowest = std::time::Duration::ZERO;
         for (name, data, desc) in &streams {

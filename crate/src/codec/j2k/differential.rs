@@ -40,6 +40,17 @@ pub(super) fn files(ts: &str) -> Vec<PathBuf> {
     out
 }
 
+/// The fuzz tests' pseudo-random numbers (xorshift64, a fixed seed: runs repeat).
+pub(super) fn xorshift() -> impl FnMut() -> u64 {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// A decoded frame's canonical little-endian bytes.
 pub(super) fn samples(out: &CodecOutput) -> &[u8] {
     match &out.samples {
@@ -137,13 +148,7 @@ fn part1_fuzz_never_panics() {
         eprintln!("no 4.90 frames found under {}: skipped", cache().display());
         return;
     }
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut rand = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rand = xorshift();
     let (mut runs, mut decoded) = (0, 0);
     for round in 0..6000 {
         let (orig, desc) = &frames[round % frames.len()];
