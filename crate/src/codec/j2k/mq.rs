@@ -7,6 +7,8 @@
 //! Context states are one byte each, `2 × state + MPS`, so that one table look-up
 //! (`STATES`) gives Qe and both successor states with the MPS switch folded in.
 
+use core::hint::select_unpredictable;
+
 /// Table C.2: Qe, NMPS, NLPS and SWITCH for the 47 probability states.
 const QE: [(u16, u8, u8, u8); 47] = [
     (0x5601, 1, 1, 1),
@@ -222,6 +224,43 @@ impl<'a> Mq<'a> {
             self.renorm();
             d
         }
+    }
+
+    /// DECODE (C.3.2) of one decision, as `decode`, without branching on the
+    /// decision: for contexts whose decisions are near even odds (sign, magnitude
+    /// refinement), where a branch on MPS against LPS is mispredicted half the time.
+    /// Both sub-intervals are computed and one selected; the renormalisation shift
+    /// is 0 for an MPS that needs none.
+    #[inline(always)]
+    pub(super) fn decode_even(&mut self, cx: &mut u8) -> u32 {
+        let s = *cx;
+        let e = STATES[s as usize];
+        let qe = e & 0xFFFF;
+        let a = self.a.wrapping_sub(qe);
+        // The code value lies in the LPS sub-interval (the lower Qe).
+        let lower = (self.c >> 16) < qe;
+        // The conditional exchange: the sub-interval decoded is the LPS when it is
+        // the lower one and at least as large as the other (A − Qe ≥ Qe), or the
+        // upper one and smaller (A − Qe < Qe). A − Qe ≥ 0x8000 > Qe needs neither.
+        let lps = lower != (a < qe);
+        let renorm = lower | (a < 0x8000);
+        // The next state by a shift, not a branch: `e`'s MPS successor (bits
+        // 16..24), LPS successor (24..32), or the state itself (32..40, an MPS
+        // without renormalisation).
+        let shift = 16 + 8 * lps as u32 + 16 * !renorm as u32;
+        *cx = ((e as u64 | (s as u64) << 32) >> shift) as u8;
+        self.c = select_unpredictable(lower, self.c, self.c.wrapping_sub(qe << 16));
+        self.a = select_unpredictable(lower, qe, a);
+        // 0 ≤ n ≤ 15: `a` is in 1..=0xFFFF.
+        let n = (self.a as u16).leading_zeros();
+        if n <= self.ct {
+            self.a <<= n;
+            self.c <<= n;
+            self.ct -= n;
+        } else {
+            self.renorm();
+        }
+        (s & 1) as u32 ^ lps as u32
     }
 }
 

@@ -15,6 +15,8 @@
 //! states. Shifting the word right by `3 × row` lines a sample's neighbourhood up
 //! with row 0's, so one masked look-up gives its zero-coding context.
 
+use core::hint::select_unpredictable;
+
 use super::mq::{initial_contexts, Mq, Padded, Raw};
 
 /// Code-block style bits (COD/COC SPcod, Table A.19).
@@ -356,7 +358,6 @@ impl T1 {
         // SAFETY: as in `sig_pass_mq`.
         unsafe {
             for k in 0..p.h.div_ceil(4) {
-                let rows = (p.h - 4 * k).min(4);
                 let fp0 = flags.add((k + 1) * fs + 1);
                 let dp0 = data.add(4 * k * w);
                 let mut i = 0;
@@ -366,23 +367,22 @@ impl T1 {
                         continue;
                     }
                     let fp = fp0.add(i);
-                    let f0 = *fp;
+                    let f = *fp;
+                    let dp = dp0.add(i);
                     i += 1;
-                    // No significant sample in the column that was not just coded.
-                    if f0 & SIGMA_ROWS & !(f0 >> 17) == 0 {
-                        continue;
+                    // The rows to refine: significant, and not just coded by this bit
+                    // plane's significance pass (rows past the image's last are never
+                    // significant). Refinement changes no significance, so the column
+                    // word read once serves all four, and the rows are taken by their
+                    // bits rather than tested one by one.
+                    let rows = f & SIGMA_ROWS & !(f >> 17);
+                    let mut todo = rows;
+                    while todo != 0 {
+                        let ci = ((todo.trailing_zeros() - 4) / 3) as usize;
+                        ref_step(&mut mq, cx, f, dp.add(ci * w), ci, half);
+                        todo &= todo - 1;
                     }
-                    let dp = dp0.add(i - 1);
-                    if rows == 4 {
-                        ref_step(&mut mq, cx, fp, dp, 0, half);
-                        ref_step(&mut mq, cx, fp, dp.add(w), 1, half);
-                        ref_step(&mut mq, cx, fp, dp.add(2 * w), 2, half);
-                        ref_step(&mut mq, cx, fp, dp.add(3 * w), 3, half);
-                    } else {
-                        for ci in 0..rows {
-                            ref_step(&mut mq, cx, fp, dp.add(ci * w), ci, half);
-                        }
-                    }
+                    *fp = f | rows << 16; // MU_THIS of each row refined
                 }
             }
         }
@@ -645,36 +645,23 @@ unsafe fn sign_step<const VSC: bool>(
 ) {
     let lu = sc_index(*fp, *fp.sub(1), *fp.add(1), ci);
     let e = *SC.get_unchecked(lu);
-    let v = mq.decode(cx.get_unchecked_mut((e & 15) as usize)) ^ (e >> 4) as u32;
-    *dp = if v != 0 { -oph } else { oph };
+    let v = mq.decode_even(cx.get_unchecked_mut((e & 15) as usize)) ^ (e >> 4) as u32;
+    *dp = select_unpredictable(v != 0, -oph, oph);
     update_flags(fp, fs, ci, v, VSC && ci == 0);
 }
 
-/// One sample of the magnitude refinement pass.
+/// One sample of the magnitude refinement pass: row `ci` of the column word `f`,
+/// known significant and not coded in this bit plane yet.
 #[inline(always)]
-unsafe fn ref_step(
-    mq: &mut Mq,
-    cx: &mut [u8; 32],
-    fp: *mut u32,
-    dp: *mut i32,
-    ci: usize,
-    half: i32,
-) {
-    let f = *fp;
+unsafe fn ref_step(mq: &mut Mq, cx: &mut [u8; 32], f: u32, dp: *mut i32, ci: usize, half: i32) {
     let s = 3 * ci as u32;
-    if (f >> s) & (SIGMA_THIS | PI_THIS) == SIGMA_THIS {
-        let ctx = if f & (MU_THIS << s) != 0 {
-            CTX_MAG + 2
-        } else if f & (NEIGHBOURS << s) != 0 {
-            CTX_MAG + 1
-        } else {
-            CTX_MAG
-        };
-        let v = mq.decode(cx.get_unchecked_mut(ctx));
-        let neg = (*dp < 0) as u32;
-        *dp += if v ^ neg != 0 { half } else { -half };
-        *fp |= MU_THIS << s;
-    }
+    // Context (Table D.4): refined before, else any significant neighbour.
+    let refined = (f >> s) & MU_THIS != 0;
+    let near = (f >> s) & NEIGHBOURS != 0;
+    let ctx = CTX_MAG + if refined { 2 } else { near as usize };
+    let v = mq.decode_even(cx.get_unchecked_mut(ctx));
+    let d = *dp;
+    *dp = d + select_unpredictable(v ^ (d < 0) as u32 != 0, half, -half);
 }
 
 /// One sample of the significance propagation pass.
@@ -694,7 +681,7 @@ unsafe fn sig_step<const VSC: bool>(
     let s = 3 * ci as u32;
     if f & ((SIGMA_THIS | PI_THIS) << s) == 0 && f & (NEIGHBOURS << s) != 0 {
         let ctx = zc[((f >> s) & NEIGHBOURS) as usize];
-        if mq.decode(cx.get_unchecked_mut(ctx as usize)) != 0 {
+        if mq.decode_even(cx.get_unchecked_mut(ctx as usize)) != 0 {
             sign_step::<VSC>(mq, cx, fp, fs, dp, ci, oph);
         }
         *fp |= PI_THIS << s;
