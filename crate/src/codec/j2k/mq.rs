@@ -1,6 +1,6 @@
 //! The MQ arithmetic decoder of JPEG 2000 part 1 (ITU-T T.800 Annex C.3), in the
-//! register conventions of C.3 (`c` holds the code register with Chigh in bits
-//! 16..31), with a byte-exact feed of OpenJPEG's: past the end of a codeword
+//! register conventions of C.3 (see `Mq` for its code register, widened to fetch
+//! ahead), with a byte-exact feed of OpenJPEG's: past the end of a codeword
 //! segment the decoder reads 0xFF bytes (C.3.4: a marker code, 0xFF followed by a
 //! byte above 0x8F, feeds 1-bits forever), so it never reads past its segment.
 //!
@@ -103,17 +103,29 @@ impl<'a> Padded<'a> {
 
 /// An MQ decoder on one codeword segment. Copy it into a local for a pass so that
 /// its registers stay in machine registers.
+///
+/// `c` is C.3's code register widened to 64 bits: Chigh in bits 48..63, and below
+/// it `ct` bits fetched ahead (C.3's 32-bit register shifted up by 32, with room
+/// for more than one byte). Bytes are fetched several at a time, so that the
+/// renormalisation needs a fetch about once in four bytes rather than once in each.
+/// Only a byte after a plain byte is fetched early, where it simply lands below the
+/// bits already there; a byte after 0xFF (a stuffed bit or a marker) is fetched
+/// when `ct` has run out, exactly as BYTEIN does, so every decision sees the very
+/// register values of C.3 (and OpenJPEG's), whatever the bytes.
 #[derive(Clone, Copy)]
 pub(super) struct Mq<'a> {
     /// The byte last fed into `c`. It only moves past a byte that is not 0xFF, so
     /// it stops at the first of the two 0xFF bytes after the segment at the latest,
-    /// and `bytein` reads at most one byte further.
+    /// and a fetch reads at most one byte further.
     p: *const u8,
     a: u32,
-    c: u32,
+    c: u64,
     ct: u32,
     _data: core::marker::PhantomData<&'a [u8]>,
 }
+
+/// Chigh's place in `c`.
+const HIGH: u32 = 48;
 
 impl<'a> Mq<'a> {
     /// INITDEC (C.3.5).
@@ -121,36 +133,44 @@ impl<'a> Mq<'a> {
         let mut m = Mq {
             p: data.0.as_ptr(),
             a: 0x8000,
-            c: (data.0[0] as u32) << 16,
+            c: (data.0[0] as u64) << HIGH,
             ct: 0,
             _data: core::marker::PhantomData,
         };
-        m.bytein();
+        m.fill();
         m.c <<= 7;
         m.ct -= 7;
         m
     }
 
-    /// BYTEIN (C.3.4).
+    /// BYTEIN (C.3.4), called when `ct` is 0, then as many plain bytes as fit.
     #[inline(always)]
-    fn bytein(&mut self) {
-        // SAFETY: see `p`: `p` and `p + 1` lie within the padded segment.
+    fn fill(&mut self) {
+        // SAFETY: see `p`: `p` and `p + 1` lie within the padded segment, and `p`
+        // moves on only from a byte that is not 0xFF.
         unsafe {
             let b = *self.p;
-            let next = *self.p.add(1) as u32;
+            let next = *self.p.add(1) as u64;
             if b == 0xFF {
                 if next > 0x8F {
-                    self.c = self.c.wrapping_add(0xFF00);
+                    self.c = self.c.wrapping_add(0xFF << (HIGH - 8));
                     self.ct = 8;
                 } else {
                     self.p = self.p.add(1);
-                    self.c = self.c.wrapping_add(next << 9);
+                    self.c = self.c.wrapping_add(next << (HIGH - 7));
                     self.ct = 7;
                 }
             } else {
                 self.p = self.p.add(1);
-                self.c = self.c.wrapping_add(next << 8);
+                self.c = self.c.wrapping_add(next << (HIGH - 8));
                 self.ct = 8;
+            }
+            // Plain bytes after plain bytes, below the bits fetched (all zero
+            // there, so nothing carries): up to 40 bits ahead.
+            while self.ct <= 32 && *self.p != 0xFF {
+                self.p = self.p.add(1);
+                self.c += (*self.p as u64) << (HIGH - 8 - self.ct);
+                self.ct += 8;
             }
         }
     }
@@ -160,17 +180,34 @@ impl<'a> Mq<'a> {
     #[inline(always)]
     fn renorm(&mut self) {
         // 1 ≤ n ≤ 15: `a` is below 0x8000 and not 0 here.
-        let mut n = (self.a as u16).leading_zeros();
+        let n = (self.a as u16).leading_zeros();
         self.a <<= n;
+        self.shift(n);
+    }
+
+    /// Shifts `c` left by `n` ≤ 15 bits, fetching as `ct` runs out.
+    #[inline(always)]
+    fn shift(&mut self, mut n: u32) {
+        if n <= self.ct {
+            self.c <<= n;
+            self.ct -= n;
+            return;
+        }
+        self.shift_fetching(&mut n);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shift_fetching(&mut self, n: &mut u32) {
         loop {
-            if n <= self.ct {
-                self.c <<= n;
-                self.ct -= n;
+            self.c <<= self.ct;
+            *n -= self.ct;
+            self.fill();
+            if *n <= self.ct {
+                self.c <<= *n;
+                self.ct -= *n;
                 return;
             }
-            self.c <<= self.ct;
-            n -= self.ct;
-            self.bytein();
         }
     }
 
@@ -182,10 +219,10 @@ impl<'a> Mq<'a> {
     pub(super) fn mps_run(&mut self, s: u8, n: u32) -> u32 {
         let qe = STATES[s as usize] & 0xFFFF;
         // A ≥ 0x8000 between decisions; Qe ≥ 1.
-        let room = (self.c >> 16).min(self.a - 0x8000);
+        let room = ((self.c >> HIGH) as u32).min(self.a - 0x8000);
         let taken = (room / qe).min(n);
         self.a -= taken * qe;
-        self.c = self.c.wrapping_sub((taken * qe) << 16);
+        self.c = self.c.wrapping_sub(((taken * qe) as u64) << HIGH);
         taken
     }
 
@@ -197,7 +234,7 @@ impl<'a> Mq<'a> {
         let qe = e & 0xFFFF;
         let mps = (s & 1) as u32;
         self.a = self.a.wrapping_sub(qe);
-        if (self.c >> 16) < qe {
+        if ((self.c >> HIGH) as u32) < qe {
             // LPS sub-interval, with the conditional exchange.
             let d = if self.a < qe {
                 *cx = (e >> 16) as u8;
@@ -210,7 +247,7 @@ impl<'a> Mq<'a> {
             self.renorm();
             d
         } else {
-            self.c = self.c.wrapping_sub(qe << 16);
+            self.c = self.c.wrapping_sub((qe as u64) << HIGH);
             if self.a & 0x8000 != 0 {
                 return mps;
             }
@@ -238,7 +275,7 @@ impl<'a> Mq<'a> {
         let qe = e & 0xFFFF;
         let a = self.a.wrapping_sub(qe);
         // The code value lies in the LPS sub-interval (the lower Qe).
-        let lower = (self.c >> 16) < qe;
+        let lower = ((self.c >> HIGH) as u32) < qe;
         // The conditional exchange: the sub-interval decoded is the LPS when it is
         // the lower one and at least as large as the other (A − Qe ≥ Qe), or the
         // upper one and smaller (A − Qe < Qe). A − Qe ≥ 0x8000 > Qe needs neither.
@@ -249,17 +286,12 @@ impl<'a> Mq<'a> {
         // without renormalisation).
         let shift = 16 + 8 * lps as u32 + 16 * !renorm as u32;
         *cx = ((e as u64 | (s as u64) << 32) >> shift) as u8;
-        self.c = select_unpredictable(lower, self.c, self.c.wrapping_sub(qe << 16));
+        self.c = select_unpredictable(lower, self.c, self.c.wrapping_sub((qe as u64) << HIGH));
         self.a = select_unpredictable(lower, qe, a);
         // 0 ≤ n ≤ 15: `a` is in 1..=0xFFFF.
         let n = (self.a as u16).leading_zeros();
-        if n <= self.ct {
-            self.a <<= n;
-            self.c <<= n;
-            self.ct -= n;
-        } else {
-            self.renorm();
-        }
+        self.a <<= n;
+        self.shift(n);
         (s & 1) as u32 ^ lps as u32
     }
 }
@@ -315,5 +347,165 @@ impl<'a> Raw<'a> {
         }
         self.ct -= 1;
         (self.c >> self.ct) & 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// C.3 as written (Figures C.15 to C.20): a 32-bit code register, one byte
+    /// fetched whenever `ct` runs out, 0xFF bytes past the end.
+    struct Textbook<'a> {
+        data: &'a [u8],
+        bp: usize,
+        a: u32,
+        c: u32,
+        ct: u32,
+    }
+
+    impl<'a> Textbook<'a> {
+        fn byte(&self, i: usize) -> u32 {
+            self.data.get(i).map_or(0xFF, |&b| b as u32)
+        }
+
+        fn new(data: &'a [u8]) -> Self {
+            let mut t = Textbook {
+                data,
+                bp: 0,
+                a: 0x8000,
+                c: 0,
+                ct: 0,
+            };
+            t.c = t.byte(0) << 16;
+            t.bytein();
+            t.c <<= 7;
+            t.ct -= 7;
+            t
+        }
+
+        fn bytein(&mut self) {
+            if self.byte(self.bp) == 0xFF {
+                if self.byte(self.bp + 1) > 0x8F {
+                    self.c = self.c.wrapping_add(0xFF00);
+                    self.ct = 8;
+                } else {
+                    self.bp += 1;
+                    self.c = self.c.wrapping_add(self.byte(self.bp) << 9);
+                    self.ct = 7;
+                }
+            } else {
+                self.bp += 1;
+                self.c = self.c.wrapping_add(self.byte(self.bp) << 8);
+                self.ct = 8;
+            }
+        }
+
+        fn decode(&mut self, cx: &mut u8) -> u32 {
+            let (qe, nmps, nlps, switch) = QE[(*cx / 2) as usize];
+            let (qe, mps) = (qe as u32, (*cx & 1) as u32);
+            self.a -= qe;
+            let d;
+            if (self.c >> 16) < qe {
+                // LPS_EXCHANGE
+                if self.a < qe {
+                    d = mps;
+                    *cx = 2 * nmps + mps as u8;
+                } else {
+                    d = 1 - mps;
+                    *cx = 2 * nlps + (mps as u8 ^ switch);
+                }
+                self.a = qe;
+            } else {
+                self.c -= qe << 16;
+                if self.a & 0x8000 != 0 {
+                    return mps;
+                }
+                // MPS_EXCHANGE
+                if self.a < qe {
+                    d = 1 - mps;
+                    *cx = 2 * nlps + (mps as u8 ^ switch);
+                } else {
+                    d = mps;
+                    *cx = 2 * nmps + mps as u8;
+                }
+            }
+            loop {
+                if self.ct == 0 {
+                    self.bytein();
+                }
+                self.a <<= 1;
+                self.c <<= 1;
+                self.ct -= 1;
+                if self.a & 0x8000 != 0 {
+                    return d;
+                }
+            }
+        }
+    }
+
+    /// Every decision of `Mq` (both forms, and the MPS runs) equals the textbook
+    /// decoder's on random segments rich in 0xFF: stuffed bytes, bytes 0x80..=0x8F
+    /// after 0xFF (whose top bit carries into the register), markers, and the 1-bits
+    /// past the end.
+    #[test]
+    fn decisions_equal_the_textbook_decoder() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut buf = Vec::new();
+        for round in 0..3000 {
+            let len = (rand() % 64) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| match rand() % 8 {
+                    0 | 1 => 0xFF,
+                    2 => 0x80 + (rand() % 16) as u8,
+                    3 => 0x90 + (rand() % 0x6F) as u8,
+                    _ => rand() as u8,
+                })
+                .collect();
+            let padded = Padded::new(&mut buf, &data);
+            let mut ours = Mq::new(&padded);
+            let mut book = Textbook::new(&data);
+            let mut cx_ours = initial_contexts();
+            let mut cx_book = initial_contexts();
+            for step in 0..(len * 12 + 40) {
+                let k = (rand() % 19) as usize;
+                match rand() % 3 {
+                    0 => {
+                        let d = ours.decode(&mut cx_ours[k]);
+                        assert_eq!(d, book.decode(&mut cx_book[k]), "round {round} step {step}");
+                    }
+                    1 => {
+                        let d = ours.decode_even(&mut cx_ours[k]);
+                        assert_eq!(d, book.decode(&mut cx_book[k]), "round {round} step {step}");
+                    }
+                    _ => {
+                        let n = ours.mps_run(cx_ours[k], (rand() % 8) as u32);
+                        for _ in 0..n {
+                            let mps = (cx_book[k] & 1) as u32;
+                            let before = cx_book[k];
+                            assert_eq!(
+                                book.decode(&mut cx_book[k]),
+                                mps,
+                                "round {round} step {step}"
+                            );
+                            assert_eq!(cx_book[k], before, "an MPS run changed no state");
+                        }
+                    }
+                }
+                assert_eq!(cx_ours, cx_book, "round {round} step {step}");
+                assert_eq!(ours.a, book.a, "round {round} step {step}");
+                assert_eq!(
+                    (ours.c >> HIGH) as u32,
+                    book.c >> 16,
+                    "round {round} step {step}"
+                );
+            }
+        }
     }
 }

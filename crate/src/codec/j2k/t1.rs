@@ -475,7 +475,7 @@ impl T1 {
                             continue;
                         }
                         let uni = cx.get_unchecked_mut(CTX_UNI);
-                        let run = (mq.decode(uni) << 1) | mq.decode(uni);
+                        let run = (mq.decode_even(uni) << 1) | mq.decode_even(uni);
                         // The run ends at a sample that becomes significant; the rows
                         // after it are coded as usual (known insignificant).
                         macro_rules! cln {
@@ -706,7 +706,7 @@ unsafe fn cln_step<const VSC: bool, const CHECK: bool>(
     let s = 3 * ci as u32;
     if !CHECK || f & ((SIGMA_THIS | PI_THIS) << s) == 0 {
         let ctx = zc[((f >> s) & NEIGHBOURS) as usize];
-        if mq.decode(cx.get_unchecked_mut(ctx as usize)) != 0 {
+        if mq.decode_even(cx.get_unchecked_mut(ctx as usize)) != 0 {
             sign_step::<VSC>(mq, cx, fp, fs, dp, ci, oph);
         }
     }
