@@ -450,13 +450,7 @@ mod tests {
     /// past the end.
     #[test]
     fn decisions_equal_the_textbook_decoder() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rand = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rand = super::super::differential::xorshift();
         let mut buf = Vec::new();
         for round in 0..3000 {
             let len = (rand() % 64) as usize;
