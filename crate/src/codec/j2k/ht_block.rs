@@ -141,6 +141,7 @@ impl<'a> DecMelSt<'a> {
     }
 
     /// Decode unstuffed MEL segment bits to runs.
+    #[inline(never)]
     fn mel_decode(&mut self) {
         if self.bits < 6 {
             self.mel_read();
@@ -209,6 +210,7 @@ impl<'a> DecMelSt<'a> {
     }
 
     /// Retrieve one run from the MEL decoder.
+    #[inline(always)]
     fn mel_get_run(&mut self) -> i32 {
         if self.num_runs == 0 {
             self.mel_decode();
@@ -240,6 +242,7 @@ impl<'a> RevStruct<'a> {
     // -- VLC helpers ---------------------------------------------------------
 
     /// Read and unstuff 4 bytes backward for VLC.
+    #[inline(always)]
     fn rev_read(&mut self) {
         if self.bits > 32 {
             return;
@@ -352,6 +355,7 @@ impl<'a> RevStruct<'a> {
     }
 
     /// Fetch 32 bits from VLC (ensure ≥33 bits available).
+    #[inline(always)]
     fn rev_fetch(&mut self) -> u32 {
         if self.bits < 32 {
             self.rev_read();
@@ -363,6 +367,7 @@ impl<'a> RevStruct<'a> {
     }
 
     /// Consume `num_bits` from VLC and return remaining bottom 32 bits.
+    #[inline(always)]
     fn rev_advance(&mut self, num_bits: u32) -> u32 {
         debug_assert!(num_bits <= self.bits);
         self.tmp >>= num_bits;
@@ -626,6 +631,297 @@ fn outside_block(t0: u16, t1: u16, x: u32, y: u32, width: u32, height: u32) -> b
     (((u32::from(t0) & 0xF0) >> 4) | (u32::from(t1) & 0xF0)) & !locs != 0
 }
 
+/// Bits of the VLC segment that a quad pair uses at most: two VLC codewords (7 bits
+/// each), the u prefixes (6) and suffixes (10), by the tables' entries (a test checks
+/// them). Each pair reads them from one 32-bit window, fetched once.
+const PAIR_VLC_BITS: u32 = 7 + 7 + 6 + 10;
+const _: () = assert!(PAIR_VLC_BITS <= 32);
+
+/// Step 1 of `decode_codeblock32`: the VLC and MEL segments decoded into
+/// `scratch[..quads_len]`, `sstr` entries per quad row (at least
+/// `4 * ceil(width / 4) + 2`): for each quad its VLC table entry (rho in bits 4–7,
+/// u_off in bit 3, e_1 in 8–11, e_k in 12–15) then its u_q (with kappa = 1 added in
+/// the initial row), the quads of a pair side by side, and two zero entries after a
+/// row's last pair. Returns false for a quad pair that makes samples outside the block
+/// significant. `scratch` is borrowed past `quads_len` for the unstuffed VLC bits and
+/// given back at that length.
+///
+/// OpenJPH's loop, arranged for the code it compiles to: the VLC segment is unstuffed
+/// ahead into words (`VlcBits`), a pair's bits come from one 32-bit window
+/// (`PAIR_VLC_BITS` ≤ 32, so the window holds every bit the pair looks at) and the
+/// reader advances and refills once per pair without a branch, the MEL reader is
+/// inlined, the next quad's context comes with each VLC table entry
+/// (`vlc_ctx0`/`vlc_ctx1`), the rows are walked so that indexing them needs no
+/// checks, and only the last pair of a row (or the pairs of a last row of one line)
+/// is checked for samples outside the block.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+#[allow(unused_assignments)] // the context after a row's last pair
+fn decode_vlc(
+    scratch: &mut Vec<u16>,
+    quads_len: usize,
+    sstr: usize,
+    coded_data: &[u8],
+    lcup: usize,
+    scup: usize,
+    width: u32,
+    height: u32,
+) -> bool {
+    let tables = decoder_tables();
+    // Table indices are ORs (the contexts c_q only set bits 7–9 and uvlc_mode only bits
+    // 6–8, so each is the sum of OpenJPH's indices), of values whose bits the compiler
+    // sees are below the tables' sizes: the context is a table entry's top 10 bits,
+    // so no index needs a bounds check.
+    let vlc_ctx0 = &tables.vlc_ctx0;
+    let vlc_ctx1 = &tables.vlc_ctx1;
+    let uvlc_len0 = &tables.uvlc_len0;
+    let uvlc_len1 = &tables.uvlc_len1;
+
+    let npairs = (width as usize).div_ceil(4);
+    if npairs == 0 {
+        return true;
+    }
+    let row_len = 4 * npairs + 2;
+    if sstr < row_len || quads_len < sstr * (height as usize).div_ceil(2) {
+        return false;
+    }
+
+    // The VLC segment unstuffed ahead, into 32-bit words after the quads, by the
+    // backward reader itself: so the bits are the ones it would give in the loop.
+    let max_words = scup / 4 + 4;
+    scratch.truncate(quads_len);
+    scratch.resize(quads_len + 2 * max_words + 2, 0);
+    let (scratch, tail) = scratch.split_at_mut(quads_len);
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u16, u32>(tail);
+    let words = {
+        let mut rev = RevStruct::rev_init(coded_data, lcup, scup);
+        let mut n = 0;
+        for w in words.iter_mut() {
+            *w = rev.rev_fetch();
+            rev.rev_advance(32);
+            n += 1;
+            // Past the segment the reader feeds zero bytes: once what it holds is
+            // out, every word is zero, as `VlcBits` reads past the end.
+            if rev.size <= 0 && rev.tmp == 0 {
+                break;
+            }
+        }
+        &words[..n]
+    };
+    let mut vlc = VlcBits {
+        words,
+        next: 0,
+        tmp: 0,
+        bits: 0,
+    };
+
+    let mut mel = DecMelSt::mel_init(coded_data, lcup, scup);
+    let mut run = mel.mel_get_run();
+
+    // One MEL event for a quad (or a pair's u_off) in the zero context: whether it is
+    // a one.
+    macro_rules! mel_event {
+        () => {{
+            run -= 2;
+            let one = run == -1;
+            if run < 0 {
+                run = mel.mel_get_run();
+            }
+            one
+        }};
+    }
+
+    // --- Initial quad row ---------------------------------------------------
+    {
+        let (pairs, sentinel) = scratch[..row_len].split_at_mut(4 * npairs);
+        let mut c_q: u32 = 0;
+        // `two`: the pair's second quad is inside the block; `edge`: check the pair
+        // for samples outside the block.
+        macro_rules! pair {
+            ($sp:expr, $x:expr, $two:expr, $edge:expr) => {{
+                let (sp, x, two, edge): (&mut [u16], u32, bool, bool) = ($sp, $x, $two, $edge);
+                let mut v = vlc.fetch();
+
+                // First quad
+                let mut t0 = vlc_ctx0[(c_q | (v & 0x7F)) as usize];
+                if c_q == 0 && !mel_event!() {
+                    t0 = 0;
+                }
+                sp[0] = t0 as u16;
+                c_q = t0 >> 22;
+                let l0 = t0 & 0x7;
+                v >>= l0;
+
+                // Second quad
+                let mut t1 = vlc_ctx0[(c_q | (v & 0x7F)) as usize];
+                if c_q == 0 && two && !mel_event!() {
+                    t1 = 0;
+                }
+                t1 = if two { t1 } else { 0 };
+                sp[2] = t1 as u16;
+                c_q = t1 >> 22;
+                let l1 = t1 & 0x7;
+                v >>= l1;
+                if edge && outside_block(t0 as u16, t1 as u16, x, 0, width, height) {
+                    return false;
+                }
+
+                // Decode u (UVLC)
+                let mut uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
+                if uvlc_mode == 0xC0 && mel_event!() {
+                    uvlc_mode += 0x40;
+                }
+                let entry = uvlc_len0[(uvlc_mode | (v & 0x3F)) as usize];
+                let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
+                sp[1] = (1 + u_q0) as u16; // kappa = 1
+                sp[3] = (1 + u_q1) as u16; // kappa = 1
+                vlc.advance(l0 + l1 + used);
+            }};
+        }
+        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
+        for (k, sp) in body.chunks_exact_mut(4).enumerate() {
+            pair!(sp, 4 * k as u32, true, height < 2);
+        }
+        let x = 4 * (npairs - 1) as u32;
+        pair!(last, x, x + 2 < width, true);
+        sentinel.fill(0);
+    }
+
+    // --- Non-initial quad rows ----------------------------------------------
+    let mut y: u32 = 2;
+    while y < height {
+        let row_off = (y >> 1) as usize * sstr;
+        let (above, below) = scratch.split_at_mut(row_off);
+        let prev = &above[row_off - sstr..row_off - sstr + row_len];
+        let (pairs, sentinel) = below[..row_len].split_at_mut(4 * npairs);
+        let mut c_q: u32 = 0;
+        // The quad above the pair's first quad, carried from the last pair.
+        let mut n0 = u32::from(prev[0]);
+        // `n1`, `n2`: the quads above the pair's second quad and above-right of it
+        // (the sentinel for the last pair).
+        macro_rules! pair {
+            ($sp:expr, $n1:expr, $n2:expr, $x:expr, $two:expr, $edge:expr) => {{
+                let (sp, n1, n2, x, two, edge): (&mut [u16], u32, u32, u32, bool, bool) =
+                    ($sp, $n1, $n2, $x, $two, $edge);
+                // Context from the row above
+                c_q |= (n0 & 0xA0) << 2;
+                c_q |= (n1 & 0x20) << 4;
+
+                // First quad
+                let mut v = vlc.fetch();
+                let mut t0 = vlc_ctx1[(c_q | (v & 0x7F)) as usize];
+                if c_q == 0 && !mel_event!() {
+                    t0 = 0;
+                }
+                sp[0] = t0 as u16;
+
+                // Context for the second quad (eqn. 2)
+                c_q = t0 >> 22;
+                c_q |= n0 & 0x80;
+                c_q |= (n1 & 0xA0) << 2;
+                c_q |= (n2 & 0x20) << 4;
+                let l0 = t0 & 0x7;
+                v >>= l0;
+
+                // Second quad
+                let mut t1 = vlc_ctx1[(c_q | (v & 0x7F)) as usize];
+                if c_q == 0 && two && !mel_event!() {
+                    t1 = 0;
+                }
+                t1 = if two { t1 } else { 0 };
+                sp[2] = t1 as u16;
+
+                // Partial context for the next pair's first quad
+                c_q = t1 >> 22;
+                c_q |= n1 & 0x80;
+                n0 = n2;
+                let l1 = t1 & 0x7;
+                v >>= l1;
+                if edge && outside_block(t0 as u16, t1 as u16, x, y, width, height) {
+                    return false;
+                }
+
+                // Decode u (UVLC); no kappa here (step 2 adds it)
+                let uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
+                let entry = uvlc_len1[(uvlc_mode | (v & 0x3F)) as usize];
+                let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
+                sp[1] = u_q0 as u16;
+                sp[3] = u_q1 as u16;
+                vlc.advance(l0 + l1 + used);
+            }};
+        }
+        let edge_row = y + 2 > height;
+        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
+        // prev[4k + 2..4k + 6]: the entries above pair k's second quad and the next
+        // pair's first.
+        for (k, (sp, above)) in body
+            .chunks_exact_mut(4)
+            .zip(prev[2..].chunks_exact(4))
+            .enumerate()
+        {
+            let (n1, n2) = (u32::from(above[0]), u32::from(above[2]));
+            pair!(sp, n1, n2, 4 * k as u32, true, edge_row);
+        }
+        let x = 4 * (npairs - 1) as u32;
+        let (n1, n2) = (
+            u32::from(prev[x as usize + 2]),
+            u32::from(prev[x as usize + 4]),
+        );
+        pair!(last, n1, n2, x, x + 2 < width, true);
+        sentinel.fill(0);
+        y += 2;
+    }
+    true
+}
+
+/// The VLC segment's bits as `decode_vlc` reads them: unstuffed 32-bit words (a word's
+/// low bit first, zero past them) and a 64-bit window on them, refilled by a word
+/// without a branch.
+struct VlcBits<'a> {
+    words: &'a [u32],
+    /// The next word's index in `words`.
+    next: usize,
+    tmp: u64,
+    /// Bits in `tmp`; the bits above them are zero.
+    bits: u32,
+}
+
+impl VlcBits<'_> {
+    /// The next 32 bits (at least 32 held afterwards, given at least 2 before: a pair
+    /// advances by at most `PAIR_VLC_BITS`).
+    #[inline(always)]
+    fn fetch(&mut self) -> u32 {
+        let w = u64::from(self.words.get(self.next).copied().unwrap_or(0));
+        let need = self.bits < 32;
+        self.tmp |= if need { w << self.bits } else { 0 };
+        self.bits += if need { 32 } else { 0 };
+        self.next += usize::from(need);
+        self.tmp as u32
+    }
+
+    #[inline(always)]
+    fn advance(&mut self, num_bits: u32) {
+        debug_assert!(num_bits <= self.bits);
+        self.tmp >>= num_bits;
+        self.bits -= num_bits;
+    }
+}
+
+/// A quad pair's u_q without kappa from its UVLC table `entry` (total prefix length in
+/// bits 0–2, total suffix length in 3–6, quad 0's suffix length in 7–9, the prefixes'
+/// values in 10–12 and 13–15) and the VLC bits `v` from the pair's prefix on: (quad
+/// 0's, quad 1's, bits used).
+#[inline(always)]
+fn uvlc_suffix(entry: u32, v: u32) -> (u32, u32, u32) {
+    let prefix = entry & 0x7;
+    let len = (entry >> 3) & 0xF;
+    let tmp = (v >> prefix) & ((1u32 << len) - 1);
+    let len0 = (entry >> 7) & 0x7;
+    let u_q0 = ((entry >> 10) & 7) + (tmp & !(0xFFu32 << len0));
+    let u_q1 = ((entry >> 13) & 7) + (tmp >> len0);
+    (u_q0, u_q1, entry >> 16)
+}
+
 /// Decode one HTJ2K codeblock (32-bit path).
 ///
 /// Returns `true` on success, `false` for a malformed code-block
@@ -694,19 +990,12 @@ pub(super) fn decode_codeblock32(
         return false;
     }
 
-    let tables = decoder_tables();
-    // Table indices below are masked to the tables' sizes: the contexts c_q only set
-    // bits 7–9 and uvlc_mode is at most 0xC0 in non-initial rows, so the masks change
-    // no index and only spare the bounds checks.
-    let vlc_tbl0 = &tables.vlc_tbl0;
-    let vlc_tbl1 = &tables.vlc_tbl1;
-    let uvlc_tbl0 = &tables.uvlc_tbl0;
-    let uvlc_tbl1 = &tables.uvlc_tbl1;
-
-    // Scratch buffer: 8 u16 entries per quad row, up to 513 rows.
-    let sstr = ((width + 2) + 7) & !7; // stride in u16 entries, multiple of 8
-                                       // Quad rows (and one more) of the cleanup pass; the SPP/MRP reuse of it for
-                                       // column significance needs fewer.
+    // Scratch buffer: a row of quads' entries, the u16 entries per quad row a multiple
+    // of 8 and at least `4 * ceil(width / 4) + 2` (two per quad, the quads in pairs,
+    // then two sentinel entries; see `decode_vlc`).
+    let sstr = ((width + 5) + 7) & !7;
+    // Quad rows (and some more) of the cleanup pass; the SPP/MRP reuse of it for
+    // column significance needs fewer.
     let scratch_len = (sstr as usize) * (((height as usize + 1) >> 1) + 4);
     scratch.clear();
     scratch.resize(scratch_len, 0);
@@ -716,169 +1005,20 @@ pub(super) fn decode_codeblock32(
     // ========================================================================
     // Step 1: Decode VLC and MEL segments
     // ========================================================================
-    {
-        let mut mel = DecMelSt::mel_init(coded_data, lcup, scup);
-        let mut vlc = RevStruct::rev_init(coded_data, lcup, scup);
-
-        let mut run = mel.mel_get_run();
-        let mut c_q: u32 = 0;
-
-        // --- Initial quad row -----------------------------------------------
-        {
-            let mut sp_off: usize = 0; // offset into scratch
-            let mut x: u32 = 0;
-            while x < width {
-                // First quad
-                let mut vlc_val = vlc.rev_fetch();
-
-                let mut t0 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 {
-                    run -= 2;
-                    t0 = if run == -1 { t0 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                scratch[sp_off] = t0;
-                x += 2;
-
-                c_q = ((u32::from(t0) & 0x10) << 3) | ((u32::from(t0) & 0xE0) << 2);
-                vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
-
-                // Second quad
-                let mut t1 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 && x < width {
-                    run -= 2;
-                    t1 = if run == -1 { t1 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                t1 = if x < width { t1 } else { 0 };
-                scratch[sp_off + 2] = t1;
-                x += 2;
-
-                c_q = ((u32::from(t1) & 0x10) << 3) | ((u32::from(t1) & 0xE0) << 2);
-                vlc_val = vlc.rev_advance(u32::from(t1) & 0x7);
-                if outside_block(t0, t1, x - 4, 0, width, height) {
-                    return false;
-                }
-
-                // Decode u (UVLC)
-                let mut uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
-                if uvlc_mode == 0xC0 {
-                    run -= 2;
-                    uvlc_mode += if run == -1 { 0x40 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-
-                let mut uvlc_entry = u32::from(uvlc_tbl0[(uvlc_mode + (vlc_val & 0x3F)) as usize]);
-                vlc_val = vlc.rev_advance(uvlc_entry & 0x7);
-                uvlc_entry >>= 3;
-                let len = uvlc_entry & 0xF;
-                let tmp = vlc_val & ((1u32 << len) - 1);
-                vlc_val = vlc.rev_advance(len);
-                uvlc_entry >>= 4;
-                let len0 = uvlc_entry & 0x7;
-                uvlc_entry >>= 3;
-                let u_q0 = 1 + (uvlc_entry & 7) + (tmp & !(0xFFu32 << len0));
-                scratch[sp_off + 1] = u_q0 as u16; // kappa = 1
-                let u_q1 = 1 + (uvlc_entry >> 3) + (tmp >> len0);
-                scratch[sp_off + 3] = u_q1 as u16; // kappa = 1
-
-                sp_off += 4;
-            }
-            // Sentinel
-            scratch[sp_off] = 0;
-            scratch[sp_off + 1] = 0;
-        }
-
-        // --- Non-initial quad rows ------------------------------------------
-        let mut y: u32 = 2;
-        while y < height {
-            c_q = 0;
-            let row_off = ((y >> 1) as usize) * (sstr as usize);
-            let prev_row_off = row_off - (sstr as usize);
-            let mut sp_x: usize = 0; // column offset within the row
-            let mut x: u32 = 0;
-
-            while x < width {
-                // Context from row above
-                c_q |= (u32::from(scratch[prev_row_off + sp_x]) & 0xA0) << 2;
-                c_q |= (u32::from(scratch[prev_row_off + sp_x + 2]) & 0x20) << 4;
-
-                // First quad
-                let mut vlc_val = vlc.rev_fetch();
-                let mut t0 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 {
-                    run -= 2;
-                    t0 = if run == -1 { t0 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                scratch[row_off + sp_x] = t0;
-                x += 2;
-
-                // Prepare context for next quad (eqn. 2)
-                c_q = ((u32::from(t0) & 0x40) << 2) | ((u32::from(t0) & 0x80) << 1);
-                c_q |= u32::from(scratch[prev_row_off + sp_x]) & 0x80;
-                c_q |= (u32::from(scratch[prev_row_off + sp_x + 2]) & 0xA0) << 2;
-                c_q |= (u32::from(scratch[prev_row_off + sp_x + 4]) & 0x20) << 4;
-
-                vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
-
-                // Second quad
-                let mut t1 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 && x < width {
-                    run -= 2;
-                    t1 = if run == -1 { t1 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                t1 = if x < width { t1 } else { 0 };
-                scratch[row_off + sp_x + 2] = t1;
-                x += 2;
-
-                c_q = ((u32::from(t1) & 0x40) << 2) | ((u32::from(t1) & 0x80) << 1);
-                c_q |= u32::from(scratch[prev_row_off + sp_x + 2]) & 0x80;
-
-                vlc_val = vlc.rev_advance(u32::from(t1) & 0x7);
-                if outside_block(t0, t1, x - 4, y, width, height) {
-                    return false;
-                }
-
-                // Decode u (UVLC) — non-initial rows
-                let uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
-                let mut uvlc_entry =
-                    u32::from(uvlc_tbl1[((uvlc_mode + (vlc_val & 0x3F)) & 0xFF) as usize]);
-                vlc_val = vlc.rev_advance(uvlc_entry & 0x7);
-                uvlc_entry >>= 3;
-                let len = uvlc_entry & 0xF;
-                let tmp = vlc_val & ((1u32 << len) - 1);
-                vlc_val = vlc.rev_advance(len);
-                uvlc_entry >>= 4;
-                let len0 = uvlc_entry & 0x7;
-                uvlc_entry >>= 3;
-                // No +1 for non-initial rows (kappa computed in step 2)
-                let u_q0 = (uvlc_entry & 7) + (tmp & !(0xFFu32 << len0));
-                scratch[row_off + sp_x + 1] = u_q0 as u16;
-                let u_q1 = (uvlc_entry >> 3) + (tmp >> len0);
-                scratch[row_off + sp_x + 3] = u_q1 as u16;
-
-                sp_x += 4;
-            }
-            // Sentinel
-            scratch[row_off + sp_x] = 0;
-            scratch[row_off + sp_x + 1] = 0;
-
-            y += 2;
-        }
+    let ok = decode_vlc(
+        scratch,
+        scratch_len,
+        sstr as usize,
+        coded_data,
+        lcup,
+        scup,
+        width,
+        height,
+    );
+    scratch.truncate(scratch_len);
+    if !ok {
+        return false;
     }
-
     // ========================================================================
     // Step 2: Decode MagSgn
     // ========================================================================
@@ -1413,4 +1553,27 @@ pub(super) fn decode_codeblock32(
     }
 
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `decode_vlc` reads a quad pair's bits from one 32-bit window: the tables' codeword,
+    /// u prefix and u suffix lengths must fit `PAIR_VLC_BITS`; and its derived table
+    /// fields must be what they stand for.
+    #[test]
+    fn pair_vlc_bits_bound_the_tables() {
+        let t = decoder_tables();
+        for e in t.vlc_ctx0.iter().chain(t.vlc_ctx1.iter()) {
+            assert_eq!((e >> 22) & !0x380, 0);
+        }
+        for uvlc in [&t.uvlc_len0[..], &t.uvlc_len1[..]] {
+            for e in uvlc {
+                let (prefix, suffix) = (e & 7, (e >> 3) & 0xF);
+                assert!(prefix <= 6 && suffix <= 10 && e >> 16 == prefix + suffix);
+            }
+        }
+        assert_eq!(PAIR_VLC_BITS, 7 + 7 + 6 + 10);
+    }
 }
