@@ -23,7 +23,7 @@
     clippy::manual_range_contains
 )]
 
-use super::ht_tables::decoder_tables;
+use super::ht_tables::{decoder_tables, DecoderTables};
 
 #[cfg_attr(
     all(target_arch = "wasm32", target_feature = "simd128"),
@@ -56,9 +56,6 @@ macro_rules! ojph_warn {
 // ============================================================================
 // MEL decoder
 // ============================================================================
-
-/// MEL exponents (Table 2 in ITU T.814).
-const MEL_EXP: [i32; 13] = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5];
 
 /// MEL state structure for reading and decoding the MEL bitstream.
 ///
@@ -147,23 +144,17 @@ impl<'a> DecMelSt<'a> {
             self.mel_read();
         }
 
+        // One codeword a step, by table (`DecoderTables::mel_tbl`: the run, the
+        // codeword's length and the next state k, from k and the next 6 bits): no
+        // branch on the bits. k stays in 0..=12, as the table's states do.
+        let mel_tbl = &decoder_tables().mel_tbl;
         while self.bits >= 6 && self.num_runs < 8 {
-            let eval = MEL_EXP[self.k as usize];
-            let run;
-            if self.tmp & (1u64 << 63) != 0 {
-                // 1 found
-                run = (((1i32 << eval) - 1) << 1) as u64; // non-terminating
-                self.k = (self.k + 1).min(12);
-                self.tmp <<= 1;
-                self.bits -= 1;
-            } else {
-                // 0 found
-                let r = ((self.tmp >> (63 - eval)) as i32) & ((1 << eval) - 1);
-                self.k = (self.k - 1).max(0);
-                self.tmp <<= (eval + 1) as u32;
-                self.bits -= eval + 1;
-                run = ((r << 1) + 1) as u64; // terminating
-            }
+            let e = u32::from(mel_tbl[(self.k as usize) << 6 & 0x3C0 | (self.tmp >> 58) as usize]);
+            let len = (e >> 7) & 7;
+            self.k = (e >> 10) as i32;
+            self.tmp <<= len;
+            self.bits -= len as i32;
+            let run = u64::from(e & 0x7F);
             let shift = self.num_runs * 7;
             self.runs &= !(0x3Fu64 << shift);
             self.runs |= run << shift;
@@ -637,26 +628,321 @@ fn outside_block(t0: u16, t1: u16, x: u32, y: u32, width: u32, height: u32) -> b
 const PAIR_VLC_BITS: u32 = 7 + 7 + 6 + 10;
 const _: () = assert!(PAIR_VLC_BITS <= 32);
 
-/// Step 1 of `decode_codeblock32`: the VLC and MEL segments decoded into
-/// `scratch[..quads_len]`, `sstr` entries per quad row (at least
-/// `4 * ceil(width / 4) + 2`): for each quad its VLC table entry (rho in bits 4–7,
-/// u_off in bit 3, e_1 in 8–11, e_k in 12–15) then its u_q (with kappa = 1 added in
-/// the initial row), the quads of a pair side by side, and two zero entries after a
-/// row's last pair. Returns false for a quad pair that makes samples outside the block
-/// significant. `scratch` is borrowed past `quads_len` for the unstuffed VLC bits and
-/// given back at that length.
+/// The u16 entries after the quads that step 1 borrows for the unstuffed VLC segment
+/// (`vlc_words`) of a cleanup pass whose MEL and VLC segments take `scup` bytes.
+pub(super) fn vlc_words_len(scup: usize) -> usize {
+    2 * (scup / 4 + 4) + 2
+}
+
+/// The VLC segment unstuffed ahead into 32-bit words (`tail`, `vlc_words_len` u16
+/// entries, as u32 where they are aligned), by the backward reader itself, so that the
+/// bits are the ones it would give in the decoding loop. Returns the words used (past
+/// them every word is zero).
+pub(super) fn vlc_words<'a>(
+    tail: &'a mut [u16],
+    coded_data: &[u8],
+    lcup: usize,
+    scup: usize,
+) -> &'a [u32] {
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u16, u32>(tail);
+    let mut rev = RevStruct::rev_init(coded_data, lcup, scup);
+    let mut n = 0;
+    // Each word takes at least 28 bits of the segment's 8 · scup − 12 (or what the
+    // reader holds at its end), so the words suffice.
+    for w in words.iter_mut() {
+        *w = rev.rev_fetch();
+        rev.rev_advance(32);
+        n += 1;
+        // Past the segment the reader feeds zero bytes: once what it holds is out,
+        // every word is zero, as `VlcBits` reads past the end.
+        if rev.size <= 0 && rev.tmp == 0 {
+            break;
+        }
+    }
+    &words[..n]
+}
+
+/// Step 1 of the cleanup pass, the VLC and MEL segments, a quad pair at a time: each
+/// pair's VLC table entries (rho in bits 4–7, u_off in bit 3, e_1 in 8–11, e_k in
+/// 12–15) and u_q (with kappa = 1 added in the initial row) go into the pair's four
+/// scratch entries, quad 0's entry and u_q then quad 1's, and two zero entries follow
+/// a row's last pair (OpenJPH's scratch layout).
 ///
 /// OpenJPH's loop, arranged for the code it compiles to: the VLC segment is unstuffed
-/// ahead into words (`VlcBits`), a pair's bits come from one 32-bit window
-/// (`PAIR_VLC_BITS` ≤ 32, so the window holds every bit the pair looks at) and the
-/// reader advances and refills once per pair without a branch, the MEL reader is
-/// inlined, the next quad's context comes with each VLC table entry
-/// (`vlc_ctx0`/`vlc_ctx1`), the rows are walked so that indexing them needs no
-/// checks, and only the last pair of a row (or the pairs of a last row of one line)
-/// is checked for samples outside the block.
+/// ahead (`vlc_words`), a pair's bits come from one 32-bit window (`PAIR_VLC_BITS` ≤
+/// 32, so the window holds every bit the pair looks at) and the reader advances and
+/// refills once per pair without a branch, the next quad's context comes with each
+/// VLC table entry (`vlc_ctx0`/`vlc_ctx1`), table indices are ORs of values whose bits
+/// the compiler sees are below the tables' sizes (the contexts c_q only set bits 7–9
+/// and uvlc_mode only bits 6–8, so each is the sum of OpenJPH's indices), and only the
+/// pairs at the block's right or bottom edge are checked for samples outside it.
+pub(super) struct VlcDecoder<'a> {
+    vlc: VlcBits<'a>,
+    mel: DecMelSt<'a>,
+    /// MEL events left in the current run (OpenJPH's `run`).
+    run: i32,
+    tables: &'static DecoderTables,
+    width: u32,
+    height: u32,
+}
+
+/// A non-initial quad row's state in `VlcDecoder::pair`.
+pub(super) struct VlcRow {
+    /// The context of the next quad, as far as the last pair gave it.
+    c_q: u32,
+    /// The entry above the next pair's first quad.
+    n0: u32,
+    /// The row's y (of its first line).
+    y: u32,
+}
+
+impl<'a> VlcDecoder<'a> {
+    /// The decoder of the code-block whose cleanup pass is `coded_data[..lcup]`, with
+    /// `scup` bytes of MEL and VLC, its VLC segment unstuffed in `words`.
+    pub(super) fn new(
+        words: &'a [u32],
+        coded_data: &'a [u8],
+        lcup: usize,
+        scup: usize,
+        width: u32,
+        height: u32,
+    ) -> Self {
+        let mut mel = DecMelSt::mel_init(coded_data, lcup, scup);
+        let run = mel.mel_get_run();
+        VlcDecoder {
+            vlc: VlcBits {
+                words,
+                next: 0,
+                tmp: 0,
+                bits: 0,
+            },
+            mel,
+            run,
+            tables: decoder_tables(),
+            width,
+            height,
+        }
+    }
+
+    /// One MEL event for a quad (or a pair's u_off) in the zero context: whether it is
+    /// a one.
+    #[inline(always)]
+    fn mel_event(&mut self) -> bool {
+        self.run -= 2;
+        let one = self.run == -1;
+        if self.run < 0 {
+            self.run = self.mel.mel_get_run();
+        }
+        one
+    }
+
+    /// The initial quad row into `row` (`4 * ceil(width / 4) + 2` entries). Returns
+    /// false for a pair that makes samples outside the block significant.
+    pub(super) fn initial_row(&mut self, row: &mut [u16]) -> bool {
+        let npairs = (self.width as usize).div_ceil(4);
+        if npairs == 0 || row.len() != 4 * npairs + 2 {
+            return npairs == 0;
+        }
+        let (pairs, sentinel) = row.split_at_mut(4 * npairs);
+        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
+        let mut c_q = 0;
+        let edge = self.height < 2;
+        for (k, sp) in body.chunks_exact_mut(4).enumerate() {
+            if !self.initial_pair(&mut c_q, sp, 4 * k as u32, true, edge) {
+                return false;
+            }
+        }
+        let x = 4 * (npairs - 1) as u32;
+        if !self.initial_pair(&mut c_q, last, x, x + 2 < self.width, true) {
+            return false;
+        }
+        sentinel.fill(0);
+        true
+    }
+
+    /// A pair of the initial row at column `x` into `sp` (4 entries); `two`: its
+    /// second quad is inside the block; `edge`: check it for samples outside the block.
+    #[inline(always)]
+    fn initial_pair(
+        &mut self,
+        c_q: &mut u32,
+        sp: &mut [u16],
+        x: u32,
+        two: bool,
+        edge: bool,
+    ) -> bool {
+        let t = self.tables;
+        let mut v = self.vlc.fetch();
+
+        // First quad
+        let mut t0 = t.vlc_ctx0[(*c_q | (v & 0x7F)) as usize];
+        if *c_q == 0 && !self.mel_event() {
+            t0 = 0;
+        }
+        sp[0] = t0 as u16;
+        *c_q = t0 >> 22;
+        let l0 = t0 & 0x7;
+        v >>= l0;
+
+        // Second quad
+        let mut t1 = t.vlc_ctx0[(*c_q | (v & 0x7F)) as usize];
+        if *c_q == 0 && two && !self.mel_event() {
+            t1 = 0;
+        }
+        t1 = if two { t1 } else { 0 };
+        sp[2] = t1 as u16;
+        *c_q = t1 >> 22;
+        let l1 = t1 & 0x7;
+        v >>= l1;
+        if edge && outside_block(t0 as u16, t1 as u16, x, 0, self.width, self.height) {
+            return false;
+        }
+
+        // Decode u (UVLC)
+        let mut uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
+        if uvlc_mode == 0xC0 && self.mel_event() {
+            uvlc_mode += 0x40;
+        }
+        let entry = t.uvlc_len0[(uvlc_mode | (v & 0x3F)) as usize];
+        let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
+        sp[1] = (1 + u_q0) as u16; // kappa = 1
+        sp[3] = (1 + u_q1) as u16; // kappa = 1
+        self.vlc.advance(l0 + l1 + used);
+        true
+    }
+
+    /// A non-initial quad row at line `y`, whose row above is `prev`: its state for
+    /// `pair`.
+    #[inline(always)]
+    pub(super) fn row(&self, prev: &[u16], y: u32) -> VlcRow {
+        VlcRow {
+            c_q: 0,
+            n0: prev.first().map_or(0, |&n| u32::from(n)),
+            y,
+        }
+    }
+
+    /// A pair of a non-initial row (`row`) at column `x` into `sp` (4 entries), `n1`,
+    /// `n2` the entries above its second quad and above-right of that (the row
+    /// above's sentinel for the last pair); `two`, `edge` as for `initial_pair`
+    /// (`edge` must hold for the row's last pair and in a last row of one line).
+    /// Returns false for a pair that makes samples outside the block significant.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pair(
+        &mut self,
+        row: &mut VlcRow,
+        sp: &mut [u16],
+        n1: u32,
+        n2: u32,
+        x: u32,
+        two: bool,
+        edge: bool,
+    ) -> bool {
+        let t = self.tables;
+        let n0 = row.n0;
+        // Context from the row above
+        let mut c_q = row.c_q;
+        c_q |= (n0 & 0xA0) << 2;
+        c_q |= (n1 & 0x20) << 4;
+
+        // First quad
+        let mut v = self.vlc.fetch();
+        let mut t0 = t.vlc_ctx1[(c_q | (v & 0x7F)) as usize];
+        if c_q == 0 && !self.mel_event() {
+            t0 = 0;
+        }
+        sp[0] = t0 as u16;
+
+        // Context for the second quad (eqn. 2)
+        c_q = t0 >> 22;
+        c_q |= n0 & 0x80;
+        c_q |= (n1 & 0xA0) << 2;
+        c_q |= (n2 & 0x20) << 4;
+        let l0 = t0 & 0x7;
+        v >>= l0;
+
+        // Second quad
+        let mut t1 = t.vlc_ctx1[(c_q | (v & 0x7F)) as usize];
+        if c_q == 0 && two && !self.mel_event() {
+            t1 = 0;
+        }
+        t1 = if two { t1 } else { 0 };
+        sp[2] = t1 as u16;
+
+        // Partial context for the next pair's first quad
+        row.c_q = (t1 >> 22) | (n1 & 0x80);
+        row.n0 = n2;
+        let l1 = t1 & 0x7;
+        v >>= l1;
+        if edge && outside_block(t0 as u16, t1 as u16, x, row.y, self.width, self.height) {
+            return false;
+        }
+
+        // Decode u (UVLC); no kappa here (step 2 adds it)
+        let uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
+        let entry = t.uvlc_len1[(uvlc_mode | (v & 0x3F)) as usize];
+        let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
+        sp[1] = u_q0 as u16;
+        sp[3] = u_q1 as u16;
+        self.vlc.advance(l0 + l1 + used);
+        true
+    }
+
+    /// The non-initial quad row at line `y` into `cur`, under `prev` (both
+    /// `4 * ceil(width / 4) + 2` entries). Returns false for a pair that makes samples
+    /// outside the block significant.
+    #[inline(always)]
+    fn full_row(&mut self, prev: &[u16], cur: &mut [u16], y: u32) -> bool {
+        let npairs = (self.width as usize).div_ceil(4);
+        if npairs == 0 || cur.len() != 4 * npairs + 2 || prev.len() != cur.len() {
+            return npairs == 0;
+        }
+        let mut row = self.row(prev, y);
+        let edge_row = y + 2 > self.height;
+        let (pairs, sentinel) = cur.split_at_mut(4 * npairs);
+        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
+        // prev[4k + 2..4k + 6]: the entries above pair k's second quad and the next
+        // pair's first.
+        for (k, (sp, above)) in body
+            .chunks_exact_mut(4)
+            .zip(prev[2..].chunks_exact(4))
+            .enumerate()
+        {
+            let (n1, n2) = (u32::from(above[0]), u32::from(above[2]));
+            if !self.pair(&mut row, sp, n1, n2, 4 * k as u32, true, edge_row) {
+                return false;
+            }
+        }
+        let x = 4 * (npairs - 1);
+        let (n1, n2) = (u32::from(prev[x + 2]), u32::from(prev[x + 4]));
+        if !self.pair(
+            &mut row,
+            last,
+            n1,
+            n2,
+            x as u32,
+            x as u32 + 2 < self.width,
+            true,
+        ) {
+            return false;
+        }
+        sentinel.fill(0);
+        true
+    }
+}
+
+/// Step 1 of `decode_codeblock32` (`VlcDecoder`) for all quad rows, into
+/// `scratch[..quads_len]`, `sstr` entries per quad row (at least
+/// `4 * ceil(width / 4) + 2`). Returns false for a quad pair that makes samples
+/// outside the block significant. `scratch` is borrowed past `quads_len` for the
+/// unstuffed VLC bits and given back at that length.
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-#[allow(unused_assignments)] // the context after a row's last pair
 fn decode_vlc(
     scratch: &mut Vec<u16>,
     quads_len: usize,
@@ -667,208 +953,26 @@ fn decode_vlc(
     width: u32,
     height: u32,
 ) -> bool {
-    let tables = decoder_tables();
-    // Table indices are ORs (the contexts c_q only set bits 7–9 and uvlc_mode only bits
-    // 6–8, so each is the sum of OpenJPH's indices), of values whose bits the compiler
-    // sees are below the tables' sizes: the context is a table entry's top 10 bits,
-    // so no index needs a bounds check.
-    let vlc_ctx0 = &tables.vlc_ctx0;
-    let vlc_ctx1 = &tables.vlc_ctx1;
-    let uvlc_len0 = &tables.uvlc_len0;
-    let uvlc_len1 = &tables.uvlc_len1;
-
-    let npairs = (width as usize).div_ceil(4);
-    if npairs == 0 {
-        return true;
-    }
-    let row_len = 4 * npairs + 2;
+    let row_len = 4 * (width as usize).div_ceil(4) + 2;
     if sstr < row_len || quads_len < sstr * (height as usize).div_ceil(2) {
         return false;
     }
-
-    // The VLC segment unstuffed ahead, into 32-bit words after the quads, by the
-    // backward reader itself: so the bits are the ones it would give in the loop.
-    let max_words = scup / 4 + 4;
     scratch.truncate(quads_len);
-    scratch.resize(quads_len + 2 * max_words + 2, 0);
+    scratch.resize(quads_len + vlc_words_len(scup), 0);
     let (scratch, tail) = scratch.split_at_mut(quads_len);
-    let (_, words, _) = bytemuck::pod_align_to_mut::<u16, u32>(tail);
-    let words = {
-        let mut rev = RevStruct::rev_init(coded_data, lcup, scup);
-        let mut n = 0;
-        for w in words.iter_mut() {
-            *w = rev.rev_fetch();
-            rev.rev_advance(32);
-            n += 1;
-            // Past the segment the reader feeds zero bytes: once what it holds is
-            // out, every word is zero, as `VlcBits` reads past the end.
-            if rev.size <= 0 && rev.tmp == 0 {
-                break;
-            }
-        }
-        &words[..n]
-    };
-    let mut vlc = VlcBits {
-        words,
-        next: 0,
-        tmp: 0,
-        bits: 0,
-    };
-
-    let mut mel = DecMelSt::mel_init(coded_data, lcup, scup);
-    let mut run = mel.mel_get_run();
-
-    // One MEL event for a quad (or a pair's u_off) in the zero context: whether it is
-    // a one.
-    macro_rules! mel_event {
-        () => {{
-            run -= 2;
-            let one = run == -1;
-            if run < 0 {
-                run = mel.mel_get_run();
-            }
-            one
-        }};
+    let words = vlc_words(tail, coded_data, lcup, scup);
+    let mut dec = VlcDecoder::new(words, coded_data, lcup, scup, width, height);
+    if !dec.initial_row(&mut scratch[..row_len]) {
+        return false;
     }
-
-    // --- Initial quad row ---------------------------------------------------
-    {
-        let (pairs, sentinel) = scratch[..row_len].split_at_mut(4 * npairs);
-        let mut c_q: u32 = 0;
-        // `two`: the pair's second quad is inside the block; `edge`: check the pair
-        // for samples outside the block.
-        macro_rules! pair {
-            ($sp:expr, $x:expr, $two:expr, $edge:expr) => {{
-                let (sp, x, two, edge): (&mut [u16], u32, bool, bool) = ($sp, $x, $two, $edge);
-                let mut v = vlc.fetch();
-
-                // First quad
-                let mut t0 = vlc_ctx0[(c_q | (v & 0x7F)) as usize];
-                if c_q == 0 && !mel_event!() {
-                    t0 = 0;
-                }
-                sp[0] = t0 as u16;
-                c_q = t0 >> 22;
-                let l0 = t0 & 0x7;
-                v >>= l0;
-
-                // Second quad
-                let mut t1 = vlc_ctx0[(c_q | (v & 0x7F)) as usize];
-                if c_q == 0 && two && !mel_event!() {
-                    t1 = 0;
-                }
-                t1 = if two { t1 } else { 0 };
-                sp[2] = t1 as u16;
-                c_q = t1 >> 22;
-                let l1 = t1 & 0x7;
-                v >>= l1;
-                if edge && outside_block(t0 as u16, t1 as u16, x, 0, width, height) {
-                    return false;
-                }
-
-                // Decode u (UVLC)
-                let mut uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
-                if uvlc_mode == 0xC0 && mel_event!() {
-                    uvlc_mode += 0x40;
-                }
-                let entry = uvlc_len0[(uvlc_mode | (v & 0x3F)) as usize];
-                let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
-                sp[1] = (1 + u_q0) as u16; // kappa = 1
-                sp[3] = (1 + u_q1) as u16; // kappa = 1
-                vlc.advance(l0 + l1 + used);
-            }};
-        }
-        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
-        for (k, sp) in body.chunks_exact_mut(4).enumerate() {
-            pair!(sp, 4 * k as u32, true, height < 2);
-        }
-        let x = 4 * (npairs - 1) as u32;
-        pair!(last, x, x + 2 < width, true);
-        sentinel.fill(0);
-    }
-
-    // --- Non-initial quad rows ----------------------------------------------
     let mut y: u32 = 2;
     while y < height {
         let row_off = (y >> 1) as usize * sstr;
         let (above, below) = scratch.split_at_mut(row_off);
         let prev = &above[row_off - sstr..row_off - sstr + row_len];
-        let (pairs, sentinel) = below[..row_len].split_at_mut(4 * npairs);
-        let mut c_q: u32 = 0;
-        // The quad above the pair's first quad, carried from the last pair.
-        let mut n0 = u32::from(prev[0]);
-        // `n1`, `n2`: the quads above the pair's second quad and above-right of it
-        // (the sentinel for the last pair).
-        macro_rules! pair {
-            ($sp:expr, $n1:expr, $n2:expr, $x:expr, $two:expr, $edge:expr) => {{
-                let (sp, n1, n2, x, two, edge): (&mut [u16], u32, u32, u32, bool, bool) =
-                    ($sp, $n1, $n2, $x, $two, $edge);
-                // Context from the row above
-                c_q |= (n0 & 0xA0) << 2;
-                c_q |= (n1 & 0x20) << 4;
-
-                // First quad
-                let mut v = vlc.fetch();
-                let mut t0 = vlc_ctx1[(c_q | (v & 0x7F)) as usize];
-                if c_q == 0 && !mel_event!() {
-                    t0 = 0;
-                }
-                sp[0] = t0 as u16;
-
-                // Context for the second quad (eqn. 2)
-                c_q = t0 >> 22;
-                c_q |= n0 & 0x80;
-                c_q |= (n1 & 0xA0) << 2;
-                c_q |= (n2 & 0x20) << 4;
-                let l0 = t0 & 0x7;
-                v >>= l0;
-
-                // Second quad
-                let mut t1 = vlc_ctx1[(c_q | (v & 0x7F)) as usize];
-                if c_q == 0 && two && !mel_event!() {
-                    t1 = 0;
-                }
-                t1 = if two { t1 } else { 0 };
-                sp[2] = t1 as u16;
-
-                // Partial context for the next pair's first quad
-                c_q = t1 >> 22;
-                c_q |= n1 & 0x80;
-                n0 = n2;
-                let l1 = t1 & 0x7;
-                v >>= l1;
-                if edge && outside_block(t0 as u16, t1 as u16, x, y, width, height) {
-                    return false;
-                }
-
-                // Decode u (UVLC); no kappa here (step 2 adds it)
-                let uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
-                let entry = uvlc_len1[(uvlc_mode | (v & 0x3F)) as usize];
-                let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
-                sp[1] = u_q0 as u16;
-                sp[3] = u_q1 as u16;
-                vlc.advance(l0 + l1 + used);
-            }};
+        if !dec.full_row(prev, &mut below[..row_len], y) {
+            return false;
         }
-        let edge_row = y + 2 > height;
-        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
-        // prev[4k + 2..4k + 6]: the entries above pair k's second quad and the next
-        // pair's first.
-        for (k, (sp, above)) in body
-            .chunks_exact_mut(4)
-            .zip(prev[2..].chunks_exact(4))
-            .enumerate()
-        {
-            let (n1, n2) = (u32::from(above[0]), u32::from(above[2]));
-            pair!(sp, n1, n2, 4 * k as u32, true, edge_row);
-        }
-        let x = 4 * (npairs - 1) as u32;
-        let (n1, n2) = (
-            u32::from(prev[x as usize + 2]),
-            u32::from(prev[x as usize + 4]),
-        );
-        pair!(last, n1, n2, x, x + 2 < width, true);
-        sentinel.fill(0);
         y += 2;
     }
     true
@@ -1003,32 +1107,18 @@ pub(super) fn decode_codeblock32(
     let mmsbp2 = max_u_q;
 
     // ========================================================================
-    // Step 1: Decode VLC and MEL segments
+    // Steps 1 and 2: Decode VLC and MEL segments, then MagSgn
     // ========================================================================
-    let ok = decode_vlc(
+    // simd128 builds: both together, the MagSgn step a quad at a time
+    // (`ht_block_simd`), with the same output.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if !super::ht_block_simd::decode_cleanup(
         scratch,
         scratch_len,
         sstr as usize,
         coded_data,
         lcup,
         scup,
-        width,
-        height,
-    );
-    scratch.truncate(scratch_len);
-    if !ok {
-        return false;
-    }
-    // ========================================================================
-    // Step 2: Decode MagSgn
-    // ========================================================================
-    // simd128 builds: a quad at a time (`ht_block_simd`), with the same output.
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if !super::ht_block_simd::decode_magsgn(
-        scratch,
-        scratch_len,
-        sstr as usize,
-        &coded_data[..lcup - scup],
         decoded_data,
         width,
         height,
@@ -1037,6 +1127,23 @@ pub(super) fn decode_codeblock32(
         mmsbp2,
     ) {
         return false;
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let ok = decode_vlc(
+            scratch,
+            scratch_len,
+            sstr as usize,
+            coded_data,
+            lcup,
+            scup,
+            width,
+            height,
+        );
+        scratch.truncate(scratch_len);
+        if !ok {
+            return false;
+        }
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
