@@ -1,8 +1,11 @@
 //! The HTJ2K (ITU-T T.814) 32-bit code-block decoder: `coding/decoder32.rs` of
 //! openjph-core 0.1.0 (a Rust port of OpenJPH's `ojph_block_decoder32.cpp`), taken
-//! over here with two changes: the scratch buffer is the caller's, sized to the
+//! over here with these changes: the scratch buffer is the caller's, sized to the
 //! block (openjph-core allocated and zeroed 513 rows of it per block, a third of its
-//! decode time), and its decoder tables are precomputed (`ht_tables.rs`).
+//! decode time); its decoder tables are precomputed (`ht_tables.rs`), MEL codewords
+//! decoded by table; and the VLC/MEL step is `VlcDecoder`, a quad pair at a time,
+//! arranged for the code it compiles to (see there), which simd128 builds run beside
+//! their MagSgn step (`ht_block_simd.rs`).
 //!
 //! Copyright (c) 2019, Aous Naman; Copyright (c) 2019, Kakadu Software Pty Ltd;
 //! Copyright (c) 2019, The University of New South Wales, Australia (OpenJPH), and
@@ -647,9 +650,47 @@ pub(super) fn vlc_words<'a>(
     let (_, words, _) = bytemuck::pod_align_to_mut::<u16, u32>(tail);
     let mut rev = RevStruct::rev_init(coded_data, lcup, scup);
     let mut n = 0;
-    // Each word takes at least 28 bits of the segment's 8 · scup − 12 (or what the
-    // reader holds at its end), so the words suffice.
-    for w in words.iter_mut() {
+    // Eight bytes at a time where none of them can be a stuffed byte (one whose low 7
+    // bits are all ones): they give their 64 bits, the last byte read (the first in
+    // memory) setting `unstuff`, as the reader would; else four bytes the reader's
+    // way. A word out before each step leaves fewer than 32 bits held, so a step makes
+    // at most two words.
+    while rev.size >= 8 && n + 3 <= words.len() {
+        if rev.bits >= 32 {
+            words[n] = rev.tmp as u32;
+            rev.tmp >>= 32;
+            rev.bits -= 32;
+            n += 1;
+        }
+        // pos ≥ size − 1 ≥ 7: the segment's bytes lie at and below pos.
+        let Some(b) = coded_data.get(rev.pos.wrapping_sub(7)..=rev.pos) else {
+            break;
+        };
+        let r = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        let z = !(r | 0x8080_8080_8080_8080); // a zero byte: low 7 bits all ones
+        if z.wrapping_sub(0x0101_0101_0101_0101) & !z & 0x8080_8080_8080_8080 != 0 {
+            rev.rev_read();
+            continue;
+        }
+        // What `tmp` holds above `bits` (a stuffed byte's top bit) is ORed in, as the
+        // reader does.
+        let t = rev.tmp | r << rev.bits;
+        words[n] = t as u32;
+        words[n + 1] = (t >> 32) as u32;
+        n += 2;
+        rev.tmp = if rev.bits == 0 {
+            0
+        } else {
+            r >> (64 - rev.bits)
+        };
+        rev.unstuff = b[0] > 0x8F;
+        rev.pos -= 8;
+        rev.size -= 8;
+    }
+    // The rest, and what the reader holds at the end, a word at a time. Each word
+    // takes at least 28 bits of the segment's 8 · scup − 12 (or what the reader holds
+    // at its end), so the words suffice.
+    for w in words[n..].iter_mut() {
         *w = rev.rev_fetch();
         rev.rev_advance(32);
         n += 1;

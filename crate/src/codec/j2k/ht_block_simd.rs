@@ -4,12 +4,15 @@
 //! swizzles), with no branch per sample. Quads go two at a time: in 16-bit lanes where
 //! both quads' U_q are at most 15 (OpenJPH's `decode_two_quad16`, which it takes per
 //! block, by the block's bound), else one by one in 32-bit lanes (`decode_one_quad32`).
-//! `ht_block::decode_codeblock32` calls it in place of its scalar MagSgn loop in
-//! simd128 builds; the VLC/MEL step before it and the refinement passes after it stay
-//! shared. Its output equals the scalar loop's
-//! for every block, malformed ones included: the MagSgn bytes are unstuffed the way
-//! the scalar reader does it (a stuffed byte's top bit ORed into the next byte's
-//! first), and each sample's sign is its first MagSgn bit, as there.
+//! `ht_block::decode_codeblock32` calls it (`decode_cleanup`) in place of its VLC/MEL
+//! step and scalar MagSgn loop in simd128 builds: it runs the shared VLC/MEL decoder
+//! (`ht_block::VlcDecoder`) a quad pair at a time, each pair of the next quad row
+//! beside a MagSgn pair of this one, so that the VLC step's chain of dependent look-ups
+//! and the MagSgn step's vector work overlap; the refinement passes after it stay
+//! shared. Its output equals the scalar steps' for every block, malformed ones
+//! included: the MagSgn bytes are unstuffed the way the scalar reader does it (a
+//! stuffed byte's top bit ORed into the next byte's first), and each sample's sign is
+//! its first MagSgn bit, as there.
 //!
 //! Copyright (c) 2019, Aous Naman; Copyright (c) 2019, Kakadu Software Pty Ltd;
 //! Copyright (c) 2019, The University of New South Wales, Australia (OpenJPH), and
@@ -35,30 +38,45 @@ use core::arch::wasm32::{
 /// its bit position's byte, and everything past the segment reads as ones.
 const PAD: usize = 40;
 
-/// Unstuffs the MagSgn segment `src` into `out` (at least `src.len() + PAD` bytes,
-/// all 0xFF on entry): bit i of the stream is bit i % 8 of byte i / 8, and past the
-/// segment every bit is one, as the scalar reader feeds 0xFF bytes there. A byte
-/// after a 0xFF gives 7 bits, its whole value ORed in at the stream position (so a
-/// malformed stuffed bit lands on the next byte's first bit, as in the scalar reader).
+/// Unstuffs the MagSgn segment `src` into `out` (at least `src.len() + PAD` bytes):
+/// bit i of the stream is bit i % 8 of byte i / 8, and past the segment every bit is
+/// one, as the scalar reader feeds 0xFF bytes there. A byte after a 0xFF gives 7 bits,
+/// its whole value ORed in at the stream position (so a malformed stuffed bit lands on
+/// the next byte's first bit, as in the scalar reader). Eight bytes with no 0xFF among
+/// them (nor before them) go at once.
 fn unstuff(src: &[u8], out: &mut [u8]) {
     let mut acc: u64 = 0;
     let mut cnt: u32 = 0; // bits in acc, below 32 between steps
     let mut stuffed = false; // the previous byte was 0xFF
     let mut o = 0usize;
-    let mut chunks = src.chunks_exact(4);
+    let mut chunks = src.chunks_exact(8);
     for c in &mut chunks {
-        let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         let x = !w; // a zero byte of x is a 0xFF byte of w
-        if !stuffed && x.wrapping_sub(0x0101_0101) & !x & 0x8080_8080 == 0 {
-            acc |= u64::from(w) << cnt;
-            cnt += 32;
+        if !stuffed && x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 == 0 {
+            // 64 bits: the stream's next 8 bytes are acc's cnt bits and w's first
+            // 64 − cnt; w's last cnt bits stay.
+            out[o..o + 8].copy_from_slice(&(acc | w << cnt).to_le_bytes());
+            o += 8;
+            acc = if cnt == 0 { 0 } else { w >> (64 - cnt) };
         } else {
             for &b in c {
                 acc |= u64::from(b) << cnt;
                 cnt += 8 - u32::from(stuffed);
                 stuffed = b == 0xFF;
+                if cnt >= 32 {
+                    out[o..o + 4].copy_from_slice(&(acc as u32).to_le_bytes());
+                    o += 4;
+                    acc >>= 32;
+                    cnt -= 32;
+                }
             }
         }
+    }
+    for &b in chunks.remainder() {
+        acc |= u64::from(b) << cnt;
+        cnt += 8 - u32::from(stuffed);
+        stuffed = b == 0xFF;
         if cnt >= 32 {
             out[o..o + 4].copy_from_slice(&(acc as u32).to_le_bytes());
             o += 4;
@@ -66,14 +84,10 @@ fn unstuff(src: &[u8], out: &mut [u8]) {
             cnt -= 32;
         }
     }
-    for &b in chunks.remainder() {
-        acc |= u64::from(b) << cnt;
-        cnt += 8 - u32::from(stuffed);
-        stuffed = b == 0xFF;
-    }
-    // At most 32 + 3 × 8 bits left; ones above them.
+    // At most 31 bits left; ones above them, and after them.
     acc |= !0u64 << cnt;
     out[o..o + 8].copy_from_slice(&acc.to_le_bytes());
+    out[o + 8..].fill(0xFF);
 }
 
 /// Bytes `idx` (0..32; larger → 0) of the 32 bytes `lo`, `hi`.
@@ -188,7 +202,6 @@ pub(super) fn decode_cleanup(
     let bits: &mut [u8] = unsafe {
         core::slice::from_raw_parts_mut(ms_tail.as_mut_ptr() as *mut u8, ms_tail.len() * 2)
     };
-    bits.fill(0xFF);
     unstuff(magsgn, bits);
     let words = vlc_words(vlc_tail, coded_data, lcup, scup);
     let mut vlc = VlcDecoder::new(words, coded_data, lcup, scup, width, height);
