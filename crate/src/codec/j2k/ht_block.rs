@@ -1,8 +1,11 @@
 //! The HTJ2K (ITU-T T.814) 32-bit code-block decoder: `coding/decoder32.rs` of
 //! openjph-core 0.1.0 (a Rust port of OpenJPH's `ojph_block_decoder32.cpp`), taken
-//! over here with two changes: the scratch buffer is the caller's, sized to the
+//! over here with these changes: the scratch buffer is the caller's, sized to the
 //! block (openjph-core allocated and zeroed 513 rows of it per block, a third of its
-//! decode time), and its decoder tables are precomputed (`ht_tables.rs`).
+//! decode time); its decoder tables are precomputed (`ht_tables.rs`), MEL codewords
+//! decoded by table; and the VLC/MEL step is `VlcDecoder`, a quad pair at a time,
+//! arranged for the code it compiles to (see there), which simd128 builds run beside
+//! their MagSgn step (`ht_block_simd.rs`).
 //!
 //! Copyright (c) 2019, Aous Naman; Copyright (c) 2019, Kakadu Software Pty Ltd;
 //! Copyright (c) 2019, The University of New South Wales, Australia (OpenJPH), and
@@ -23,7 +26,7 @@
     clippy::manual_range_contains
 )]
 
-use super::ht_tables::decoder_tables;
+use super::ht_tables::{decoder_tables, DecoderTables};
 
 #[cfg_attr(
     all(target_arch = "wasm32", target_feature = "simd128"),
@@ -56,9 +59,6 @@ macro_rules! ojph_warn {
 // ============================================================================
 // MEL decoder
 // ============================================================================
-
-/// MEL exponents (Table 2 in ITU T.814).
-const MEL_EXP: [i32; 13] = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5];
 
 /// MEL state structure for reading and decoding the MEL bitstream.
 ///
@@ -141,28 +141,23 @@ impl<'a> DecMelSt<'a> {
     }
 
     /// Decode unstuffed MEL segment bits to runs.
+    #[inline(never)]
     fn mel_decode(&mut self) {
         if self.bits < 6 {
             self.mel_read();
         }
 
+        // One codeword a step, by table (`DecoderTables::mel_tbl`: the run, the
+        // codeword's length and the next state k, from k and the next 6 bits): no
+        // branch on the bits. k stays in 0..=12, as the table's states do.
+        let mel_tbl = &decoder_tables().mel_tbl;
         while self.bits >= 6 && self.num_runs < 8 {
-            let eval = MEL_EXP[self.k as usize];
-            let run;
-            if self.tmp & (1u64 << 63) != 0 {
-                // 1 found
-                run = (((1i32 << eval) - 1) << 1) as u64; // non-terminating
-                self.k = (self.k + 1).min(12);
-                self.tmp <<= 1;
-                self.bits -= 1;
-            } else {
-                // 0 found
-                let r = ((self.tmp >> (63 - eval)) as i32) & ((1 << eval) - 1);
-                self.k = (self.k - 1).max(0);
-                self.tmp <<= (eval + 1) as u32;
-                self.bits -= eval + 1;
-                run = ((r << 1) + 1) as u64; // terminating
-            }
+            let e = u32::from(mel_tbl[(self.k as usize) << 6 & 0x3C0 | (self.tmp >> 58) as usize]);
+            let len = (e >> 7) & 7;
+            self.k = (e >> 10) as i32;
+            self.tmp <<= len;
+            self.bits -= len as i32;
+            let run = u64::from(e & 0x7F);
             let shift = self.num_runs * 7;
             self.runs &= !(0x3Fu64 << shift);
             self.runs |= run << shift;
@@ -209,6 +204,7 @@ impl<'a> DecMelSt<'a> {
     }
 
     /// Retrieve one run from the MEL decoder.
+    #[inline(always)]
     fn mel_get_run(&mut self) -> i32 {
         if self.num_runs == 0 {
             self.mel_decode();
@@ -240,6 +236,7 @@ impl<'a> RevStruct<'a> {
     // -- VLC helpers ---------------------------------------------------------
 
     /// Read and unstuff 4 bytes backward for VLC.
+    #[inline(always)]
     fn rev_read(&mut self) {
         if self.bits > 32 {
             return;
@@ -352,6 +349,7 @@ impl<'a> RevStruct<'a> {
     }
 
     /// Fetch 32 bits from VLC (ensure ≥33 bits available).
+    #[inline(always)]
     fn rev_fetch(&mut self) -> u32 {
         if self.bits < 32 {
             self.rev_read();
@@ -363,6 +361,7 @@ impl<'a> RevStruct<'a> {
     }
 
     /// Consume `num_bits` from VLC and return remaining bottom 32 bits.
+    #[inline(always)]
     fn rev_advance(&mut self, num_bits: u32) -> u32 {
         debug_assert!(num_bits <= self.bits);
         self.tmp >>= num_bits;
@@ -626,6 +625,448 @@ fn outside_block(t0: u16, t1: u16, x: u32, y: u32, width: u32, height: u32) -> b
     (((u32::from(t0) & 0xF0) >> 4) | (u32::from(t1) & 0xF0)) & !locs != 0
 }
 
+/// Bits of the VLC segment that a quad pair uses at most: two VLC codewords (7 bits
+/// each), the u prefixes (6) and suffixes (10), by the tables' entries (a test checks
+/// them). Each pair reads them from one 32-bit window, fetched once.
+const PAIR_VLC_BITS: u32 = 7 + 7 + 6 + 10;
+const _: () = assert!(PAIR_VLC_BITS <= 32);
+
+/// The u16 entries after the quads that step 1 borrows for the unstuffed VLC segment
+/// (`vlc_words`) of a cleanup pass whose MEL and VLC segments take `scup` bytes.
+pub(super) fn vlc_words_len(scup: usize) -> usize {
+    2 * (scup / 4 + 4) + 2
+}
+
+/// The VLC segment unstuffed ahead into 32-bit words (`tail`, `vlc_words_len` u16
+/// entries, as u32 where they are aligned), by the backward reader itself, so that the
+/// bits are the ones it would give in the decoding loop. Returns the words used (past
+/// them every word is zero).
+pub(super) fn vlc_words<'a>(
+    tail: &'a mut [u16],
+    coded_data: &[u8],
+    lcup: usize,
+    scup: usize,
+) -> &'a [u32] {
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u16, u32>(tail);
+    let mut rev = RevStruct::rev_init(coded_data, lcup, scup);
+    let mut n = 0;
+    // Eight bytes at a time where none of them can be a stuffed byte (one whose low 7
+    // bits are all ones): they give their 64 bits, the last byte read (the first in
+    // memory) setting `unstuff`, as the reader would; else four bytes the reader's
+    // way. A word out before each step leaves fewer than 32 bits held, so a step makes
+    // at most two words.
+    while rev.size >= 8 && n + 3 <= words.len() {
+        if rev.bits >= 32 {
+            words[n] = rev.tmp as u32;
+            rev.tmp >>= 32;
+            rev.bits -= 32;
+            n += 1;
+        }
+        // pos ≥ size − 1 ≥ 7: the segment's bytes lie at and below pos.
+        let Some(b) = coded_data.get(rev.pos.wrapping_sub(7)..=rev.pos) else {
+            break;
+        };
+        let r = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        let z = !(r | 0x8080_8080_8080_8080); // a zero byte: low 7 bits all ones
+        if z.wrapping_sub(0x0101_0101_0101_0101) & !z & 0x8080_8080_8080_8080 != 0 {
+            rev.rev_read();
+            continue;
+        }
+        // What `tmp` holds above `bits` (a stuffed byte's top bit) is ORed in, as the
+        // reader does.
+        let t = rev.tmp | r << rev.bits;
+        words[n] = t as u32;
+        words[n + 1] = (t >> 32) as u32;
+        n += 2;
+        rev.tmp = if rev.bits == 0 {
+            0
+        } else {
+            r >> (64 - rev.bits)
+        };
+        rev.unstuff = b[0] > 0x8F;
+        rev.pos -= 8;
+        rev.size -= 8;
+    }
+    // The rest, and what the reader holds at the end, a word at a time. Each word
+    // takes at least 28 bits of the segment's 8 · scup − 12 (or what the reader holds
+    // at its end), so the words suffice.
+    for w in words[n..].iter_mut() {
+        *w = rev.rev_fetch();
+        rev.rev_advance(32);
+        n += 1;
+        // Past the segment the reader feeds zero bytes: once what it holds is out,
+        // every word is zero, as `VlcBits` reads past the end.
+        if rev.size <= 0 && rev.tmp == 0 {
+            break;
+        }
+    }
+    &words[..n]
+}
+
+/// Step 1 of the cleanup pass, the VLC and MEL segments, a quad pair at a time: each
+/// pair's VLC table entries (rho in bits 4–7, u_off in bit 3, e_1 in 8–11, e_k in
+/// 12–15) and u_q (with kappa = 1 added in the initial row) go into the pair's four
+/// scratch entries, quad 0's entry and u_q then quad 1's, and two zero entries follow
+/// a row's last pair (OpenJPH's scratch layout).
+///
+/// OpenJPH's loop, arranged for the code it compiles to: the VLC segment is unstuffed
+/// ahead (`vlc_words`), a pair's bits come from one 32-bit window (`PAIR_VLC_BITS` ≤
+/// 32, so the window holds every bit the pair looks at) and the reader advances and
+/// refills once per pair without a branch, the next quad's context comes with each
+/// VLC table entry (`vlc_ctx0`/`vlc_ctx1`), table indices are ORs of values whose bits
+/// the compiler sees are below the tables' sizes (the contexts c_q only set bits 7–9
+/// and uvlc_mode only bits 6–8, so each is the sum of OpenJPH's indices), and only the
+/// pairs at the block's right or bottom edge are checked for samples outside it.
+pub(super) struct VlcDecoder<'a> {
+    vlc: VlcBits<'a>,
+    mel: DecMelSt<'a>,
+    /// MEL events left in the current run (OpenJPH's `run`).
+    run: i32,
+    tables: &'static DecoderTables,
+    width: u32,
+    height: u32,
+}
+
+/// A non-initial quad row's state in `VlcDecoder::pair`.
+pub(super) struct VlcRow {
+    /// The context of the next quad, as far as the last pair gave it.
+    c_q: u32,
+    /// The entry above the next pair's first quad.
+    n0: u32,
+    /// The row's y (of its first line).
+    y: u32,
+}
+
+impl<'a> VlcDecoder<'a> {
+    /// The decoder of the code-block whose cleanup pass is `coded_data[..lcup]`, with
+    /// `scup` bytes of MEL and VLC, its VLC segment unstuffed in `words`.
+    pub(super) fn new(
+        words: &'a [u32],
+        coded_data: &'a [u8],
+        lcup: usize,
+        scup: usize,
+        width: u32,
+        height: u32,
+    ) -> Self {
+        let mut mel = DecMelSt::mel_init(coded_data, lcup, scup);
+        let run = mel.mel_get_run();
+        VlcDecoder {
+            vlc: VlcBits {
+                words,
+                next: 0,
+                tmp: 0,
+                bits: 0,
+            },
+            mel,
+            run,
+            tables: decoder_tables(),
+            width,
+            height,
+        }
+    }
+
+    /// One MEL event for a quad (or a pair's u_off) in the zero context: whether it is
+    /// a one.
+    #[inline(always)]
+    fn mel_event(&mut self) -> bool {
+        self.run -= 2;
+        let one = self.run == -1;
+        if self.run < 0 {
+            self.run = self.mel.mel_get_run();
+        }
+        one
+    }
+
+    /// The initial quad row into `row` (`4 * ceil(width / 4) + 2` entries). Returns
+    /// false for a pair that makes samples outside the block significant.
+    pub(super) fn initial_row(&mut self, row: &mut [u16]) -> bool {
+        let npairs = (self.width as usize).div_ceil(4);
+        if npairs == 0 || row.len() != 4 * npairs + 2 {
+            return npairs == 0;
+        }
+        let (pairs, sentinel) = row.split_at_mut(4 * npairs);
+        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
+        let mut c_q = 0;
+        let edge = self.height < 2;
+        for (k, sp) in body.chunks_exact_mut(4).enumerate() {
+            if !self.initial_pair(&mut c_q, sp, 4 * k as u32, true, edge) {
+                return false;
+            }
+        }
+        let x = 4 * (npairs - 1) as u32;
+        if !self.initial_pair(&mut c_q, last, x, x + 2 < self.width, true) {
+            return false;
+        }
+        sentinel.fill(0);
+        true
+    }
+
+    /// A pair of the initial row at column `x` into `sp` (4 entries); `two`: its
+    /// second quad is inside the block; `edge`: check it for samples outside the block.
+    #[inline(always)]
+    fn initial_pair(
+        &mut self,
+        c_q: &mut u32,
+        sp: &mut [u16],
+        x: u32,
+        two: bool,
+        edge: bool,
+    ) -> bool {
+        let t = self.tables;
+        let mut v = self.vlc.fetch();
+
+        // First quad
+        let mut t0 = t.vlc_ctx0[(*c_q | (v & 0x7F)) as usize];
+        if *c_q == 0 && !self.mel_event() {
+            t0 = 0;
+        }
+        sp[0] = t0 as u16;
+        *c_q = t0 >> 22;
+        let l0 = t0 & 0x7;
+        v >>= l0;
+
+        // Second quad
+        let mut t1 = t.vlc_ctx0[(*c_q | (v & 0x7F)) as usize];
+        if *c_q == 0 && two && !self.mel_event() {
+            t1 = 0;
+        }
+        t1 = if two { t1 } else { 0 };
+        sp[2] = t1 as u16;
+        *c_q = t1 >> 22;
+        let l1 = t1 & 0x7;
+        v >>= l1;
+        if edge && outside_block(t0 as u16, t1 as u16, x, 0, self.width, self.height) {
+            return false;
+        }
+
+        // Decode u (UVLC)
+        let mut uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
+        if uvlc_mode == 0xC0 && self.mel_event() {
+            uvlc_mode += 0x40;
+        }
+        let entry = t.uvlc_len0[(uvlc_mode | (v & 0x3F)) as usize];
+        let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
+        sp[1] = (1 + u_q0) as u16; // kappa = 1
+        sp[3] = (1 + u_q1) as u16; // kappa = 1
+        self.vlc.advance(l0 + l1 + used);
+        true
+    }
+
+    /// A non-initial quad row at line `y`, whose row above is `prev`: its state for
+    /// `pair`.
+    #[inline(always)]
+    pub(super) fn row(&self, prev: &[u16], y: u32) -> VlcRow {
+        VlcRow {
+            c_q: 0,
+            n0: prev.first().map_or(0, |&n| u32::from(n)),
+            y,
+        }
+    }
+
+    /// A pair of a non-initial row (`row`) at column `x` into `sp` (4 entries), `n1`,
+    /// `n2` the entries above its second quad and above-right of that (the row
+    /// above's sentinel for the last pair); `two`, `edge` as for `initial_pair`
+    /// (`edge` must hold for the row's last pair and in a last row of one line).
+    /// Returns false for a pair that makes samples outside the block significant.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pair(
+        &mut self,
+        row: &mut VlcRow,
+        sp: &mut [u16],
+        n1: u32,
+        n2: u32,
+        x: u32,
+        two: bool,
+        edge: bool,
+    ) -> bool {
+        let t = self.tables;
+        let n0 = row.n0;
+        // Context from the row above
+        let mut c_q = row.c_q;
+        c_q |= (n0 & 0xA0) << 2;
+        c_q |= (n1 & 0x20) << 4;
+
+        // First quad
+        let mut v = self.vlc.fetch();
+        let mut t0 = t.vlc_ctx1[(c_q | (v & 0x7F)) as usize];
+        if c_q == 0 && !self.mel_event() {
+            t0 = 0;
+        }
+        sp[0] = t0 as u16;
+
+        // Context for the second quad (eqn. 2)
+        c_q = t0 >> 22;
+        c_q |= n0 & 0x80;
+        c_q |= (n1 & 0xA0) << 2;
+        c_q |= (n2 & 0x20) << 4;
+        let l0 = t0 & 0x7;
+        v >>= l0;
+
+        // Second quad
+        let mut t1 = t.vlc_ctx1[(c_q | (v & 0x7F)) as usize];
+        if c_q == 0 && two && !self.mel_event() {
+            t1 = 0;
+        }
+        t1 = if two { t1 } else { 0 };
+        sp[2] = t1 as u16;
+
+        // Partial context for the next pair's first quad
+        row.c_q = (t1 >> 22) | (n1 & 0x80);
+        row.n0 = n2;
+        let l1 = t1 & 0x7;
+        v >>= l1;
+        if edge && outside_block(t0 as u16, t1 as u16, x, row.y, self.width, self.height) {
+            return false;
+        }
+
+        // Decode u (UVLC); no kappa here (step 2 adds it)
+        let uvlc_mode = ((t0 & 0x8) << 3) | ((t1 & 0x8) << 4);
+        let entry = t.uvlc_len1[(uvlc_mode | (v & 0x3F)) as usize];
+        let (u_q0, u_q1, used) = uvlc_suffix(entry, v);
+        sp[1] = u_q0 as u16;
+        sp[3] = u_q1 as u16;
+        self.vlc.advance(l0 + l1 + used);
+        true
+    }
+
+    /// The non-initial quad row at line `y` into `cur`, under `prev` (both
+    /// `4 * ceil(width / 4) + 2` entries). Returns false for a pair that makes samples
+    /// outside the block significant.
+    #[inline(always)]
+    fn full_row(&mut self, prev: &[u16], cur: &mut [u16], y: u32) -> bool {
+        let npairs = (self.width as usize).div_ceil(4);
+        if npairs == 0 || cur.len() != 4 * npairs + 2 || prev.len() != cur.len() {
+            return npairs == 0;
+        }
+        let mut row = self.row(prev, y);
+        let edge_row = y + 2 > self.height;
+        let (pairs, sentinel) = cur.split_at_mut(4 * npairs);
+        let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
+        // prev[4k + 2..4k + 6]: the entries above pair k's second quad and the next
+        // pair's first.
+        for (k, (sp, above)) in body
+            .chunks_exact_mut(4)
+            .zip(prev[2..].chunks_exact(4))
+            .enumerate()
+        {
+            let (n1, n2) = (u32::from(above[0]), u32::from(above[2]));
+            if !self.pair(&mut row, sp, n1, n2, 4 * k as u32, true, edge_row) {
+                return false;
+            }
+        }
+        let x = 4 * (npairs - 1);
+        let (n1, n2) = (u32::from(prev[x + 2]), u32::from(prev[x + 4]));
+        if !self.pair(
+            &mut row,
+            last,
+            n1,
+            n2,
+            x as u32,
+            x as u32 + 2 < self.width,
+            true,
+        ) {
+            return false;
+        }
+        sentinel.fill(0);
+        true
+    }
+}
+
+/// Step 1 of `decode_codeblock32` (`VlcDecoder`) for all quad rows, into
+/// `scratch[..quads_len]`, `sstr` entries per quad row (at least
+/// `4 * ceil(width / 4) + 2`). Returns false for a quad pair that makes samples
+/// outside the block significant. `scratch` is borrowed past `quads_len` for the
+/// unstuffed VLC bits and given back at that length.
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn decode_vlc(
+    scratch: &mut Vec<u16>,
+    quads_len: usize,
+    sstr: usize,
+    coded_data: &[u8],
+    lcup: usize,
+    scup: usize,
+    width: u32,
+    height: u32,
+) -> bool {
+    let row_len = 4 * (width as usize).div_ceil(4) + 2;
+    if sstr < row_len || quads_len < sstr * (height as usize).div_ceil(2) {
+        return false;
+    }
+    scratch.truncate(quads_len);
+    scratch.resize(quads_len + vlc_words_len(scup), 0);
+    let (scratch, tail) = scratch.split_at_mut(quads_len);
+    let words = vlc_words(tail, coded_data, lcup, scup);
+    let mut dec = VlcDecoder::new(words, coded_data, lcup, scup, width, height);
+    if !dec.initial_row(&mut scratch[..row_len]) {
+        return false;
+    }
+    let mut y: u32 = 2;
+    while y < height {
+        let row_off = (y >> 1) as usize * sstr;
+        let (above, below) = scratch.split_at_mut(row_off);
+        let prev = &above[row_off - sstr..row_off - sstr + row_len];
+        if !dec.full_row(prev, &mut below[..row_len], y) {
+            return false;
+        }
+        y += 2;
+    }
+    true
+}
+
+/// The VLC segment's bits as `decode_vlc` reads them: unstuffed 32-bit words (a word's
+/// low bit first, zero past them) and a 64-bit window on them, refilled by a word
+/// without a branch.
+struct VlcBits<'a> {
+    words: &'a [u32],
+    /// The next word's index in `words`.
+    next: usize,
+    tmp: u64,
+    /// Bits in `tmp`; the bits above them are zero.
+    bits: u32,
+}
+
+impl VlcBits<'_> {
+    /// The next 32 bits (at least 32 held afterwards, given at least 2 before: a pair
+    /// advances by at most `PAIR_VLC_BITS`).
+    #[inline(always)]
+    fn fetch(&mut self) -> u32 {
+        let w = u64::from(self.words.get(self.next).copied().unwrap_or(0));
+        let need = self.bits < 32;
+        self.tmp |= if need { w << self.bits } else { 0 };
+        self.bits += if need { 32 } else { 0 };
+        self.next += usize::from(need);
+        self.tmp as u32
+    }
+
+    #[inline(always)]
+    fn advance(&mut self, num_bits: u32) {
+        debug_assert!(num_bits <= self.bits);
+        self.tmp >>= num_bits;
+        self.bits -= num_bits;
+    }
+}
+
+/// A quad pair's u_q without kappa from its UVLC table `entry` (total prefix length in
+/// bits 0–2, total suffix length in 3–6, quad 0's suffix length in 7–9, the prefixes'
+/// values in 10–12 and 13–15) and the VLC bits `v` from the pair's prefix on: (quad
+/// 0's, quad 1's, bits used).
+#[inline(always)]
+fn uvlc_suffix(entry: u32, v: u32) -> (u32, u32, u32) {
+    let prefix = entry & 0x7;
+    let len = (entry >> 3) & 0xF;
+    let tmp = (v >> prefix) & ((1u32 << len) - 1);
+    let len0 = (entry >> 7) & 0x7;
+    let u_q0 = ((entry >> 10) & 7) + (tmp & !(0xFFu32 << len0));
+    let u_q1 = ((entry >> 13) & 7) + (tmp >> len0);
+    (u_q0, u_q1, entry >> 16)
+}
+
 /// Decode one HTJ2K codeblock (32-bit path).
 ///
 /// Returns `true` on success, `false` for a malformed code-block
@@ -694,19 +1135,12 @@ pub(super) fn decode_codeblock32(
         return false;
     }
 
-    let tables = decoder_tables();
-    // Table indices below are masked to the tables' sizes: the contexts c_q only set
-    // bits 7–9 and uvlc_mode is at most 0xC0 in non-initial rows, so the masks change
-    // no index and only spare the bounds checks.
-    let vlc_tbl0 = &tables.vlc_tbl0;
-    let vlc_tbl1 = &tables.vlc_tbl1;
-    let uvlc_tbl0 = &tables.uvlc_tbl0;
-    let uvlc_tbl1 = &tables.uvlc_tbl1;
-
-    // Scratch buffer: 8 u16 entries per quad row, up to 513 rows.
-    let sstr = ((width + 2) + 7) & !7; // stride in u16 entries, multiple of 8
-                                       // Quad rows (and one more) of the cleanup pass; the SPP/MRP reuse of it for
-                                       // column significance needs fewer.
+    // Scratch buffer: a row of quads' entries, the u16 entries per quad row a multiple
+    // of 8 and at least `4 * ceil(width / 4) + 2` (two per quad, the quads in pairs,
+    // then two sentinel entries; see `decode_vlc`).
+    let sstr = ((width + 5) + 7) & !7;
+    // Quad rows (and some more) of the cleanup pass; the SPP/MRP reuse of it for
+    // column significance needs fewer.
     let scratch_len = (sstr as usize) * (((height as usize + 1) >> 1) + 4);
     scratch.clear();
     scratch.resize(scratch_len, 0);
@@ -714,181 +1148,18 @@ pub(super) fn decode_codeblock32(
     let mmsbp2 = max_u_q;
 
     // ========================================================================
-    // Step 1: Decode VLC and MEL segments
+    // Steps 1 and 2: Decode VLC and MEL segments, then MagSgn
     // ========================================================================
-    {
-        let mut mel = DecMelSt::mel_init(coded_data, lcup, scup);
-        let mut vlc = RevStruct::rev_init(coded_data, lcup, scup);
-
-        let mut run = mel.mel_get_run();
-        let mut c_q: u32 = 0;
-
-        // --- Initial quad row -----------------------------------------------
-        {
-            let mut sp_off: usize = 0; // offset into scratch
-            let mut x: u32 = 0;
-            while x < width {
-                // First quad
-                let mut vlc_val = vlc.rev_fetch();
-
-                let mut t0 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 {
-                    run -= 2;
-                    t0 = if run == -1 { t0 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                scratch[sp_off] = t0;
-                x += 2;
-
-                c_q = ((u32::from(t0) & 0x10) << 3) | ((u32::from(t0) & 0xE0) << 2);
-                vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
-
-                // Second quad
-                let mut t1 = vlc_tbl0[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 && x < width {
-                    run -= 2;
-                    t1 = if run == -1 { t1 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                t1 = if x < width { t1 } else { 0 };
-                scratch[sp_off + 2] = t1;
-                x += 2;
-
-                c_q = ((u32::from(t1) & 0x10) << 3) | ((u32::from(t1) & 0xE0) << 2);
-                vlc_val = vlc.rev_advance(u32::from(t1) & 0x7);
-                if outside_block(t0, t1, x - 4, 0, width, height) {
-                    return false;
-                }
-
-                // Decode u (UVLC)
-                let mut uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
-                if uvlc_mode == 0xC0 {
-                    run -= 2;
-                    uvlc_mode += if run == -1 { 0x40 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-
-                let mut uvlc_entry = u32::from(uvlc_tbl0[(uvlc_mode + (vlc_val & 0x3F)) as usize]);
-                vlc_val = vlc.rev_advance(uvlc_entry & 0x7);
-                uvlc_entry >>= 3;
-                let len = uvlc_entry & 0xF;
-                let tmp = vlc_val & ((1u32 << len) - 1);
-                vlc_val = vlc.rev_advance(len);
-                uvlc_entry >>= 4;
-                let len0 = uvlc_entry & 0x7;
-                uvlc_entry >>= 3;
-                let u_q0 = 1 + (uvlc_entry & 7) + (tmp & !(0xFFu32 << len0));
-                scratch[sp_off + 1] = u_q0 as u16; // kappa = 1
-                let u_q1 = 1 + (uvlc_entry >> 3) + (tmp >> len0);
-                scratch[sp_off + 3] = u_q1 as u16; // kappa = 1
-
-                sp_off += 4;
-            }
-            // Sentinel
-            scratch[sp_off] = 0;
-            scratch[sp_off + 1] = 0;
-        }
-
-        // --- Non-initial quad rows ------------------------------------------
-        let mut y: u32 = 2;
-        while y < height {
-            c_q = 0;
-            let row_off = ((y >> 1) as usize) * (sstr as usize);
-            let prev_row_off = row_off - (sstr as usize);
-            let mut sp_x: usize = 0; // column offset within the row
-            let mut x: u32 = 0;
-
-            while x < width {
-                // Context from row above
-                c_q |= (u32::from(scratch[prev_row_off + sp_x]) & 0xA0) << 2;
-                c_q |= (u32::from(scratch[prev_row_off + sp_x + 2]) & 0x20) << 4;
-
-                // First quad
-                let mut vlc_val = vlc.rev_fetch();
-                let mut t0 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 {
-                    run -= 2;
-                    t0 = if run == -1 { t0 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                scratch[row_off + sp_x] = t0;
-                x += 2;
-
-                // Prepare context for next quad (eqn. 2)
-                c_q = ((u32::from(t0) & 0x40) << 2) | ((u32::from(t0) & 0x80) << 1);
-                c_q |= u32::from(scratch[prev_row_off + sp_x]) & 0x80;
-                c_q |= (u32::from(scratch[prev_row_off + sp_x + 2]) & 0xA0) << 2;
-                c_q |= (u32::from(scratch[prev_row_off + sp_x + 4]) & 0x20) << 4;
-
-                vlc_val = vlc.rev_advance(u32::from(t0) & 0x7);
-
-                // Second quad
-                let mut t1 = vlc_tbl1[((c_q + (vlc_val & 0x7F)) & 0x3FF) as usize];
-                if c_q == 0 && x < width {
-                    run -= 2;
-                    t1 = if run == -1 { t1 } else { 0 };
-                    if run < 0 {
-                        run = mel.mel_get_run();
-                    }
-                }
-                t1 = if x < width { t1 } else { 0 };
-                scratch[row_off + sp_x + 2] = t1;
-                x += 2;
-
-                c_q = ((u32::from(t1) & 0x40) << 2) | ((u32::from(t1) & 0x80) << 1);
-                c_q |= u32::from(scratch[prev_row_off + sp_x + 2]) & 0x80;
-
-                vlc_val = vlc.rev_advance(u32::from(t1) & 0x7);
-                if outside_block(t0, t1, x - 4, y, width, height) {
-                    return false;
-                }
-
-                // Decode u (UVLC) — non-initial rows
-                let uvlc_mode = ((u32::from(t0) & 0x8) << 3) | ((u32::from(t1) & 0x8) << 4);
-                let mut uvlc_entry =
-                    u32::from(uvlc_tbl1[((uvlc_mode + (vlc_val & 0x3F)) & 0xFF) as usize]);
-                vlc_val = vlc.rev_advance(uvlc_entry & 0x7);
-                uvlc_entry >>= 3;
-                let len = uvlc_entry & 0xF;
-                let tmp = vlc_val & ((1u32 << len) - 1);
-                vlc_val = vlc.rev_advance(len);
-                uvlc_entry >>= 4;
-                let len0 = uvlc_entry & 0x7;
-                uvlc_entry >>= 3;
-                // No +1 for non-initial rows (kappa computed in step 2)
-                let u_q0 = (uvlc_entry & 7) + (tmp & !(0xFFu32 << len0));
-                scratch[row_off + sp_x + 1] = u_q0 as u16;
-                let u_q1 = (uvlc_entry >> 3) + (tmp >> len0);
-                scratch[row_off + sp_x + 3] = u_q1 as u16;
-
-                sp_x += 4;
-            }
-            // Sentinel
-            scratch[row_off + sp_x] = 0;
-            scratch[row_off + sp_x + 1] = 0;
-
-            y += 2;
-        }
-    }
-
-    // ========================================================================
-    // Step 2: Decode MagSgn
-    // ========================================================================
-    // simd128 builds: a quad at a time (`ht_block_simd`), with the same output.
+    // simd128 builds: both together, the MagSgn step a quad at a time
+    // (`ht_block_simd`), with the same output.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if !super::ht_block_simd::decode_magsgn(
+    if !super::ht_block_simd::decode_cleanup(
         scratch,
         scratch_len,
         sstr as usize,
-        &coded_data[..lcup - scup],
+        coded_data,
+        lcup,
+        scup,
         decoded_data,
         width,
         height,
@@ -897,6 +1168,23 @@ pub(super) fn decode_codeblock32(
         mmsbp2,
     ) {
         return false;
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let ok = decode_vlc(
+            scratch,
+            scratch_len,
+            sstr as usize,
+            coded_data,
+            lcup,
+            scup,
+            width,
+            height,
+        );
+        scratch.truncate(scratch_len);
+        if !ok {
+            return false;
+        }
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
@@ -1413,4 +1701,27 @@ pub(super) fn decode_codeblock32(
     }
 
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `decode_vlc` reads a quad pair's bits from one 32-bit window: the tables' codeword,
+    /// u prefix and u suffix lengths must fit `PAIR_VLC_BITS`; and its derived table
+    /// fields must be what they stand for.
+    #[test]
+    fn pair_vlc_bits_bound_the_tables() {
+        let t = decoder_tables();
+        for e in t.vlc_ctx0.iter().chain(t.vlc_ctx1.iter()) {
+            assert_eq!((e >> 22) & !0x380, 0);
+        }
+        for uvlc in [&t.uvlc_len0[..], &t.uvlc_len1[..]] {
+            for e in uvlc {
+                let (prefix, suffix) = (e & 7, (e >> 3) & 0xF);
+                assert!(prefix <= 6 && suffix <= 10 && e >> 16 == prefix + suffix);
+            }
+        }
+        assert_eq!(PAIR_VLC_BITS, 7 + 7 + 6 + 10);
+    }
 }

@@ -4,12 +4,15 @@
 //! swizzles), with no branch per sample. Quads go two at a time: in 16-bit lanes where
 //! both quads' U_q are at most 15 (OpenJPH's `decode_two_quad16`, which it takes per
 //! block, by the block's bound), else one by one in 32-bit lanes (`decode_one_quad32`).
-//! `ht_block::decode_codeblock32` calls it in place of its scalar MagSgn loop in
-//! simd128 builds; the VLC/MEL step before it and the refinement passes after it stay
-//! shared. Its output equals the scalar loop's
-//! for every block, malformed ones included: the MagSgn bytes are unstuffed the way
-//! the scalar reader does it (a stuffed byte's top bit ORed into the next byte's
-//! first), and each sample's sign is its first MagSgn bit, as there.
+//! `ht_block::decode_codeblock32` calls it (`decode_cleanup`) in place of its VLC/MEL
+//! step and scalar MagSgn loop in simd128 builds: it runs the shared VLC/MEL decoder
+//! (`ht_block::VlcDecoder`) a quad pair at a time, each pair of the next quad row
+//! beside a MagSgn pair of this one, so that the VLC step's chain of dependent look-ups
+//! and the MagSgn step's vector work overlap; the refinement passes after it stay
+//! shared. Its output equals the scalar steps' for every block, malformed ones
+//! included: the MagSgn bytes are unstuffed the way the scalar reader does it (a
+//! stuffed byte's top bit ORed into the next byte's first), and each sample's sign is
+//! its first MagSgn bit, as there.
 //!
 //! Copyright (c) 2019, Aous Naman; Copyright (c) 2019, Kakadu Software Pty Ltd;
 //! Copyright (c) 2019, The University of New South Wales, Australia (OpenJPH), and
@@ -21,6 +24,7 @@
 //! distribution. THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND
 //! CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES ARE DISCLAIMED.
 
+use super::ht_block::{vlc_words, vlc_words_len, VlcDecoder};
 use core::arch::wasm32::{
     i16x8_add, i16x8_mul, i16x8_ne, i16x8_shl, i16x8_sub, i32x4_add, i32x4_extend_high_i16x8,
     i32x4_extend_low_i16x8, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i8x16,
@@ -34,30 +38,45 @@ use core::arch::wasm32::{
 /// its bit position's byte, and everything past the segment reads as ones.
 const PAD: usize = 40;
 
-/// Unstuffs the MagSgn segment `src` into `out` (at least `src.len() + PAD` bytes,
-/// all 0xFF on entry): bit i of the stream is bit i % 8 of byte i / 8, and past the
-/// segment every bit is one, as the scalar reader feeds 0xFF bytes there. A byte
-/// after a 0xFF gives 7 bits, its whole value ORed in at the stream position (so a
-/// malformed stuffed bit lands on the next byte's first bit, as in the scalar reader).
+/// Unstuffs the MagSgn segment `src` into `out` (at least `src.len() + PAD` bytes):
+/// bit i of the stream is bit i % 8 of byte i / 8, and past the segment every bit is
+/// one, as the scalar reader feeds 0xFF bytes there. A byte after a 0xFF gives 7 bits,
+/// its whole value ORed in at the stream position (so a malformed stuffed bit lands on
+/// the next byte's first bit, as in the scalar reader). Eight bytes with no 0xFF among
+/// them (nor before them) go at once.
 fn unstuff(src: &[u8], out: &mut [u8]) {
     let mut acc: u64 = 0;
     let mut cnt: u32 = 0; // bits in acc, below 32 between steps
     let mut stuffed = false; // the previous byte was 0xFF
     let mut o = 0usize;
-    let mut chunks = src.chunks_exact(4);
+    let mut chunks = src.chunks_exact(8);
     for c in &mut chunks {
-        let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         let x = !w; // a zero byte of x is a 0xFF byte of w
-        if !stuffed && x.wrapping_sub(0x0101_0101) & !x & 0x8080_8080 == 0 {
-            acc |= u64::from(w) << cnt;
-            cnt += 32;
+        if !stuffed && x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 == 0 {
+            // 64 bits: the stream's next 8 bytes are acc's cnt bits and w's first
+            // 64 − cnt; w's last cnt bits stay.
+            out[o..o + 8].copy_from_slice(&(acc | w << cnt).to_le_bytes());
+            o += 8;
+            acc = if cnt == 0 { 0 } else { w >> (64 - cnt) };
         } else {
             for &b in c {
                 acc |= u64::from(b) << cnt;
                 cnt += 8 - u32::from(stuffed);
                 stuffed = b == 0xFF;
+                if cnt >= 32 {
+                    out[o..o + 4].copy_from_slice(&(acc as u32).to_le_bytes());
+                    o += 4;
+                    acc >>= 32;
+                    cnt -= 32;
+                }
             }
         }
+    }
+    for &b in chunks.remainder() {
+        acc |= u64::from(b) << cnt;
+        cnt += 8 - u32::from(stuffed);
+        stuffed = b == 0xFF;
         if cnt >= 32 {
             out[o..o + 4].copy_from_slice(&(acc as u32).to_le_bytes());
             o += 4;
@@ -65,14 +84,10 @@ fn unstuff(src: &[u8], out: &mut [u8]) {
             cnt -= 32;
         }
     }
-    for &b in chunks.remainder() {
-        acc |= u64::from(b) << cnt;
-        cnt += 8 - u32::from(stuffed);
-        stuffed = b == 0xFF;
-    }
-    // At most 32 + 3 × 8 bits left; ones above them.
+    // At most 31 bits left; ones above them, and after them.
     acc |= !0u64 << cnt;
     out[o..o + 8].copy_from_slice(&acc.to_le_bytes());
+    out[o + 8..].fill(0xFF);
 }
 
 /// Bytes `idx` (0..32; larger → 0) of the 32 bytes `lo`, `hi`.
@@ -145,17 +160,25 @@ fn decode_quad(inf: u32, u: u32, bits: &[u8], bitpos: &mut usize, p: u32) -> (v1
     (v128_and(val, sig), v128_and(v_n, sig))
 }
 
-/// Step 2 of `decode_codeblock32` (the MagSgn segment `magsgn`), with the quads'
-/// VLC entries and u_q in `scratch[..quads_len]` (row stride `sstr`) as step 1 left
-/// them. Returns false where a quad's U_q exceeds `mmsbp2` (or the block does not fit
-/// `decoded`). `scratch` is borrowed past `quads_len` for the unstuffed bits and
-/// given back at that length.
+/// Steps 1 and 2 of `decode_codeblock32`'s cleanup pass together: the VLC and MEL
+/// segments (`ht_block::VlcDecoder`) and the MagSgn segment (`coded_data[..lcup −
+/// scup]`), into `scratch[..quads_len]` (row stride `sstr`, as step 1 leaves it) and
+/// `decoded`. The loop over a quad row's pairs decodes the next quad row's VLC pair
+/// beside this row's MagSgn pair: the VLC decoding is one long chain of dependent
+/// table look-ups and the MagSgn decoding mostly independent vector work, and
+/// interleaved the two overlap. Returns false for a malformed block (a VLC pair that
+/// makes samples outside the block significant, a U_q over `mmsbp2`, or a block that
+/// does not fit `decoded`), as the two steps one after the other would. `scratch` is
+/// borrowed past `quads_len` for the unstuffed VLC and MagSgn bits and given back at
+/// that length.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn decode_magsgn(
+pub(super) fn decode_cleanup(
     scratch: &mut Vec<u16>,
     quads_len: usize,
     sstr: usize,
-    magsgn: &[u8],
+    coded_data: &[u8],
+    lcup: usize,
+    scup: usize,
     decoded: &mut [u32],
     width: u32,
     height: u32,
@@ -163,49 +186,224 @@ pub(super) fn decode_magsgn(
     p: u32,
     mmsbp2: u32,
 ) -> bool {
+    let row_len = 4 * (width as usize).div_ceil(4) + 2;
+    if sstr < row_len || quads_len < sstr * (height as usize).div_ceil(2) {
+        return false;
+    }
+    let magsgn = &coded_data[..lcup - scup];
+    let vlc_len = vlc_words_len(scup);
     let n = magsgn.len() + PAD;
-    scratch.resize(quads_len + n.div_ceil(2), 0);
+    scratch.truncate(quads_len);
+    scratch.resize(quads_len + vlc_len + n.div_ceil(2), 0);
     let (quads, tail) = scratch.split_at_mut(quads_len);
+    let (vlc_tail, ms_tail) = tail.split_at_mut(vlc_len);
     // SAFETY: u8 has alignment 1 and every bit pattern is a valid u8; the view covers
-    // exactly the bytes of `tail`, which it borrows mutably for its lifetime.
-    let bits: &mut [u8] =
-        unsafe { core::slice::from_raw_parts_mut(tail.as_mut_ptr() as *mut u8, tail.len() * 2) };
-    bits.fill(0xFF);
+    // exactly the bytes of `ms_tail`, which it borrows mutably for its lifetime.
+    let bits: &mut [u8] = unsafe {
+        core::slice::from_raw_parts_mut(ms_tail.as_mut_ptr() as *mut u8, ms_tail.len() * 2)
+    };
     unstuff(magsgn, bits);
-    let ok = decode_rows(quads, bits, sstr, decoded, width, height, stride, p, mmsbp2);
+    let words = vlc_words(vlc_tail, coded_data, lcup, scup);
+    let mut vlc = VlcDecoder::new(words, coded_data, lcup, scup, width, height);
+    let rows = Rows {
+        sstr,
+        row_len,
+        width: width as usize,
+        height,
+        stride,
+        p,
+        mmsbp2,
+    };
+    let ok = if p >= 17 {
+        cleanup_rows::<true>(&mut vlc, quads, bits, decoded, &rows)
+    } else {
+        cleanup_rows::<false>(&mut vlc, quads, bits, decoded, &rows)
+    };
     scratch.truncate(quads_len);
     ok
 }
 
-#[allow(clippy::too_many_arguments)]
-fn decode_rows(
-    quads: &[u16],
-    bits: &[u8],
+/// What `cleanup_rows` needs of the block.
+struct Rows {
     sstr: usize,
-    decoded: &mut [u32],
-    width: u32,
+    /// Entries of a quad row in use (its pairs' and the two sentinels).
+    row_len: usize,
+    width: usize,
     height: u32,
     stride: usize,
     p: u32,
     mmsbp2: u32,
+}
+
+/// The MagSgn decoding state across a block's quad rows.
+struct MagSgn<'a> {
+    bits: &'a [u8],
+    bitpos: usize,
+    /// v_n of the quad row above, as the scalar decoder keeps them: entry q is
+    /// v_n(row 1, column 2q − 1) | v_n(row 1, column 2q).
+    vn: [u32; 512 + 4],
+    /// v_n(row 1) of the last quad decoded in this row.
+    prev_v3: u32,
+}
+
+/// The rows of `decode_cleanup` (`HIGH`: p ≥ 17): the initial VLC row, then for each
+/// quad row its MagSgn pairs, each beside the VLC pair below it.
+fn cleanup_rows<const HIGH: bool>(
+    vlc: &mut VlcDecoder,
+    quads: &mut [u16],
+    bits: &[u8],
+    decoded: &mut [u32],
+    r: &Rows,
 ) -> bool {
-    let width = width as usize;
-    let nq = width.div_ceil(2);
-    // v_n of the quad row above, as the scalar decoder keeps them: entry q is
-    // v_n(row 1, column 2q − 1) | v_n(row 1, column 2q).
-    let mut vn = [0u32; 512 + 4];
-    if nq >= vn.len() {
+    let nq = r.width.div_ceil(2);
+    let npairs = r.width.div_ceil(4);
+    let mut ms = MagSgn {
+        bits,
+        bitpos: 0,
+        vn: [0u32; 512 + 4],
+        prev_v3: 0,
+    };
+    if nq >= ms.vn.len() {
         return false;
     }
-    if p >= 17 {
-        decode_rows16::<true>(
-            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
+    if npairs == 0 {
+        return true;
+    }
+    if !vlc.initial_row(&mut quads[..r.row_len]) {
+        return false;
+    }
+    let nrows = (r.height as usize).div_ceil(2);
+    for row in 0..nrows {
+        let (done, below) = quads.split_at_mut((row + 1) * r.sstr);
+        let qrow = &done[row * r.sstr..row * r.sstr + r.row_len];
+        let base = 2 * row * r.stride;
+        ms.prev_v3 = 0;
+        let y = 2 * (row as u32 + 1);
+        if y < r.height {
+            // The next quad row's VLC pairs beside this row's MagSgn pairs.
+            let Some(next) = below.get_mut(..r.row_len) else {
+                return false;
+            };
+            let mut vrow = vlc.row(qrow, y);
+            let edge_row = y + 2 > r.height;
+            let (pairs, sentinel) = next.split_at_mut(4 * npairs);
+            let (body, last) = pairs.split_at_mut(4 * (npairs - 1));
+            // qrow[4k + 2..4k + 6]: the entries above pair k's second quad and the next
+            // pair's first.
+            for (k, (sp, above)) in body
+                .chunks_exact_mut(4)
+                .zip(qrow[2..].chunks_exact(4))
+                .enumerate()
+            {
+                let (n1, n2) = (u32::from(above[0]), u32::from(above[2]));
+                if !vlc.pair(&mut vrow, sp, n1, n2, 4 * k as u32, true, edge_row)
+                    || !magsgn_pair::<HIGH>(&mut ms, qrow, 2 * k, nq, row == 0, decoded, base, r)
+                {
+                    return false;
+                }
+            }
+            let x = 4 * (npairs - 1);
+            let (n1, n2) = (u32::from(qrow[x + 2]), u32::from(qrow[x + 4]));
+            let two = (x + 2) < r.width;
+            if !vlc.pair(&mut vrow, last, n1, n2, x as u32, two, true)
+                || !magsgn_pair::<HIGH>(
+                    &mut ms,
+                    qrow,
+                    2 * (npairs - 1),
+                    nq,
+                    row == 0,
+                    decoded,
+                    base,
+                    r,
+                )
+            {
+                return false;
+            }
+            sentinel.fill(0);
+        } else {
+            for k in 0..npairs {
+                if !magsgn_pair::<HIGH>(&mut ms, qrow, 2 * k, nq, row == 0, decoded, base, r) {
+                    return false;
+                }
+            }
+        }
+        ms.vn[nq] = ms.prev_v3;
+    }
+    true
+}
+
+/// The MagSgn step of quads `q` and `q + 1` (if inside the block) of quad row `qrow`
+/// (`first_row`: the initial one; its samples' rows start at `base` in `decoded`):
+/// in 16-bit lanes where both quads' U_q are at most 15, else a quad at a time in
+/// 32-bit lanes. Returns false where a quad's U_q exceeds the bound or the samples do
+/// not fit `decoded`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn magsgn_pair<const HIGH: bool>(
+    ms: &mut MagSgn,
+    qrow: &[u16],
+    q: usize,
+    nq: usize,
+    first_row: bool,
+    decoded: &mut [u32],
+    base: usize,
+    r: &Rows,
+) -> bool {
+    let (stride, p, mmsbp2) = (r.stride, r.p, r.mmsbp2);
+    let vn = &mut ms.vn;
+    let two = q + 1 < nq;
+    let inf0 = u32::from(qrow[2 * q]);
+    let u0 = quad_u(inf0, u32::from(qrow[2 * q + 1]), first_row, vn, q);
+    if u0 > mmsbp2 {
+        return false;
+    }
+    let (inf1, u1) = if two {
+        let inf1 = u32::from(qrow[2 * q + 2]);
+        let u1 = quad_u(inf1, u32::from(qrow[2 * q + 3]), first_row, vn, q + 1);
+        if u1 > mmsbp2 {
+            return false;
+        }
+        (inf1, u1)
+    } else {
+        (0, 1)
+    };
+    let (row0, row1) = if (inf0 | inf1) & 0xF0 == 0 {
+        vn[q] = ms.prev_v3;
+        if two {
+            vn[q + 1] = 0;
+        }
+        ms.prev_v3 = 0;
+        (u32x4_splat(0), u32x4_splat(0))
+    } else if u0 > 15 || u1 > 15 {
+        // A quad with U_q over 15: 32-bit lanes, a quad at a time.
+        let (out0, v0) = decode_quad(inf0, u0, ms.bits, &mut ms.bitpos, p);
+        vn[q] = ms.prev_v3 | u32x4_extract_lane::<1>(v0);
+        ms.prev_v3 = u32x4_extract_lane::<3>(v0);
+        let out1 = if two {
+            let (out1, v1) = decode_quad(inf1, u1, ms.bits, &mut ms.bitpos, p);
+            vn[q + 1] = ms.prev_v3 | u32x4_extract_lane::<1>(v1);
+            ms.prev_v3 = u32x4_extract_lane::<3>(v1);
+            out1
+        } else {
+            u32x4_splat(0)
+        };
+        (
+            i32x4_shuffle::<0, 2, 4, 6>(out0, out1),
+            i32x4_shuffle::<1, 3, 5, 7>(out0, out1),
         )
     } else {
-        decode_rows16::<false>(
-            quads, bits, sstr, decoded, width, height, stride, p, mmsbp2, &mut vn,
-        )
-    }
+        let (row0, row1, v) = decode_pair16::<HIGH>(inf0, u0, inf1, u1, ms.bits, &mut ms.bitpos, p);
+        vn[q] = ms.prev_v3 | u32::from(u16x8_extract_lane::<1>(v));
+        if two {
+            vn[q + 1] =
+                u32::from(u16x8_extract_lane::<3>(v)) | u32::from(u16x8_extract_lane::<5>(v));
+            ms.prev_v3 = u32::from(u16x8_extract_lane::<7>(v));
+        } else {
+            ms.prev_v3 = u32::from(u16x8_extract_lane::<3>(v));
+        }
+        (row0, row1)
+    };
+    store_rows(decoded, base + 2 * q, stride, row0, row1, r.width - 2 * q)
 }
 
 /// The quad's U_q: `u_q` plus kappa (from the v_n of the quad row above, `vn`
@@ -369,94 +567,6 @@ fn decode_pair16<const HIGH: bool>(
         i32x4_shuffle::<1, 3, 5, 7>(out0, out1),
         v_n,
     )
-}
-
-/// `decode_rows`, two quads a step: in 16-bit lanes where both quads' U_q are at
-/// most 15 (`HIGH`: p ≥ 17), else a quad at a time in 32-bit lanes.
-#[allow(clippy::too_many_arguments)]
-fn decode_rows16<const HIGH: bool>(
-    quads: &[u16],
-    bits: &[u8],
-    sstr: usize,
-    decoded: &mut [u32],
-    width: usize,
-    height: u32,
-    stride: usize,
-    p: u32,
-    mmsbp2: u32,
-    vn: &mut [u32; 516],
-) -> bool {
-    let nq = width.div_ceil(2);
-    let mut bitpos = 0usize;
-    for row in 0..(height as usize).div_ceil(2) {
-        let Some(qrow) = quads.get(row * sstr..row * sstr + 2 * nq) else {
-            return false;
-        };
-        let base = 2 * row * stride;
-        let mut prev_v3 = 0u32;
-        let mut q = 0;
-        while q < nq {
-            let two = q + 1 < nq;
-            let inf0 = u32::from(qrow[2 * q]);
-            let u0 = quad_u(inf0, u32::from(qrow[2 * q + 1]), row == 0, vn, q);
-            if u0 > mmsbp2 {
-                return false;
-            }
-            let (inf1, u1) = if two {
-                let inf1 = u32::from(qrow[2 * q + 2]);
-                let u1 = quad_u(inf1, u32::from(qrow[2 * q + 3]), row == 0, vn, q + 1);
-                if u1 > mmsbp2 {
-                    return false;
-                }
-                (inf1, u1)
-            } else {
-                (0, 1)
-            };
-            let (row0, row1) = if (inf0 | inf1) & 0xF0 == 0 {
-                vn[q] = prev_v3;
-                if two {
-                    vn[q + 1] = 0;
-                }
-                prev_v3 = 0;
-                (u32x4_splat(0), u32x4_splat(0))
-            } else if u0 > 15 || u1 > 15 {
-                // A quad with U_q over 15: 32-bit lanes, a quad at a time.
-                let (out0, v0) = decode_quad(inf0, u0, bits, &mut bitpos, p);
-                vn[q] = prev_v3 | u32x4_extract_lane::<1>(v0);
-                prev_v3 = u32x4_extract_lane::<3>(v0);
-                let out1 = if two {
-                    let (out1, v1) = decode_quad(inf1, u1, bits, &mut bitpos, p);
-                    vn[q + 1] = prev_v3 | u32x4_extract_lane::<1>(v1);
-                    prev_v3 = u32x4_extract_lane::<3>(v1);
-                    out1
-                } else {
-                    u32x4_splat(0)
-                };
-                (
-                    i32x4_shuffle::<0, 2, 4, 6>(out0, out1),
-                    i32x4_shuffle::<1, 3, 5, 7>(out0, out1),
-                )
-            } else {
-                let (row0, row1, v) =
-                    decode_pair16::<HIGH>(inf0, u0, inf1, u1, bits, &mut bitpos, p);
-                vn[q] = prev_v3 | u32::from(u16x8_extract_lane::<1>(v));
-                if two {
-                    vn[q + 1] = u32::from(u16x8_extract_lane::<3>(v))
-                        | u32::from(u16x8_extract_lane::<5>(v));
-                    prev_v3 = u32::from(u16x8_extract_lane::<7>(v));
-                } else {
-                    prev_v3 = u32::from(u16x8_extract_lane::<3>(v));
-                }
-                (row0, row1)
-            };
-            if !store_rows(decoded, base + 2 * q, stride, row0, row1, width - 2 * q) {
-                return false;
-            }
-            q += 2;
-        }
-        vn[nq] = prev_v3;
-    }
-    true
 }
 
 /// Stores two rows of four columns (`row0` at `at`, `row1` at `at + stride`), or the

@@ -11,10 +11,25 @@ use std::sync::OnceLock;
 
 /// Decoder lookup tables for VLC and UVLC decoding.
 pub(super) struct DecoderTables {
-    /// VLC table for initial quad rows (1024 entries).
-    pub vlc_tbl0: &'static [u16; 1024],
-    /// VLC table for non-initial quad rows (1024 entries).
-    pub vlc_tbl1: &'static [u16; 1024],
+    /// The VLC table for initial quad rows (`VLC_TBL0`) in bits 0–15 and, in bits
+    /// 22–31, the context c_q that each entry gives the next quad of the row (eqn. 1
+    /// in ITU T.814; c_q sets bits 7–9 only).
+    pub vlc_ctx0: [u32; 1024],
+    /// The VLC table for non-initial quad rows (`VLC_TBL1`) in bits 0–15 and, in bits
+    /// 22–31, the part of the next quad's context c_q that each entry gives (its
+    /// sigma_q (w, sw); eqn. 2).
+    pub vlc_ctx1: [u32; 1024],
+    /// `uvlc_tbl0` in bits 0–15 and, in bits 16–31, the bits an entry's prefixes and
+    /// suffixes take (its total prefix plus total suffix length); zeros after its 320
+    /// entries, so that any 9-bit index is in bounds.
+    pub uvlc_len0: [u32; 512],
+    /// `uvlc_tbl1` with the same length in bits 16–31.
+    pub uvlc_len1: [u32; 256],
+    /// One MEL codeword decoded (T.814 Table 2), by the MEL state k (0–12) and the
+    /// next 6 bits (the longest codeword): entry `k << 6 | bits` holds the run as
+    /// `DecMelSt` keeps it in bits 0–6, the codeword's length in 7–9 and the next
+    /// state in 10–13. Zeros past state 12, so that any 10-bit index is in bounds.
+    pub mel_tbl: [u16; 1024],
     /// UVLC table for initial rows (320 entries).
     pub uvlc_tbl0: [u16; 320],
     /// UVLC table for non-initial rows (256 entries).
@@ -23,17 +38,51 @@ pub(super) struct DecoderTables {
     pub uvlc_bias: [u8; 320],
 }
 
+/// MEL exponents (Table 2 in ITU T.814), by MEL state.
+const MEL_EXP: [u32; 13] = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5];
+
 pub(super) fn decoder_tables() -> &'static DecoderTables {
     static TABLES: OnceLock<DecoderTables> = OnceLock::new();
     TABLES.get_or_init(|| {
         let mut t = DecoderTables {
-            vlc_tbl0: &VLC_TBL0,
-            vlc_tbl1: &VLC_TBL1,
+            vlc_ctx0: [0u32; 1024],
+            vlc_ctx1: [0u32; 1024],
+            mel_tbl: [0u16; 1024],
+            uvlc_len0: [0u32; 512],
+            uvlc_len1: [0u32; 256],
             uvlc_tbl0: [0u16; 320],
             uvlc_tbl1: [0u16; 256],
             uvlc_bias: [0u8; 320],
         };
         uvlc_init_dec_tables(&mut t);
+        for i in 0..1024 {
+            let (e0, e1) = (u32::from(VLC_TBL0[i]), u32::from(VLC_TBL1[i]));
+            let c0 = ((e0 & 0x10) << 3) | ((e0 & 0xE0) << 2);
+            let c1 = ((e1 & 0x40) << 2) | ((e1 & 0x80) << 1);
+            t.vlc_ctx0[i] = e0 | c0 << 22;
+            t.vlc_ctx1[i] = e1 | c1 << 22;
+        }
+        for (k, &eval) in MEL_EXP.iter().enumerate() {
+            for bits in 0..64u32 {
+                let (run, len, next) = if bits & 0x20 != 0 {
+                    // A one: 2^eval zero events, not terminated.
+                    (((1 << eval) - 1) << 1, 1, (k + 1).min(12))
+                } else {
+                    // A zero: eval bits of run, terminated by a one event.
+                    let r = (bits >> (5 - eval)) & ((1 << eval) - 1);
+                    ((r << 1) + 1, eval + 1, k.saturating_sub(1))
+                };
+                t.mel_tbl[k << 6 | bits as usize] = (run | len << 7 | (next as u32) << 10) as u16;
+            }
+        }
+        let with_len =
+            |e: u16| u32::from(e) | ((u32::from(e) & 7) + ((u32::from(e) >> 3) & 0xF)) << 16;
+        for i in 0..320 {
+            t.uvlc_len0[i] = with_len(t.uvlc_tbl0[i]);
+        }
+        for i in 0..256 {
+            t.uvlc_len1[i] = with_len(t.uvlc_tbl1[i]);
+        }
         t
     })
 }
