@@ -33,6 +33,7 @@
 //! For a custom MAXVAL (LSE id 1 with MAXVAL < 2^P - 1) this decoder follows
 //! T.87 (RANGE, qbpp and LIMIT derived from MAXVAL); CharLS differs there.
 
+use std::cell::Cell;
 use std::fmt;
 
 /// A decoded JPEG-LS image.
@@ -791,9 +792,9 @@ fn parse_sos(p: &[u8], f: &Frame) -> Result<ScanHeader, JpegLsError> {
 // Bit reader
 // ---------------------------------------------------------------------------
 
-/// The mutable part of the bit reader. Kept apart from the data so that the
-/// line decoders can hold it in locals (registers) and hand it by value to the
-/// cold paths, which return the new state.
+/// The mutable part of the bit reader that the decoding uses. Kept apart from
+/// the data so that the line decoders can hold it in locals (registers) and
+/// hand it by value to the cold paths, which return the new state.
 #[derive(Clone, Copy)]
 struct BitState {
     cache: u64,
@@ -801,27 +802,35 @@ struct BitState {
     pos: usize,
     /// Valid bits at the top of `cache` (<= 63).
     valid: u32,
+}
+
+/// The end of the segment, which only the slow refill reaches: kept out of
+/// [`BitState`] so that the line decoders carry three values, not five.
+#[derive(Default)]
+struct SegmentEnd {
     /// Zero bits appended after the end of the segment.
-    pad: u32,
-    ended: bool,
+    pad: Cell<u32>,
+    ended: Cell<bool>,
 }
 
 /// MSB-first bit reader with a left-aligned 64-bit cache. Handles the JPEG-LS
 /// bit stuffing (a 0xFF byte is followed by 7 data bits) and stops at a
-/// marker, after which zero bits are supplied (counted in `pad`).
+/// marker, after which zero bits are supplied (counted in `end.pad`).
 #[derive(Clone, Copy)]
 struct BitReader<'a> {
     data: &'a [u8],
+    end: &'a SegmentEnd,
     s: BitState,
 }
 
 /// Slow refill: byte by byte, with bit stuffing and the end of the segment.
 #[cold]
 #[inline(never)]
-fn refill_slow(data: &[u8], mut s: BitState) -> BitState {
-    while !s.ended && s.valid <= 55 {
+fn refill_slow(data: &[u8], end: &SegmentEnd, mut s: BitState) -> BitState {
+    let mut ended = end.ended.get();
+    while !ended && s.valid <= 55 {
         let Some(&b) = data.get(s.pos) else {
-            s.ended = true;
+            ended = true;
             break;
         };
         if b != 0xFF {
@@ -842,30 +851,33 @@ fn refill_slow(data: &[u8], mut s: BitState) -> BitState {
                 }
                 _ => {
                     // Marker (or 0xFF as the last byte): end of segment.
-                    s.ended = true;
+                    ended = true;
                 }
             }
         }
     }
-    if s.ended {
-        s.pad = s.pad.saturating_add(63 - s.valid);
+    if ended {
+        end.ended.set(true);
+        end.pad.set(end.pad.get().saturating_add(63 - s.valid));
         s.valid = 63;
     }
     s
 }
 
 impl<'a> BitReader<'a> {
-    fn new(data: &'a [u8], pos: usize) -> Self {
+    /// A reader of the segment from `pos`; `end` is (re)set to "not reached".
+    fn new(data: &'a [u8], end: &'a SegmentEnd, pos: usize) -> Self {
+        end.pad.set(0);
+        end.ended.set(false);
         let s = BitState {
             cache: 0,
             pos,
             valid: 0,
-            pad: 0,
-            ended: false,
         };
         BitReader {
             data,
-            s: refill_slow(data, s),
+            end,
+            s: refill_slow(data, end, s),
         }
     }
 
@@ -884,13 +896,13 @@ impl<'a> BitReader<'a> {
                 return;
             }
         }
-        self.s = refill_slow(self.data, self.s);
+        self.s = refill_slow(self.data, self.end, self.s);
     }
 
     /// Number of zero bits consumed beyond the end of the segment.
     #[inline]
     fn overrun(&self) -> u32 {
-        self.s.pad.saturating_sub(self.s.valid)
+        self.end.pad.get().saturating_sub(self.s.valid)
     }
 
     #[inline(always)]
@@ -932,7 +944,7 @@ impl<'a> BitReader<'a> {
             // lz < thr <= 62 and k < 32 (callers: k <= 24).
             return Ok(self.take_golomb(lz, k));
         }
-        let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
+        let (s, r) = decode_value_slow(*self, k, thr, qbpp);
         self.s = s;
         r
     }
@@ -963,7 +975,7 @@ impl<'a> BitReader<'a> {
         if lz < fast {
             return Ok(self.take_golomb(lz, k));
         }
-        let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
+        let (s, r) = decode_value_slow(*self, k, thr, qbpp);
         self.s = s;
         r
     }
@@ -977,13 +989,11 @@ impl<'a> BitReader<'a> {
 #[cold]
 #[inline(never)]
 fn decode_value_slow(
-    data: &[u8],
-    s: BitState,
+    mut br: BitReader,
     k: u32,
     thr: i32,
     qbpp: u32,
 ) -> (BitState, Result<u32, ()>) {
-    let mut br = BitReader { data, s };
     let max_high = thr.max(0) as u32;
     let mut high = 0u32;
     loop {
@@ -1055,8 +1065,6 @@ struct Consts {
     thr_fast: u32,
     reset: i32,
     reset_u8: u8,
-    /// MAXVAL + 2 * NEAR: reconstructed values beyond -NEAR..=MAXVAL + NEAR wrap.
-    wrap_hi: i32,
     /// RANGE * (2 * NEAR + 1).
     range_q: i32,
 }
@@ -1099,22 +1107,31 @@ fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
         // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
         return (px + e) & p.maxval;
     }
-    let mut v = px + e;
-    if MODE == MODE_LOSSLESS {
-        if v < 0 {
-            v += p.range;
-        } else if v > p.maxval {
-            v -= p.range;
-        }
-    } else if (v + p.near) as u32 > p.wrap_hi as u32 {
-        // Outside -NEAR..=MAXVAL + NEAR (rare): modular reduction (A.8).
-        if v < -p.near {
-            v += p.range_q;
-        } else {
-            v -= p.range_q;
-        }
+    let v = px + e;
+    // Usually already in 0..=MAXVAL: one test on the common path.
+    if v as u32 <= p.maxval as u32 {
+        return v;
     }
-    v.max(0).min(p.maxval)
+    if MODE == MODE_LOSSLESS {
+        reconstruct_outside(v, p.maxval, 0, p.range)
+    } else {
+        reconstruct_outside(v, p.maxval, p.near, p.range_q)
+    }
+}
+
+/// `reconstruct` for a value `v` = Px + error outside 0..=MAXVAL (scalars, not
+/// `&Consts`, so that the line decoders keep their constants in locals).
+/// `span`: RANGE * (2 * NEAR + 1). Values beyond -NEAR..=MAXVAL + NEAR wrap
+/// (A.8; lossless: below 0 or above MAXVAL), then clamp.
+#[cold]
+#[inline(never)]
+fn reconstruct_outside(mut v: i32, maxval: i32, near: i32, span: i32) -> i32 {
+    if v < -near {
+        v += span;
+    } else if v > maxval + near {
+        v -= span;
+    }
+    v.max(0).min(maxval)
 }
 
 /// Error value times 2 * NEAR + 1 (near-lossless), as `reconstruct` takes it.
@@ -1318,7 +1335,6 @@ impl<'a, 'q> Coder<'a, 'q> {
                 thr_fast: (p.limit - p.qbpp as i32 - 1).clamp(0, 17) as u32,
                 reset: p.reset,
                 reset_u8: p.reset as u8,
-                wrap_hi: p.maxval + 2 * p.near,
                 range_q: p.range * (2 * p.near + 1),
             },
             a_init: ((p.range + 32) / 64).max(2),
@@ -1412,7 +1428,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 if MODE == MODE_NEAR {
                     x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
                 } else {
-                    let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
+                    let (st, r) = self.run_mode::<MODE>(*br, prev, cur, x, ra, ri);
                     br.s = st;
                     x = r?;
                 }
@@ -1435,15 +1451,13 @@ impl<'a, 'q> Coder<'a, 'q> {
     #[allow(clippy::too_many_arguments)]
     fn run_mode<const MODE: u8>(
         &mut self,
-        data: &[u8],
-        s: BitState,
+        mut br: BitReader,
         prev: &[i32],
         cur: &mut [i32],
         x: usize,
         ra: i32,
         ri: &mut usize,
     ) -> (BitState, Result<usize, ()>) {
-        let mut br = BitReader { data, s };
         let r = self.run_mode_inner::<MODE>(&mut br, prev, cur, x, ra, ri);
         (br.s, r)
     }
@@ -1666,7 +1680,8 @@ fn decode_scan(
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
     let interval = if restart == 0 { h } else { restart as usize };
-    let mut coder = Coder::new(BitReader::new(data, start), quant, params);
+    let seg_end = SegmentEnd::default();
+    let mut coder = Coder::new(BitReader::new(data, &seg_end, start), quant, params);
     let mut seg_start = start;
     let mut y = 0usize;
     let comp_id = |lane: usize| f.ids[scan.comps[lane]];
@@ -1763,7 +1778,7 @@ fn decode_scan(
             std::mem::swap(&mut prev, &mut cur);
             y += 1;
         }
-        let mpos = if coder.br.s.ended {
+        let mpos = if seg_end.ended.get() {
             find_marker(data, coder.br.s.pos.max(seg_start))
         } else {
             find_marker(data, coder.br.search_start(seg_start))
@@ -1784,7 +1799,7 @@ fn decode_scan(
             return Err(JpegLsError::RestartMarkerExpected { offset: mpos });
         }
         seg_start = next;
-        coder.br = BitReader::new(data, next);
+        coder.br = BitReader::new(data, &seg_end, next);
         coder.reset_contexts();
         prev.fill(0);
         cur.fill(0);
