@@ -237,6 +237,14 @@ const MODE_MASK: u8 = 0;
 const MODE_LOSSLESS: u8 = 1;
 const MODE_NEAR: u8 = 2;
 
+/// Bias update variants (const generic of the line decoders, see `Coder::line`).
+const BIAS_BRANCHY: u8 = 0;
+const BIAS_COUNT: u8 = 1;
+const BIAS_FREE: u8 = 2;
+/// Every this many lines a lane's line counts its bias corrections, which
+/// pick the bias update of the lines up to the next count.
+const BIAS_SAMPLE_LINES: usize = 32;
+
 const J: [u8; 32] = [
     0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
     14, 15,
@@ -1144,14 +1152,17 @@ fn dequant<const MODE: u8>(p: &Consts, e: i32) -> i32 {
     }
 }
 
-/// Regular-mode sample (T.87 A.4 - A.6).
+/// Regular-mode sample (T.87 A.4 - A.6). `BIAS` picks the bias update (see
+/// [`Coder::line`]); with `BIAS_COUNT`, `adjusted` counts the bias corrections
+/// (B moved back into 1 - N..=0).
 #[inline(always)]
-fn regular<const MODE: u8>(
+fn regular<const MODE: u8, const BIAS: u8>(
     ctxs: &mut [Ctx; 512],
     br: &mut BitReader,
     p: &Consts,
     q: i32,
     pred: i32,
+    adjusted: &mut u32,
 ) -> Result<i32, ()> {
     let sign = q >> 31;
     let qi = ((q ^ sign) - sign) as usize;
@@ -1187,10 +1198,10 @@ fn regular<const MODE: u8>(
         ctx.n >>= 1;
     }
     ctx.n += 1;
-    // Bias update (A.13). Lossless: usually neither branch is taken (B stays
-    // in (-N, 0]), branches win. Near-lossless: branch-free.
+    // Bias update (A.13): branches where B usually stays in 1 - N..=0 (neither
+    // is taken), else branch-free.
     let n = ctx.n;
-    if !lossless {
+    if BIAS == BIAS_FREE {
         let b = ctx.b;
         // -1: B + N <= 0 (B += N, C -= 1), 1: B > 0 (B -= N, C += 1), else 0;
         // then B clamped to 1 - N..=0 (a no-op for 0), C to -128..=127.
@@ -1198,11 +1209,17 @@ fn regular<const MODE: u8>(
         ctx.b = (b - d * n).max(1 - n).min(0);
         ctx.c = (i32::from(ctx.c) + d).clamp(-128, 127) as i16;
     } else if ctx.b + n <= 0 {
+        if BIAS == BIAS_COUNT {
+            *adjusted += 1;
+        }
         ctx.b = (ctx.b + n).max(1 - n);
         if ctx.c > -128 {
             ctx.c -= 1;
         }
     } else if ctx.b > 0 {
+        if BIAS == BIAS_COUNT {
+            *adjusted += 1;
+        }
         ctx.b = (ctx.b - n).min(0);
         if ctx.c < 127 {
             ctx.c += 1;
@@ -1231,7 +1248,8 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     let em = br.decode_value(k, thr, p.qbpp)? as i32;
     let t = em + rc.ritype;
     let map = t & 1;
-    let eabs = (t + map) / 2;
+    // t >= 0 (EMErrval >= 0): the halving is a shift.
+    let eabs = (t + map) >> 1;
     let e = if (k != 0 || 2 * i32::from(rc.nn) >= n) == (map != 0) {
         -eabs
     } else {
@@ -1371,31 +1389,38 @@ impl<'a, 'q> Coder<'a, 'q> {
     }
 
     /// One line of one component. `prev`/`cur` hold samples x = -1..=w at
-    /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller.
+    /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns the
+    /// number of bias corrections.
+    ///
+    /// `BIAS`: the bias update with branches (`BIAS_BRANCHY`, `BIAS_COUNT`),
+    /// cheaper while they are rarely taken (smooth images, small errors), or
+    /// branch-free (`BIAS_FREE`), cheaper with many corrections, whose branches
+    /// would mispredict. All give the same result; `BIAS_COUNT` also counts
+    /// the corrections (only on sample lines: the count costs a few percent).
     #[inline(never)]
-    fn line<const MODE: u8>(
+    fn line<const MODE: u8, const BIAS: u8>(
         &mut self,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<(), ()> {
+    ) -> Result<u32, ()> {
         // The bit reader lives in a local for the line (registers, not memory).
         let mut br = self.br;
-        let r = self.line_inner::<MODE>(&mut br, prev, cur, w, ri);
+        let r = self.line_inner::<MODE, BIAS>(&mut br, prev, cur, w, ri);
         self.br = br;
         r
     }
 
     #[inline(always)]
-    fn line_inner<const MODE: u8>(
+    fn line_inner<const MODE: u8, const BIAS: u8>(
         &mut self,
         br: &mut BitReader,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<(), ()> {
+    ) -> Result<u32, ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
@@ -1410,6 +1435,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         let mut rd = prev[1];
         let mut ra = cur[0];
         let mut q2 = quant(qt, rd - rb);
+        let mut adjusted = 0;
         while x < w {
             let rc = rb;
             rb = rd;
@@ -1418,7 +1444,14 @@ impl<'a, 'q> Coder<'a, 'q> {
             let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
             q2 = q1;
             if q != 0 {
-                ra = regular::<MODE>(&mut self.ctx, br, &p, q, med(ra, rb, rc))?;
+                ra = regular::<MODE, BIAS>(
+                    &mut self.ctx,
+                    br,
+                    &p,
+                    q,
+                    med(ra, rb, rc),
+                    &mut adjusted,
+                )?;
                 cur[x + 1] = ra;
                 x += 1;
             } else {
@@ -1441,7 +1474,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 q2 = quant(qt, rd - rb);
             }
         }
-        Ok(())
+        Ok(adjusted)
     }
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
@@ -1549,7 +1582,13 @@ impl<'a, 'q> Coder<'a, 'q> {
                     let ra = cur[base - N + c];
                     let rc = prev[base - N + c];
                     let rb = prev[base + c];
-                    cur[base + c] = regular::<MODE>(&mut self.ctx, br, &p, qs[c], med(ra, rb, rc))?;
+                    // Lossless: branches, near-lossless: branch-free (see `line`).
+                    let (ctxs, pred) = (&mut self.ctx, med(ra, rb, rc));
+                    cur[base + c] = if MODE == MODE_NEAR {
+                        regular::<MODE, BIAS_FREE>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                    } else {
+                        regular::<MODE, BIAS_BRANCHY>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                    };
                 }
                 x += 1;
             } else {
@@ -1679,6 +1718,9 @@ fn decode_scan(
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
+    // Per lane: branch-free bias updates (the last counted line had more than
+    // one bias correction in 8 samples).
+    let mut bias_free = [false; 4];
     let interval = if restart == 0 { h } else { restart as usize };
     let seg_end = SegmentEnd::default();
     let mut coder = Coder::new(BitReader::new(data, &seg_end, start), quant, params);
@@ -1701,19 +1743,45 @@ fn decode_scan(
                 pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
                 cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
                 let ri = &mut ris[lane];
-                let r = match (px_n, mode) {
-                    (1, MODE_MASK) => coder.line::<MODE_MASK>(pl, cl, w, ri),
-                    (1, MODE_LOSSLESS) => coder.line::<MODE_LOSSLESS>(pl, cl, w, ri),
-                    (1, _) => coder.line::<MODE_NEAR>(pl, cl, w, ri),
-                    (2, MODE_MASK) => coder.line_n::<2, MODE_MASK>(pl, cl, w, ri),
-                    (2, MODE_LOSSLESS) => coder.line_n::<2, MODE_LOSSLESS>(pl, cl, w, ri),
-                    (2, _) => coder.line_n::<2, MODE_NEAR>(pl, cl, w, ri),
-                    (3, MODE_MASK) => coder.line_n::<3, MODE_MASK>(pl, cl, w, ri),
-                    (3, MODE_LOSSLESS) => coder.line_n::<3, MODE_LOSSLESS>(pl, cl, w, ri),
-                    (3, _) => coder.line_n::<3, MODE_NEAR>(pl, cl, w, ri),
-                    (_, MODE_MASK) => coder.line_n::<4, MODE_MASK>(pl, cl, w, ri),
-                    (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
-                    (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
+                let bias = if y % BIAS_SAMPLE_LINES == 0 {
+                    BIAS_COUNT
+                } else if bias_free[lane] {
+                    BIAS_FREE
+                } else {
+                    BIAS_BRANCHY
+                };
+                let r = match (px_n, mode, bias) {
+                    (1, MODE_MASK, BIAS_COUNT) => {
+                        coder.line::<MODE_MASK, BIAS_COUNT>(pl, cl, w, ri)
+                    }
+                    (1, MODE_MASK, BIAS_FREE) => coder.line::<MODE_MASK, BIAS_FREE>(pl, cl, w, ri),
+                    (1, MODE_MASK, _) => coder.line::<MODE_MASK, BIAS_BRANCHY>(pl, cl, w, ri),
+                    (1, MODE_LOSSLESS, BIAS_COUNT) => {
+                        coder.line::<MODE_LOSSLESS, BIAS_COUNT>(pl, cl, w, ri)
+                    }
+                    (1, MODE_LOSSLESS, BIAS_FREE) => {
+                        coder.line::<MODE_LOSSLESS, BIAS_FREE>(pl, cl, w, ri)
+                    }
+                    (1, MODE_LOSSLESS, _) => {
+                        coder.line::<MODE_LOSSLESS, BIAS_BRANCHY>(pl, cl, w, ri)
+                    }
+                    (1, _, BIAS_COUNT) => coder.line::<MODE_NEAR, BIAS_COUNT>(pl, cl, w, ri),
+                    (1, _, BIAS_FREE) => coder.line::<MODE_NEAR, BIAS_FREE>(pl, cl, w, ri),
+                    (1, _, _) => coder.line::<MODE_NEAR, BIAS_BRANCHY>(pl, cl, w, ri),
+                    _ => {
+                        let r = match (px_n, mode) {
+                            (2, MODE_MASK) => coder.line_n::<2, MODE_MASK>(pl, cl, w, ri),
+                            (2, MODE_LOSSLESS) => coder.line_n::<2, MODE_LOSSLESS>(pl, cl, w, ri),
+                            (2, _) => coder.line_n::<2, MODE_NEAR>(pl, cl, w, ri),
+                            (3, MODE_MASK) => coder.line_n::<3, MODE_MASK>(pl, cl, w, ri),
+                            (3, MODE_LOSSLESS) => coder.line_n::<3, MODE_LOSSLESS>(pl, cl, w, ri),
+                            (3, _) => coder.line_n::<3, MODE_NEAR>(pl, cl, w, ri),
+                            (_, MODE_MASK) => coder.line_n::<4, MODE_MASK>(pl, cl, w, ri),
+                            (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
+                            (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
+                        };
+                        r.map(|()| 0)
+                    }
                 };
                 let over = coder.br.overrun();
                 if over > SLACK_BITS || (r.is_err() && over > 0) {
@@ -1721,10 +1789,17 @@ fn decode_scan(
                         component: comp_id(lane),
                     });
                 }
-                if r.is_err() {
-                    return Err(JpegLsError::InvalidScanData {
-                        component: comp_id(lane),
-                    });
+                match r {
+                    Ok(n) => {
+                        if bias == BIAS_COUNT {
+                            bias_free[lane] = n as usize > w / 8;
+                        }
+                    }
+                    Err(()) => {
+                        return Err(JpegLsError::InvalidScanData {
+                            component: comp_id(lane),
+                        })
+                    }
                 }
                 // Output.
                 let row_len = w * nf * sb;
@@ -1804,6 +1879,7 @@ fn decode_scan(
         prev.fill(0);
         cur.fill(0);
         ris = [0; 4];
+        bias_free = [false; 4];
     }
 }
 
