@@ -1389,8 +1389,9 @@ impl<'a, 'q> Coder<'a, 'q> {
     }
 
     /// One line of one component. `prev`/`cur` hold samples x = -1..=w at
-    /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns the
-    /// number of bias corrections.
+    /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns
+    /// whether the line had more than one bias correction in 7 regular-mode
+    /// samples (counted with `BIAS_COUNT` only, else false).
     ///
     /// `BIAS`: the bias update with branches (`BIAS_BRANCHY`, `BIAS_COUNT`),
     /// cheaper while they are rarely taken (smooth images, small errors), or
@@ -1404,7 +1405,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<u32, ()> {
+    ) -> Result<bool, ()> {
         // The bit reader lives in a local for the line (registers, not memory).
         let mut br = self.br;
         let r = self.line_inner::<MODE, BIAS>(&mut br, prev, cur, w, ri);
@@ -1420,7 +1421,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<u32, ()> {
+    ) -> Result<bool, ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
@@ -1435,7 +1436,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         let mut rd = prev[1];
         let mut ra = cur[0];
         let mut q2 = quant(qt, rd - rb);
-        let mut adjusted = 0;
+        let (mut adjusted, mut regulars) = (0u32, 0u32);
         while x < w {
             let rc = rb;
             rb = rd;
@@ -1454,6 +1455,9 @@ impl<'a, 'q> Coder<'a, 'q> {
                 )?;
                 cur[x + 1] = ra;
                 x += 1;
+                if BIAS == BIAS_COUNT {
+                    regulars += 1;
+                }
             } else {
                 // Lossless: run mode out of line, fewer values live in this
                 // loop. Near-lossless (more, shorter runs): inline, which V8
@@ -1474,7 +1478,8 @@ impl<'a, 'q> Coder<'a, 'q> {
                 q2 = quant(qt, rd - rb);
             }
         }
-        Ok(adjusted)
+        // The branch-free update wins above about one correction in 7 samples.
+        Ok(adjusted * 7 > regulars)
     }
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
@@ -1718,8 +1723,8 @@ fn decode_scan(
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
-    // Per lane: branch-free bias updates (the last counted line had more than
-    // one bias correction in 8 samples).
+    // Per lane: branch-free bias updates (the last counted line had many bias
+    // corrections, see `Coder::line`).
     let mut bias_free = [false; 4];
     let interval = if restart == 0 { h } else { restart as usize };
     let seg_end = SegmentEnd::default();
@@ -1780,7 +1785,7 @@ fn decode_scan(
                             (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
                             (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
                         };
-                        r.map(|()| 0)
+                        r.map(|()| false)
                     }
                 };
                 let over = coder.br.overrun();
@@ -1790,9 +1795,9 @@ fn decode_scan(
                     });
                 }
                 match r {
-                    Ok(n) => {
+                    Ok(many) => {
                         if bias == BIAS_COUNT {
-                            bias_free[lane] = n as usize > w / 8;
+                            bias_free[lane] = many;
                         }
                     }
                     Err(()) => {
