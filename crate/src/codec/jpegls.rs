@@ -1517,7 +1517,7 @@ impl<'a, 'q> Coder<'a, 'q> {
             return Err(());
         }
         let (cnt, eol) = run_length(br, w - x, ri)?;
-        cur[x + 1..x + 1 + cnt].fill(ra);
+        fill_run(cur, x + 1, x + 1 + cnt, ra);
         x += cnt;
         if eol {
             return Ok(w);
@@ -1622,6 +1622,26 @@ impl<'a, 'q> Coder<'a, 'q> {
             }
         }
         Ok(())
+    }
+}
+
+/// Sets `line[from..to]` to `v` (a run), 8 samples a step: the last step may
+/// write past `to`, into samples of the line that are decoded (overwritten)
+/// later, or into the edge sample after them, which the next line sets
+/// before reading it. Fewer steps and no remainder loop for the short runs
+/// of near-lossless images.
+#[inline(always)]
+fn fill_run(line: &mut [i32], from: usize, to: usize, v: i32) {
+    let mut i = from;
+    while i < to {
+        match line.get_mut(i..i + 8) {
+            Some(s) => s.copy_from_slice(&[v; 8]),
+            None => {
+                line[i..to].fill(v);
+                return;
+            }
+        }
+        i += 8;
     }
 }
 
