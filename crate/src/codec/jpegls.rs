@@ -1768,7 +1768,7 @@ fn decode_scan(
                 pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
                 cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
                 let ri = &mut ris[lane];
-                let bias = if y % BIAS_SAMPLE_LINES == 0 {
+                let bias = if y.is_multiple_of(BIAS_SAMPLE_LINES) {
                     BIAS_COUNT
                 } else if bias_free[lane] {
                     BIAS_FREE
