@@ -33,6 +33,7 @@
 //! For a custom MAXVAL (LSE id 1 with MAXVAL < 2^P - 1) this decoder follows
 //! T.87 (RANGE, qbpp and LIMIT derived from MAXVAL); CharLS differs there.
 
+use std::cell::Cell;
 use std::fmt;
 
 /// A decoded JPEG-LS image.
@@ -235,6 +236,14 @@ const QSIZE: usize = 1 << 17;
 const MODE_MASK: u8 = 0;
 const MODE_LOSSLESS: u8 = 1;
 const MODE_NEAR: u8 = 2;
+
+/// Bias update variants (const generic of the line decoders, see `Coder::line`).
+const BIAS_BRANCHY: u8 = 0;
+const BIAS_COUNT: u8 = 1;
+const BIAS_FREE: u8 = 2;
+/// Every this many lines a lane's line counts its bias corrections, which
+/// pick the bias update of the lines up to the next count.
+const BIAS_SAMPLE_LINES: usize = 32;
 
 const J: [u8; 32] = [
     0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
@@ -791,9 +800,9 @@ fn parse_sos(p: &[u8], f: &Frame) -> Result<ScanHeader, JpegLsError> {
 // Bit reader
 // ---------------------------------------------------------------------------
 
-/// The mutable part of the bit reader. Kept apart from the data so that the
-/// line decoders can hold it in locals (registers) and hand it by value to the
-/// cold paths, which return the new state.
+/// The mutable part of the bit reader that the decoding uses. Kept apart from
+/// the data so that the line decoders can hold it in locals (registers) and
+/// hand it by value to the cold paths, which return the new state.
 #[derive(Clone, Copy)]
 struct BitState {
     cache: u64,
@@ -801,27 +810,35 @@ struct BitState {
     pos: usize,
     /// Valid bits at the top of `cache` (<= 63).
     valid: u32,
+}
+
+/// The end of the segment, which only the slow refill reaches: kept out of
+/// [`BitState`] so that the line decoders carry three values, not five.
+#[derive(Default)]
+struct SegmentEnd {
     /// Zero bits appended after the end of the segment.
-    pad: u32,
-    ended: bool,
+    pad: Cell<u32>,
+    ended: Cell<bool>,
 }
 
 /// MSB-first bit reader with a left-aligned 64-bit cache. Handles the JPEG-LS
 /// bit stuffing (a 0xFF byte is followed by 7 data bits) and stops at a
-/// marker, after which zero bits are supplied (counted in `pad`).
+/// marker, after which zero bits are supplied (counted in `end.pad`).
 #[derive(Clone, Copy)]
 struct BitReader<'a> {
     data: &'a [u8],
+    end: &'a SegmentEnd,
     s: BitState,
 }
 
 /// Slow refill: byte by byte, with bit stuffing and the end of the segment.
 #[cold]
 #[inline(never)]
-fn refill_slow(data: &[u8], mut s: BitState) -> BitState {
-    while !s.ended && s.valid <= 55 {
+fn refill_slow(data: &[u8], end: &SegmentEnd, mut s: BitState) -> BitState {
+    let mut ended = end.ended.get();
+    while !ended && s.valid <= 55 {
         let Some(&b) = data.get(s.pos) else {
-            s.ended = true;
+            ended = true;
             break;
         };
         if b != 0xFF {
@@ -842,30 +859,33 @@ fn refill_slow(data: &[u8], mut s: BitState) -> BitState {
                 }
                 _ => {
                     // Marker (or 0xFF as the last byte): end of segment.
-                    s.ended = true;
+                    ended = true;
                 }
             }
         }
     }
-    if s.ended {
-        s.pad = s.pad.saturating_add(63 - s.valid);
+    if ended {
+        end.ended.set(true);
+        end.pad.set(end.pad.get().saturating_add(63 - s.valid));
         s.valid = 63;
     }
     s
 }
 
 impl<'a> BitReader<'a> {
-    fn new(data: &'a [u8], pos: usize) -> Self {
+    /// A reader of the segment from `pos`; `end` is (re)set to "not reached".
+    fn new(data: &'a [u8], end: &'a SegmentEnd, pos: usize) -> Self {
+        end.pad.set(0);
+        end.ended.set(false);
         let s = BitState {
             cache: 0,
             pos,
             valid: 0,
-            pad: 0,
-            ended: false,
         };
         BitReader {
             data,
-            s: refill_slow(data, s),
+            end,
+            s: refill_slow(data, end, s),
         }
     }
 
@@ -884,13 +904,13 @@ impl<'a> BitReader<'a> {
                 return;
             }
         }
-        self.s = refill_slow(self.data, self.s);
+        self.s = refill_slow(self.data, self.end, self.s);
     }
 
     /// Number of zero bits consumed beyond the end of the segment.
     #[inline]
     fn overrun(&self) -> u32 {
-        self.s.pad.saturating_sub(self.s.valid)
+        self.end.pad.get().saturating_sub(self.s.valid)
     }
 
     #[inline(always)]
@@ -932,7 +952,7 @@ impl<'a> BitReader<'a> {
             // lz < thr <= 62 and k < 32 (callers: k <= 24).
             return Ok(self.take_golomb(lz, k));
         }
-        let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
+        let (s, r) = decode_value_slow(*self, k, thr, qbpp);
         self.s = s;
         r
     }
@@ -963,7 +983,7 @@ impl<'a> BitReader<'a> {
         if lz < fast {
             return Ok(self.take_golomb(lz, k));
         }
-        let (s, r) = decode_value_slow(self.data, self.s, k, thr, qbpp);
+        let (s, r) = decode_value_slow(*self, k, thr, qbpp);
         self.s = s;
         r
     }
@@ -977,13 +997,11 @@ impl<'a> BitReader<'a> {
 #[cold]
 #[inline(never)]
 fn decode_value_slow(
-    data: &[u8],
-    s: BitState,
+    mut br: BitReader,
     k: u32,
     thr: i32,
     qbpp: u32,
 ) -> (BitState, Result<u32, ()>) {
-    let mut br = BitReader { data, s };
     let max_high = thr.max(0) as u32;
     let mut high = 0u32;
     loop {
@@ -1055,8 +1073,6 @@ struct Consts {
     thr_fast: u32,
     reset: i32,
     reset_u8: u8,
-    /// MAXVAL + 2 * NEAR: reconstructed values beyond -NEAR..=MAXVAL + NEAR wrap.
-    wrap_hi: i32,
     /// RANGE * (2 * NEAR + 1).
     range_q: i32,
 }
@@ -1099,22 +1115,31 @@ fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
         // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
         return (px + e) & p.maxval;
     }
-    let mut v = px + e;
-    if MODE == MODE_LOSSLESS {
-        if v < 0 {
-            v += p.range;
-        } else if v > p.maxval {
-            v -= p.range;
-        }
-    } else if (v + p.near) as u32 > p.wrap_hi as u32 {
-        // Outside -NEAR..=MAXVAL + NEAR (rare): modular reduction (A.8).
-        if v < -p.near {
-            v += p.range_q;
-        } else {
-            v -= p.range_q;
-        }
+    let v = px + e;
+    // Usually already in 0..=MAXVAL: one test on the common path.
+    if v as u32 <= p.maxval as u32 {
+        return v;
     }
-    v.max(0).min(p.maxval)
+    if MODE == MODE_LOSSLESS {
+        reconstruct_outside(v, p.maxval, 0, p.range)
+    } else {
+        reconstruct_outside(v, p.maxval, p.near, p.range_q)
+    }
+}
+
+/// `reconstruct` for a value `v` = Px + error outside 0..=MAXVAL (scalars, not
+/// `&Consts`, so that the line decoders keep their constants in locals).
+/// `span`: RANGE * (2 * NEAR + 1). Values beyond -NEAR..=MAXVAL + NEAR wrap
+/// (A.8; lossless: below 0 or above MAXVAL), then clamp.
+#[cold]
+#[inline(never)]
+fn reconstruct_outside(mut v: i32, maxval: i32, near: i32, span: i32) -> i32 {
+    if v < -near {
+        v += span;
+    } else if v > maxval + near {
+        v -= span;
+    }
+    v.max(0).min(maxval)
 }
 
 /// Error value times 2 * NEAR + 1 (near-lossless), as `reconstruct` takes it.
@@ -1127,14 +1152,17 @@ fn dequant<const MODE: u8>(p: &Consts, e: i32) -> i32 {
     }
 }
 
-/// Regular-mode sample (T.87 A.4 - A.6).
+/// Regular-mode sample (T.87 A.4 - A.6). `BIAS` picks the bias update (see
+/// [`Coder::line`]); with `BIAS_COUNT`, `adjusted` counts the bias corrections
+/// (B moved back into 1 - N..=0).
 #[inline(always)]
-fn regular<const MODE: u8>(
+fn regular<const MODE: u8, const BIAS: u8>(
     ctxs: &mut [Ctx; 512],
     br: &mut BitReader,
     p: &Consts,
     q: i32,
     pred: i32,
+    adjusted: &mut u32,
 ) -> Result<i32, ()> {
     let sign = q >> 31;
     let qi = ((q ^ sign) - sign) as usize;
@@ -1170,10 +1198,10 @@ fn regular<const MODE: u8>(
         ctx.n >>= 1;
     }
     ctx.n += 1;
-    // Bias update (A.13). Lossless: usually neither branch is taken (B stays
-    // in (-N, 0]), branches win. Near-lossless: branch-free.
+    // Bias update (A.13): branches where B usually stays in 1 - N..=0 (neither
+    // is taken), else branch-free.
     let n = ctx.n;
-    if !lossless {
+    if BIAS == BIAS_FREE {
         let b = ctx.b;
         // -1: B + N <= 0 (B += N, C -= 1), 1: B > 0 (B -= N, C += 1), else 0;
         // then B clamped to 1 - N..=0 (a no-op for 0), C to -128..=127.
@@ -1181,11 +1209,17 @@ fn regular<const MODE: u8>(
         ctx.b = (b - d * n).max(1 - n).min(0);
         ctx.c = (i32::from(ctx.c) + d).clamp(-128, 127) as i16;
     } else if ctx.b + n <= 0 {
+        if BIAS == BIAS_COUNT {
+            *adjusted += 1;
+        }
         ctx.b = (ctx.b + n).max(1 - n);
         if ctx.c > -128 {
             ctx.c -= 1;
         }
     } else if ctx.b > 0 {
+        if BIAS == BIAS_COUNT {
+            *adjusted += 1;
+        }
         ctx.b = (ctx.b - n).min(0);
         if ctx.c < 127 {
             ctx.c += 1;
@@ -1214,7 +1248,8 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     let em = br.decode_value(k, thr, p.qbpp)? as i32;
     let t = em + rc.ritype;
     let map = t & 1;
-    let eabs = (t + map) / 2;
+    // t >= 0 (EMErrval >= 0): the halving is a shift.
+    let eabs = (t + map) >> 1;
     let e = if (k != 0 || 2 * i32::from(rc.nn) >= n) == (map != 0) {
         -eabs
     } else {
@@ -1318,7 +1353,6 @@ impl<'a, 'q> Coder<'a, 'q> {
                 thr_fast: (p.limit - p.qbpp as i32 - 1).clamp(0, 17) as u32,
                 reset: p.reset,
                 reset_u8: p.reset as u8,
-                wrap_hi: p.maxval + 2 * p.near,
                 range_q: p.range * (2 * p.near + 1),
             },
             a_init: ((p.range + 32) / 64).max(2),
@@ -1355,31 +1389,39 @@ impl<'a, 'q> Coder<'a, 'q> {
     }
 
     /// One line of one component. `prev`/`cur` hold samples x = -1..=w at
-    /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller.
+    /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns
+    /// whether the line had more than one bias correction in 7 regular-mode
+    /// samples (counted with `BIAS_COUNT` only, else false).
+    ///
+    /// `BIAS`: the bias update with branches (`BIAS_BRANCHY`, `BIAS_COUNT`),
+    /// cheaper while they are rarely taken (smooth images, small errors), or
+    /// branch-free (`BIAS_FREE`), cheaper with many corrections, whose branches
+    /// would mispredict. All give the same result; `BIAS_COUNT` also counts
+    /// the corrections (only on sample lines: the count costs a few percent).
     #[inline(never)]
-    fn line<const MODE: u8>(
+    fn line<const MODE: u8, const BIAS: u8>(
         &mut self,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<(), ()> {
+    ) -> Result<bool, ()> {
         // The bit reader lives in a local for the line (registers, not memory).
         let mut br = self.br;
-        let r = self.line_inner::<MODE>(&mut br, prev, cur, w, ri);
+        let r = self.line_inner::<MODE, BIAS>(&mut br, prev, cur, w, ri);
         self.br = br;
         r
     }
 
     #[inline(always)]
-    fn line_inner<const MODE: u8>(
+    fn line_inner<const MODE: u8, const BIAS: u8>(
         &mut self,
         br: &mut BitReader,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<(), ()> {
+    ) -> Result<bool, ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
@@ -1394,6 +1436,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         let mut rd = prev[1];
         let mut ra = cur[0];
         let mut q2 = quant(qt, rd - rb);
+        let (mut adjusted, mut regulars) = (0u32, 0u32);
         while x < w {
             let rc = rb;
             rb = rd;
@@ -1402,9 +1445,19 @@ impl<'a, 'q> Coder<'a, 'q> {
             let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
             q2 = q1;
             if q != 0 {
-                ra = regular::<MODE>(&mut self.ctx, br, &p, q, med(ra, rb, rc))?;
+                ra = regular::<MODE, BIAS>(
+                    &mut self.ctx,
+                    br,
+                    &p,
+                    q,
+                    med(ra, rb, rc),
+                    &mut adjusted,
+                )?;
                 cur[x + 1] = ra;
                 x += 1;
+                if BIAS == BIAS_COUNT {
+                    regulars += 1;
+                }
             } else {
                 // Lossless: run mode out of line, fewer values live in this
                 // loop. Near-lossless (more, shorter runs): inline, which V8
@@ -1412,7 +1465,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 if MODE == MODE_NEAR {
                     x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
                 } else {
-                    let (st, r) = self.run_mode::<MODE>(br.data, br.s, prev, cur, x, ra, ri);
+                    let (st, r) = self.run_mode::<MODE>(*br, prev, cur, x, ra, ri);
                     br.s = st;
                     x = r?;
                 }
@@ -1425,7 +1478,8 @@ impl<'a, 'q> Coder<'a, 'q> {
                 q2 = quant(qt, rd - rb);
             }
         }
-        Ok(())
+        // The branch-free update wins above about one correction in 7 samples.
+        Ok(adjusted * 7 > regulars)
     }
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
@@ -1435,15 +1489,13 @@ impl<'a, 'q> Coder<'a, 'q> {
     #[allow(clippy::too_many_arguments)]
     fn run_mode<const MODE: u8>(
         &mut self,
-        data: &[u8],
-        s: BitState,
+        mut br: BitReader,
         prev: &[i32],
         cur: &mut [i32],
         x: usize,
         ra: i32,
         ri: &mut usize,
     ) -> (BitState, Result<usize, ()>) {
-        let mut br = BitReader { data, s };
         let r = self.run_mode_inner::<MODE>(&mut br, prev, cur, x, ra, ri);
         (br.s, r)
     }
@@ -1465,7 +1517,7 @@ impl<'a, 'q> Coder<'a, 'q> {
             return Err(());
         }
         let (cnt, eol) = run_length(br, w - x, ri)?;
-        cur[x + 1..x + 1 + cnt].fill(ra);
+        fill_run(cur, x + 1, x + 1 + cnt, ra);
         x += cnt;
         if eol {
             return Ok(w);
@@ -1535,7 +1587,13 @@ impl<'a, 'q> Coder<'a, 'q> {
                     let ra = cur[base - N + c];
                     let rc = prev[base - N + c];
                     let rb = prev[base + c];
-                    cur[base + c] = regular::<MODE>(&mut self.ctx, br, &p, qs[c], med(ra, rb, rc))?;
+                    // Lossless: branches, near-lossless: branch-free (see `line`).
+                    let (ctxs, pred) = (&mut self.ctx, med(ra, rb, rc));
+                    cur[base + c] = if MODE == MODE_NEAR {
+                        regular::<MODE, BIAS_FREE>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                    } else {
+                        regular::<MODE, BIAS_BRANCHY>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                    };
                 }
                 x += 1;
             } else {
@@ -1564,6 +1622,26 @@ impl<'a, 'q> Coder<'a, 'q> {
             }
         }
         Ok(())
+    }
+}
+
+/// Sets `line[from..to]` to `v` (a run), 8 samples a step: the last step may
+/// write past `to`, into samples of the line that are decoded (overwritten)
+/// later, or into the edge sample after them, which the next line sets
+/// before reading it. Fewer steps and no remainder loop for the short runs
+/// of near-lossless images.
+#[inline(always)]
+fn fill_run(line: &mut [i32], from: usize, to: usize, v: i32) {
+    let mut i = from;
+    while i < to {
+        match line.get_mut(i..i + 8) {
+            Some(s) => s.copy_from_slice(&[v; 8]),
+            None => {
+                line[i..to].fill(v);
+                return;
+            }
+        }
+        i += 8;
     }
 }
 
@@ -1665,8 +1743,12 @@ fn decode_scan(
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
+    // Per lane: branch-free bias updates (the last counted line had many bias
+    // corrections, see `Coder::line`).
+    let mut bias_free = [false; 4];
     let interval = if restart == 0 { h } else { restart as usize };
-    let mut coder = Coder::new(BitReader::new(data, start), quant, params);
+    let seg_end = SegmentEnd::default();
+    let mut coder = Coder::new(BitReader::new(data, &seg_end, start), quant, params);
     let mut seg_start = start;
     let mut y = 0usize;
     let comp_id = |lane: usize| f.ids[scan.comps[lane]];
@@ -1686,19 +1768,45 @@ fn decode_scan(
                 pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
                 cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
                 let ri = &mut ris[lane];
-                let r = match (px_n, mode) {
-                    (1, MODE_MASK) => coder.line::<MODE_MASK>(pl, cl, w, ri),
-                    (1, MODE_LOSSLESS) => coder.line::<MODE_LOSSLESS>(pl, cl, w, ri),
-                    (1, _) => coder.line::<MODE_NEAR>(pl, cl, w, ri),
-                    (2, MODE_MASK) => coder.line_n::<2, MODE_MASK>(pl, cl, w, ri),
-                    (2, MODE_LOSSLESS) => coder.line_n::<2, MODE_LOSSLESS>(pl, cl, w, ri),
-                    (2, _) => coder.line_n::<2, MODE_NEAR>(pl, cl, w, ri),
-                    (3, MODE_MASK) => coder.line_n::<3, MODE_MASK>(pl, cl, w, ri),
-                    (3, MODE_LOSSLESS) => coder.line_n::<3, MODE_LOSSLESS>(pl, cl, w, ri),
-                    (3, _) => coder.line_n::<3, MODE_NEAR>(pl, cl, w, ri),
-                    (_, MODE_MASK) => coder.line_n::<4, MODE_MASK>(pl, cl, w, ri),
-                    (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
-                    (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
+                let bias = if y.is_multiple_of(BIAS_SAMPLE_LINES) {
+                    BIAS_COUNT
+                } else if bias_free[lane] {
+                    BIAS_FREE
+                } else {
+                    BIAS_BRANCHY
+                };
+                let r = match (px_n, mode, bias) {
+                    (1, MODE_MASK, BIAS_COUNT) => {
+                        coder.line::<MODE_MASK, BIAS_COUNT>(pl, cl, w, ri)
+                    }
+                    (1, MODE_MASK, BIAS_FREE) => coder.line::<MODE_MASK, BIAS_FREE>(pl, cl, w, ri),
+                    (1, MODE_MASK, _) => coder.line::<MODE_MASK, BIAS_BRANCHY>(pl, cl, w, ri),
+                    (1, MODE_LOSSLESS, BIAS_COUNT) => {
+                        coder.line::<MODE_LOSSLESS, BIAS_COUNT>(pl, cl, w, ri)
+                    }
+                    (1, MODE_LOSSLESS, BIAS_FREE) => {
+                        coder.line::<MODE_LOSSLESS, BIAS_FREE>(pl, cl, w, ri)
+                    }
+                    (1, MODE_LOSSLESS, _) => {
+                        coder.line::<MODE_LOSSLESS, BIAS_BRANCHY>(pl, cl, w, ri)
+                    }
+                    (1, _, BIAS_COUNT) => coder.line::<MODE_NEAR, BIAS_COUNT>(pl, cl, w, ri),
+                    (1, _, BIAS_FREE) => coder.line::<MODE_NEAR, BIAS_FREE>(pl, cl, w, ri),
+                    (1, _, _) => coder.line::<MODE_NEAR, BIAS_BRANCHY>(pl, cl, w, ri),
+                    _ => {
+                        let r = match (px_n, mode) {
+                            (2, MODE_MASK) => coder.line_n::<2, MODE_MASK>(pl, cl, w, ri),
+                            (2, MODE_LOSSLESS) => coder.line_n::<2, MODE_LOSSLESS>(pl, cl, w, ri),
+                            (2, _) => coder.line_n::<2, MODE_NEAR>(pl, cl, w, ri),
+                            (3, MODE_MASK) => coder.line_n::<3, MODE_MASK>(pl, cl, w, ri),
+                            (3, MODE_LOSSLESS) => coder.line_n::<3, MODE_LOSSLESS>(pl, cl, w, ri),
+                            (3, _) => coder.line_n::<3, MODE_NEAR>(pl, cl, w, ri),
+                            (_, MODE_MASK) => coder.line_n::<4, MODE_MASK>(pl, cl, w, ri),
+                            (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
+                            (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
+                        };
+                        r.map(|()| false)
+                    }
                 };
                 let over = coder.br.overrun();
                 if over > SLACK_BITS || (r.is_err() && over > 0) {
@@ -1706,10 +1814,17 @@ fn decode_scan(
                         component: comp_id(lane),
                     });
                 }
-                if r.is_err() {
-                    return Err(JpegLsError::InvalidScanData {
-                        component: comp_id(lane),
-                    });
+                match r {
+                    Ok(many) => {
+                        if bias == BIAS_COUNT {
+                            bias_free[lane] = many;
+                        }
+                    }
+                    Err(()) => {
+                        return Err(JpegLsError::InvalidScanData {
+                            component: comp_id(lane),
+                        })
+                    }
                 }
                 // Output.
                 let row_len = w * nf * sb;
@@ -1763,7 +1878,7 @@ fn decode_scan(
             std::mem::swap(&mut prev, &mut cur);
             y += 1;
         }
-        let mpos = if coder.br.s.ended {
+        let mpos = if seg_end.ended.get() {
             find_marker(data, coder.br.s.pos.max(seg_start))
         } else {
             find_marker(data, coder.br.search_start(seg_start))
@@ -1784,11 +1899,12 @@ fn decode_scan(
             return Err(JpegLsError::RestartMarkerExpected { offset: mpos });
         }
         seg_start = next;
-        coder.br = BitReader::new(data, next);
+        coder.br = BitReader::new(data, &seg_end, next);
         coder.reset_contexts();
         prev.fill(0);
         cur.fill(0);
         ris = [0; 4];
+        bias_free = [false; 4];
     }
 }
 
