@@ -137,42 +137,76 @@ fn synthesise(
     }
 }
 
-/// One row: `row[..sn]` low, `row[sn..]` high, synthesised in place.
+/// One row: `row[..sn]` low, `row[sn..]` high, synthesised in place: the high
+/// samples scaled into `hi`, the low ones scaled and lifted by δ into `lo` in one
+/// pass, γ and β, then α lifted as the two are interleaved back into the row.
 #[inline(never)]
 fn horizontal(row: &mut [f32], sn: usize, lo: &mut Vec<f32>, hi: &mut Vec<f32>) {
     let n = row.len();
     let dn = n - sn;
-    lo.clear();
-    lo.extend(row[..sn].iter().map(|&x| x * K));
-    hi.clear();
-    hi.extend(row[sn..].iter().map(|&x| x * TWO_INV_K));
-    lift_low(lo, hi, -DELTA);
+    // Every row of a level has the same length: after the first, no-ops.
+    lo.resize(sn, 0.0);
+    hi.resize(dn, 0.0);
+    let (lo, hi) = (&mut lo[..sn], &mut hi[..dn]);
+    for (h, &x) in hi.iter_mut().zip(&row[sn..]) {
+        *h = x * TWO_INV_K;
+    }
+    scale_lift_low(lo, &row[..sn], hi, -DELTA);
     lift_high(hi, lo, -GAMMA);
     lift_low(lo, hi, -BETA);
-    lift_high(hi, lo, -ALPHA);
-    interleave(&mut row[..2 * dn], &lo[..dn], &hi[..dn]);
+    lift_high_interleave(row, lo, hi, -ALPHA);
+}
+
+/// `lo[i] = src[i] · K`, then `lift_low`, in one pass (the same operations on each
+/// sample in the same order).
+#[inline(always)]
+fn scale_lift_low(lo: &mut [f32], src: &[f32], hi: &[f32], c: f32) {
+    let (sn, dn) = (lo.len(), hi.len());
+    let src = &src[..sn];
+    if dn == 0 {
+        for (l, &x) in lo.iter_mut().zip(src) {
+            *l = x * K;
+        }
+        return;
+    }
+    lo[0] = src[0] * K + (hi[0] + hi[0]) * c;
+    let m = sn.min(dn);
+    for (((l, &x), &a), &b) in lo[1..m]
+        .iter_mut()
+        .zip(&src[1..m])
+        .zip(&hi[..m - 1])
+        .zip(&hi[1..m])
+    {
+        *l = x * K + (a + b) * c;
+    }
     if sn > dn {
-        row[n - 1] = lo[sn - 1];
+        lo[dn] = src[dn] * K + hi[dn - 1] * (c + c);
     }
 }
 
-/// `out[2k] = lo[k]`, `out[2k + 1] = hi[k]` (`out` twice as long as `lo` and `hi`):
-/// four pairs at a time with SSE or wasm SIMD shuffles where there are (moves only,
-/// so the values are the same whichever way).
+/// `lift_high(hi, lo, c)` with the result interleaved into `out` (`out[2k] = lo[k]`,
+/// `out[2k + 1] = hi[k]`, `out` as long as both): four pairs at a time with SSE or
+/// wasm SIMD where there are (the same operations per sample, then moves).
 #[inline(always)]
-fn interleave(out: &mut [f32], lo: &[f32], hi: &[f32]) {
-    let n = lo.len().min(hi.len()).min(out.len() / 2);
+fn lift_high_interleave(out: &mut [f32], lo: &[f32], hi: &[f32], c: f32) {
+    let (sn, dn) = (lo.len(), hi.len());
+    let out = &mut out[..sn + dn];
+    let m = dn.min(sn - 1);
     #[allow(unused_mut)]
     let mut k = 0;
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::*;
-        while k + 4 <= n {
-            // SAFETY: k + 4 <= n bounds the four loads from lo and hi and the eight
-            // stores into out; SSE is part of x86_64.
+        // SAFETY: SSE is part of x86_64.
+        let cv = unsafe { _mm_set1_ps(c) };
+        while k + 4 <= m {
+            // SAFETY: k + 4 <= m <= sn - 1 bounds the loads from lo (up to k + 5)
+            // and hi, and the eight stores into out (2k + 8 <= 2m <= sn + dn).
             unsafe {
                 let l = _mm_loadu_ps(lo.as_ptr().add(k));
+                let l1 = _mm_loadu_ps(lo.as_ptr().add(k + 1));
                 let h = _mm_loadu_ps(hi.as_ptr().add(k));
+                let h = _mm_add_ps(h, _mm_mul_ps(_mm_add_ps(l, l1), cv));
                 _mm_storeu_ps(out.as_mut_ptr().add(2 * k), _mm_unpacklo_ps(l, h));
                 _mm_storeu_ps(out.as_mut_ptr().add(2 * k + 4), _mm_unpackhi_ps(l, h));
             }
@@ -182,11 +216,14 @@ fn interleave(out: &mut [f32], lo: &[f32], hi: &[f32]) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         use core::arch::wasm32::*;
-        while k + 4 <= n {
+        let cv = f32x4_splat(c);
+        while k + 4 <= m {
             // SAFETY: as above; wasm loads and stores need no alignment.
             unsafe {
                 let l = v128_load(lo.as_ptr().add(k) as *const v128);
+                let l1 = v128_load(lo.as_ptr().add(k + 1) as *const v128);
                 let h = v128_load(hi.as_ptr().add(k) as *const v128);
+                let h = f32x4_add(h, f32x4_mul(f32x4_add(l, l1), cv));
                 let out = out.as_mut_ptr().add(2 * k) as *mut v128;
                 v128_store(out, i32x4_shuffle::<0, 4, 1, 5>(l, h));
                 v128_store(out.add(1), i32x4_shuffle::<2, 6, 3, 7>(l, h));
@@ -194,9 +231,16 @@ fn interleave(out: &mut [f32], lo: &[f32], hi: &[f32]) {
             k += 4;
         }
     }
-    for k in k..n {
+    for k in k..m {
         out[2 * k] = lo[k];
-        out[2 * k + 1] = hi[k];
+        out[2 * k + 1] = hi[k] + (lo[k] + lo[k + 1]) * c;
+    }
+    if m < dn {
+        out[2 * m] = lo[m];
+        out[2 * m + 1] = hi[m] + lo[m] * (c + c);
+    }
+    if sn > dn {
+        out[sn + dn - 1] = lo[sn - 1];
     }
 }
 
@@ -235,7 +279,10 @@ fn lift_high(hi: &mut [f32], lo: &[f32], c: f32) {
 
 /// The vertical pass over columns `0..rw` of rows `0..rh` (`sn` low rows on top),
 /// `LANES` columns at a time: gathered into `strip` interleaved (low row i at 2i,
-/// high row i at 2i + 1), lifted, written back row by row.
+/// high row i at 2i + 1), scaled and lifted by δ and γ in that pass, then β and α
+/// in a second, which writes the rows back into the plane (or into the strip for
+/// `emit`). Two passes over the strip, not five: at a few thousand rows it is in
+/// L2, not L1. (All four steps in one pass was slower.)
 #[inline(never)]
 fn vertical(
     plane: &mut [f32],
@@ -253,110 +300,129 @@ fn vertical(
     while x0 < rw {
         let cw = LANES.min(rw - x0);
         if cw == LANES {
-            for i in 0..sn {
-                let src: &[f32; LANES] = plane[i * stride + x0..][..LANES].try_into().unwrap();
-                let d = &mut strip[2 * i];
-                for k in 0..LANES {
-                    d[k] = src[k] * K;
-                }
-            }
-            for i in 0..dn {
-                let at = (sn + i) * stride + x0;
-                let src: &[f32; LANES] = plane[at..][..LANES].try_into().unwrap();
-                let d = &mut strip[2 * i + 1];
-                for k in 0..LANES {
-                    d[k] = src[k] * TWO_INV_K;
-                }
-            }
+            gather_delta_gamma(strip, sn, dn, |i| {
+                plane[i * stride + x0..][..LANES].try_into().unwrap()
+            });
         } else {
-            for i in 0..sn {
-                let src = &plane[i * stride + x0..][..cw];
-                for (d, &s) in strip[2 * i].iter_mut().zip(src) {
-                    *d = s * K;
-                }
-            }
-            for i in 0..dn {
-                let src = &plane[(sn + i) * stride + x0..][..cw];
-                for (d, &s) in strip[2 * i + 1].iter_mut().zip(src) {
-                    *d = s * TWO_INV_K;
-                }
-            }
+            gather_delta_gamma(strip, sn, dn, |i| {
+                let mut v = [0.0; LANES];
+                v[..cw].copy_from_slice(&plane[i * stride + x0..][..cw]);
+                v
+            });
         }
-        lift_strip(strip, sn, dn);
         if let Some(emit) = emit.as_mut() {
+            beta_alpha(strip, sn, dn, |w, k, v| w[k] = *v);
             emit(Finished::Strip {
                 x: x0,
                 width: cw,
                 rows: strip,
             });
         } else if cw == LANES {
-            for (k, v) in strip.iter().enumerate() {
-                plane[k * stride + x0..][..LANES].copy_from_slice(v);
-            }
+            beta_alpha(strip, sn, dn, |_, k, v| {
+                plane[k * stride + x0..][..LANES].copy_from_slice(v)
+            });
         } else {
-            for (k, v) in strip.iter().enumerate() {
-                plane[k * stride + x0..][..cw].copy_from_slice(&v[..cw]);
-            }
+            beta_alpha(strip, sn, dn, |_, k, v| {
+                plane[k * stride + x0..][..cw].copy_from_slice(&v[..cw])
+            });
         }
         x0 += LANES;
     }
 }
 
-/// The four lifting steps on an interleaved strip (`w[2i]` low, `w[2i+1]` high).
-fn lift_strip(w: &mut [[f32; LANES]], sn: usize, dn: usize) {
-    strip_low(w, sn, dn, -DELTA);
-    strip_high(w, sn, dn, -GAMMA);
-    strip_low(w, sn, dn, -BETA);
-    strip_high(w, sn, dn, -ALPHA);
-}
-
+/// A strip gathered interleaved (low row i at `w[2i]`, high row i at `w[2i + 1]`,
+/// `row(k)` the plane's row k), scaled, with δ and γ lifted as it goes: one pass
+/// in place of three over a strip that does not fit in L1. Each sample gets the
+/// same operations in the same order as scaling, `strip_low` (δ), `strip_high` (γ):
+/// low row i is final for δ once high rows i − 1 and i are scaled, high row i − 1
+/// for γ once low rows i − 1 and i are. Needs `dn >= 1` and `sn` being `dn` or
+/// `dn + 1` (a column of two or more).
 #[inline(always)]
-fn axpy2(x: &mut [f32; LANES], a: &[f32; LANES], b: &[f32; LANES], c: f32) {
+fn gather_delta_gamma(
+    w: &mut [[f32; LANES]],
+    sn: usize,
+    dn: usize,
+    row: impl Fn(usize) -> [f32; LANES],
+) {
+    let (d, g) = (-DELTA, -GAMMA);
+    let scaled = |k: usize, s: f32| row(k).map(|x| x * s);
+    let w = &mut w[..sn + dn];
+    let mut h0 = scaled(sn, TWO_INV_K);
+    let mut l0 = scaled(0, K);
     for k in 0..LANES {
-        x[k] += (a[k] + b[k]) * c;
+        l0[k] += (h0[k] + h0[k]) * d;
     }
+    for i in 1..dn {
+        let h1 = scaled(sn + i, TWO_INV_K);
+        let mut l1 = scaled(i, K);
+        for k in 0..LANES {
+            l1[k] += (h0[k] + h1[k]) * d;
+            h0[k] += (l0[k] + l1[k]) * g;
+        }
+        w[2 * i - 2] = l0;
+        w[2 * i - 1] = h0;
+        (l0, h0) = (l1, h1);
+    }
+    // (l0, h0): low and high row dn − 1.
+    if sn > dn {
+        let mut l1 = scaled(dn, K);
+        for k in 0..LANES {
+            l1[k] += h0[k] * (d + d);
+            h0[k] += (l0[k] + l1[k]) * g;
+        }
+        w[2 * dn] = l1;
+    } else {
+        for k in 0..LANES {
+            h0[k] += l0[k] * (g + g);
+        }
+    }
+    w[2 * dn - 2] = l0;
+    w[2 * dn - 1] = h0;
 }
 
+/// β then α (`strip_low`, `strip_high`) in one pass over the strip, as in
+/// `gather_delta_gamma`, each finished row k handed to `put(w, k, row)` (k from 0
+/// up, after row k of `w` has been read).
 #[inline(always)]
-fn axpy1(x: &mut [f32; LANES], a: &[f32; LANES], c2: f32) {
+fn beta_alpha(
+    w: &mut [[f32; LANES]],
+    sn: usize,
+    dn: usize,
+    mut put: impl FnMut(&mut [[f32; LANES]], usize, &[f32; LANES]),
+) {
+    let (b, a) = (-BETA, -ALPHA);
+    let w = &mut w[..sn + dn];
+    let mut h0 = w[1];
+    let mut l0 = w[0];
     for k in 0..LANES {
-        x[k] += a[k] * c2;
+        l0[k] += (h0[k] + h0[k]) * b;
     }
-}
-
-/// `lift_low` on a strip.
-fn strip_low(w: &mut [[f32; LANES]], sn: usize, dn: usize, c: f32) {
-    if dn == 0 {
-        return;
-    }
-    {
-        let (l, h) = w.split_at_mut(1);
-        let h0 = h[0];
-        axpy2(&mut l[0], &h0, &h0, c);
-    }
-    let m = sn.min(dn);
-    for i in 1..m {
-        let (before, after) = w.split_at_mut(2 * i);
-        let (x, rest) = after.split_first_mut().unwrap();
-        axpy2(x, &before[2 * i - 1], &rest[0], c);
+    for i in 1..dn {
+        let h1 = w[2 * i + 1];
+        let mut l1 = w[2 * i];
+        for k in 0..LANES {
+            l1[k] += (h0[k] + h1[k]) * b;
+            h0[k] += (l0[k] + l1[k]) * a;
+        }
+        put(w, 2 * i - 2, &l0);
+        put(w, 2 * i - 1, &h0);
+        (l0, h0) = (l1, h1);
     }
     if sn > dn {
-        let (before, after) = w.split_at_mut(2 * dn);
-        axpy1(&mut after[0], &before[2 * dn - 1], c + c);
-    }
-}
-
-/// `lift_high` on a strip.
-fn strip_high(w: &mut [[f32; LANES]], sn: usize, dn: usize, c: f32) {
-    let m = dn.min(sn - 1);
-    for i in 0..m {
-        let (before, after) = w.split_at_mut(2 * i + 1);
-        let (x, rest) = after.split_first_mut().unwrap();
-        axpy2(x, &before[2 * i], &rest[0], c);
-    }
-    if m < dn {
-        let (before, after) = w.split_at_mut(2 * m + 1);
-        axpy1(&mut after[0], &before[2 * m], c + c);
+        let mut l1 = w[2 * dn];
+        for k in 0..LANES {
+            l1[k] += h0[k] * (b + b);
+            h0[k] += (l0[k] + l1[k]) * a;
+        }
+        put(w, 2 * dn - 2, &l0);
+        put(w, 2 * dn - 1, &h0);
+        put(w, 2 * dn, &l1);
+    } else {
+        for k in 0..LANES {
+            h0[k] += l0[k] * (a + a);
+        }
+        put(w, 2 * dn - 2, &l0);
+        put(w, 2 * dn - 1, &h0);
     }
 }
 
