@@ -629,18 +629,8 @@ fn write_float(
                 store(v, at + done, &ints[..rest.len()]);
             }
         };
-        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |done| match done {
-            dwt97::Finished::Row { y, samples } => emit(&mut v, y * w, samples, &mut ints),
-            dwt97::Finished::Strip { x, width: cw, rows } => {
-                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-                if cw == dwt97::LANES && simd_round::strip16(rows, &mut v, w, x, width, range) {
-                    return;
-                }
-                let mut out = [0i32; dwt97::LANES];
-                for (k, row) in rows.iter().enumerate() {
-                    emit(&mut v, k * w + x, &row[..cw], &mut out);
-                }
-            }
+        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |y, samples| {
+            emit(&mut v, y * w, samples, &mut ints)
         });
         return output(w, h, 1, v, false);
     }
@@ -783,49 +773,6 @@ mod simd_round {
             i += 4;
         }
         i
-    }
-
-    /// A whole strip of 16 columns (`rows[k]` is row k's samples x..x + 16 of a `w`
-    /// wide image) rounded, shifted, clamped and stored as 16-bit samples into `dst`,
-    /// when every sample allows the fast rounding; otherwise nothing is kept from it
-    /// and it says so (the caller stores the strip again its own way).
-    pub(super) fn strip16(
-        rows: &[[f32; 16]],
-        dst: &mut [u8],
-        w: usize,
-        x: usize,
-        width: usize,
-        (lo, hi, shift): (i32, i32, i32),
-    ) -> bool {
-        if width != 2 || x + 16 > w || rows.len() * w * 2 > dst.len() {
-            return false;
-        }
-        let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
-        let signed = lo < 0;
-        for (k, row) in rows.iter().enumerate() {
-            // SAFETY: the row holds 16 floats; the store writes bytes 2(kw + x) ..
-            // 2(kw + x + 16), within dst as x + 16 ≤ w and rows.len() × w × 2 ≤ dst.len().
-            unsafe {
-                let p = row.as_ptr() as *const v128;
-                let (Some(a), Some(b), Some(c), Some(d)) = (
-                    round4(v128_load(p), range),
-                    round4(v128_load(p.add(1)), range),
-                    round4(v128_load(p.add(2)), range),
-                    round4(v128_load(p.add(3)), range),
-                ) else {
-                    return false;
-                };
-                let (ab, cd) = if signed {
-                    (i16x8_narrow_i32x4(a, b), i16x8_narrow_i32x4(c, d))
-                } else {
-                    (u16x8_narrow_i32x4(a, b), u16x8_narrow_i32x4(c, d))
-                };
-                let out = dst.as_mut_ptr().add(2 * (k * w + x)) as *mut v128;
-                v128_store(out, ab);
-                v128_store(out.add(1), cd);
-            }
-        }
-        true
     }
 
     /// Rounds, level-shifts, clamps (`range` = (lo, hi, shift)) and stores `src` as
