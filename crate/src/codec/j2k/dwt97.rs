@@ -175,7 +175,8 @@ fn last_level_rows(
 /// row i row 2i + 1), each row handed on as soon as both steps are done with it:
 /// low row i once high row i has come, high row i − 1 with it (`sn` low rows, `dn`
 /// high, `dn >= 1`, `sn` being `dn` or `dn + 1`). Per sample the operations of
-/// `lift_low` then `lift_high` in the same order, as `gather_delta_gamma`.
+/// the low then the high step (see `scale_lift_low`, `lift_high_low`) in the same
+/// order, as `gather_delta_gamma`.
 struct RowLifter {
     sn: usize,
     dn: usize,
@@ -265,9 +266,9 @@ impl RowLifter {
     }
 }
 
-/// One row: `row[..sn]` low, `row[sn..]` high, synthesised in place: the high
-/// samples scaled into `hi`, the low ones scaled and lifted by δ into `lo` in one
-/// pass, γ and β, then α lifted as the two are interleaved back into the row.
+/// One row: `row[..sn]` low, `row[sn..]` high, synthesised in place in three
+/// passes: both halves scaled into `lo` and `hi` with δ lifted, then γ and β, then
+/// α lifted as the two are interleaved back into the row.
 #[inline(never)]
 fn horizontal(row: &mut [f32], sn: usize, lo: &mut Vec<f32>, hi: &mut Vec<f32>) {
     let (lo, hi) = horizontal_lift(row, sn, lo, hi);
@@ -302,43 +303,78 @@ fn horizontal_lift<'a>(
     lo.resize(sn, 0.0);
     hi.resize(dn, 0.0);
     let (lo, hi) = (&mut lo[..sn], &mut hi[..dn]);
-    for (h, &x) in hi.iter_mut().zip(&src[sn..]) {
-        *h = x * TWO_INV_K;
-    }
-    scale_lift_low(lo, &src[..sn], hi, -DELTA);
-    lift_high(hi, lo, -GAMMA);
-    lift_low(lo, hi, -BETA);
+    scale_lift_low(lo, hi, src, -DELTA);
+    lift_high_low(hi, lo, -GAMMA, -BETA);
     (lo, hi)
 }
 
-/// `lo[i] = src[i] · K`, then `lift_low`, in one pass (the same operations on each
-/// sample in the same order).
+/// The high lifting step `hi[i] += (lo[i] + lo[i+1]) · g` (openjp2's step 2 on the
+/// odd samples, the last as `lo[sn-1] · (g + g)` when there are as many high
+/// samples as low), then the low one (as in `scale_lift_low`) with `b`, in one
+/// pass: `lo[i]` takes β as soon as `hi[i]` has taken γ (the same operations per
+/// sample in the same order). Needs `hi` not empty.
 #[inline(always)]
-fn scale_lift_low(lo: &mut [f32], src: &[f32], hi: &[f32], c: f32) {
-    let (sn, dn) = (lo.len(), hi.len());
-    let src = &src[..sn];
-    if dn == 0 {
-        for (l, &x) in lo.iter_mut().zip(src) {
-            *l = x * K;
-        }
-        return;
-    }
-    lo[0] = src[0] * K + (hi[0] + hi[0]) * c;
-    let m = sn.min(dn);
-    for (((l, &x), &a), &b) in lo[1..m]
-        .iter_mut()
-        .zip(&src[1..m])
-        .zip(&hi[..m - 1])
-        .zip(&hi[1..m])
+fn lift_high_low(hi: &mut [f32], lo: &mut [f32], g: f32, b: f32) {
+    let (dn, sn) = (hi.len(), lo.len());
+    let m = dn.min(sn - 1);
+    let h0 = if m > 0 {
+        hi[0] + (lo[0] + lo[1]) * g
+    } else {
+        hi[0] + lo[0] * (g + g)
+    };
+    hi[0] = h0;
+    lo[0] += (h0 + h0) * b;
+    let mut hp = h0;
     {
-        *l = x * K + (a + b) * c;
+        let (hi, lo) = (&mut hi[..m], &mut lo[..m + 1]);
+        for i in 1..m {
+            let h = hi[i] + (lo[i] + lo[i + 1]) * g;
+            hi[i] = h;
+            lo[i] += (hp + h) * b;
+            hp = h;
+        }
+    }
+    if m < dn && m > 0 {
+        let h = hi[m] + lo[m] * (g + g);
+        hi[m] = h;
+        lo[m] += (hp + h) * b;
     }
     if sn > dn {
-        lo[dn] = src[dn] * K + hi[dn - 1] * (c + c);
+        lo[dn] += hi[dn - 1] * (b + b);
     }
 }
 
-/// `lift_high(hi, lo, c)` with the result interleaved into `out` (`out[2k] = lo[k]`,
+/// `lo[i] = src[i] · K` and `hi[i] = src[sn + i] · TWO_INV_K`, then the low
+/// lifting step `lo[i] += (hi[i-1] + hi[i]) · c` (openjp2's step 2 on the even
+/// samples), with `hi[-1] = hi[0]` as `(hi[0] + hi[0]) · c` and, when there are
+/// more low samples than high, the last as `hi[dn-1] · (c + c)`; in one pass (the
+/// same operations on each sample in the same order). Needs `hi` not empty.
+#[inline(always)]
+fn scale_lift_low(lo: &mut [f32], hi: &mut [f32], src: &[f32], c: f32) {
+    let (sn, dn) = (lo.len(), hi.len());
+    let (src_lo, src_hi) = src[..sn + dn].split_at(sn);
+    let h0 = src_hi[0] * TWO_INV_K;
+    hi[0] = h0;
+    lo[0] = src_lo[0] * K + (h0 + h0) * c;
+    let mut hp = h0;
+    // sn >= dn: every high sample but the first is scaled here.
+    for (((l, h), &xl), &xh) in lo[1..dn]
+        .iter_mut()
+        .zip(&mut hi[1..])
+        .zip(&src_lo[1..dn])
+        .zip(&src_hi[1..])
+    {
+        let x = xh * TWO_INV_K;
+        *h = x;
+        *l = xl * K + (hp + x) * c;
+        hp = x;
+    }
+    if sn > dn {
+        lo[dn] = src_lo[dn] * K + hp * (c + c);
+    }
+}
+
+/// The high lifting step (as in `lift_high_low`) with the result interleaved into `out` (`out[2k] = lo[k]`,
 /// `out[2k + 1] = hi[k]`, `out` as long as both), each then multiplied by `s` if
 /// `SCALED`: four pairs at a time with SSE or wasm SIMD where there are (the same
 /// operations per sample, then moves).
@@ -414,39 +450,6 @@ fn lift_high_interleave<const SCALED: bool>(
     }
 }
 
-/// `lo[i] += (hi[i-1] + hi[i]) · c` (openjp2's step 2 on the even samples), with
-/// `hi[-1] = hi[0]` as `(hi[0] + hi[0]) · c` and, when there are more low samples
-/// than high, the last as `hi[dn-1] · (c + c)`.
-#[inline(always)]
-fn lift_low(lo: &mut [f32], hi: &[f32], c: f32) {
-    let (sn, dn) = (lo.len(), hi.len());
-    if dn == 0 {
-        return;
-    }
-    lo[0] += (hi[0] + hi[0]) * c;
-    let m = sn.min(dn);
-    for ((l, &a), &b) in lo[1..m].iter_mut().zip(&hi[..m - 1]).zip(&hi[1..m]) {
-        *l += (a + b) * c;
-    }
-    if sn > dn {
-        lo[dn] += hi[dn - 1] * (c + c);
-    }
-}
-
-/// `hi[i] += (lo[i] + lo[i+1]) · c` (openjp2's step 2 on the odd samples), the last
-/// as `lo[sn-1] · (c + c)` when there are as many high samples as low.
-#[inline(always)]
-fn lift_high(hi: &mut [f32], lo: &[f32], c: f32) {
-    let (dn, sn) = (hi.len(), lo.len());
-    let m = dn.min(sn - 1);
-    for ((h, &a), &b) in hi[..m].iter_mut().zip(&lo[..m]).zip(&lo[1..=m]) {
-        *h += (a + b) * c;
-    }
-    if m < dn {
-        hi[m] += lo[m] * (c + c);
-    }
-}
-
 /// The vertical pass over columns `0..rw` of rows `0..rh` (`sn` low rows on top),
 /// `LANES` columns at a time: gathered into `strip` interleaved (low row i at 2i,
 /// high row i at 2i + 1), scaled and lifted by δ and γ in that pass, then β and α
@@ -495,7 +498,7 @@ fn vertical(
 /// A strip gathered interleaved (low row i at `w[2i]`, high row i at `w[2i + 1]`,
 /// `row(k)` the plane's row k), scaled, with δ and γ lifted as it goes: one pass
 /// in place of three over a strip that does not fit in L1. Each sample gets the
-/// same operations in the same order as scaling, `lift_low` (δ), `lift_high` (γ):
+/// same operations in the same order as scaling, the low step (δ), the high (γ):
 /// low row i is final for δ once high rows i − 1 and i are scaled, high row i − 1
 /// for γ once low rows i − 1 and i are. Needs `dn >= 1` and `sn` being `dn` or
 /// `dn + 1` (a column of two or more).
@@ -542,7 +545,7 @@ fn gather_delta_gamma(
     w[2 * dn - 1] = h0;
 }
 
-/// β then α (`lift_low`, `lift_high`) in one pass over the strip, as in
+/// β then α (the low step, then the high) in one pass over the strip, as in
 /// `gather_delta_gamma`, each finished row k handed to `put(k, row)` (k from 0 up).
 #[inline(always)]
 fn beta_alpha(w: &[[f32; LANES]], sn: usize, dn: usize, mut put: impl FnMut(usize, &[f32; LANES])) {
