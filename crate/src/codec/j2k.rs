@@ -734,7 +734,8 @@ fn round_line_inlined(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
 }
 
 /// `round_line` and the little-endian store of 8- and 16-bit samples, fused, with
-/// simd128: `f32x4.nearest` rounds half to even as `round_small` does.
+/// simd128: `f32x4.nearest` rounds half to even as `round_small` does; and the same
+/// store for integer samples (`store_grey_row`).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd_round {
     use super::ROUND_FAST_LIMIT;
@@ -821,6 +822,56 @@ mod simd_round {
             i += 8;
         }
         i
+    }
+
+    /// Level-shifts, clamps (`range` = (lo, hi, shift)) and stores `src` as
+    /// `width`-byte samples into `dst`, eight at a time; returns how many samples it
+    /// stored. Widths other than 1 and 2, or a range that does not fit the width with
+    /// its signedness: none.
+    pub(super) fn store_ints(
+        src: &[i32],
+        dst: &mut [u8],
+        width: usize,
+        (lo, hi, shift): (i32, i32, i32),
+    ) -> usize {
+        let signed = lo < 0;
+        let bits = 8 * width as u32;
+        let fits = match (width, signed) {
+            (1 | 2, true) => lo >= -(1 << (bits - 1)) && hi < 1 << (bits - 1),
+            (1 | 2, false) => hi < 1 << bits,
+            _ => false,
+        };
+        if !fits {
+            return 0;
+        }
+        let n = (src.len().min(dst.len() / width)) & !7;
+        let (vlo, vhi, vshift) = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
+        let px = |x: v128| i32x4_min(i32x4_max(i32x4_add(x, vshift), vlo), vhi);
+        // Clamped to [lo, hi], which fits the sample width: the saturating narrowing
+        // below is exact with the right signedness.
+        for i in (0..n).step_by(8) {
+            // SAFETY: i + 8 ≤ n ≤ src.len(), and n × width ≤ dst.len().
+            unsafe {
+                let a = px(v128_load(src.as_ptr().add(i) as *const v128));
+                let b = px(v128_load(src.as_ptr().add(i + 4) as *const v128));
+                let words = if signed {
+                    i16x8_narrow_i32x4(a, b)
+                } else {
+                    u16x8_narrow_i32x4(a, b)
+                };
+                if width == 2 {
+                    v128_store(dst.as_mut_ptr().add(2 * i) as *mut v128, words);
+                } else {
+                    let bytes = if signed {
+                        i8x16_narrow_i16x8(words, words)
+                    } else {
+                        u8x16_narrow_i16x8(words, words)
+                    };
+                    v128_store64_lane::<0>(bytes, dst.as_mut_ptr().add(i) as *mut u64);
+                }
+            }
+        }
+        n
     }
 }
 
@@ -936,6 +987,12 @@ mod simd_rgb {
 /// One grey row, level-shifted and clamped, into little-endian `width`-byte samples
 /// (`dst` holds exactly the row): 8- and 16-bit as loops that vectorise.
 fn store_grey_row(dst: &mut [u8], row: &[i32], width: usize, range: (i32, i32, i32)) {
+    // Eight at a time with simd128 where it can, the rest below.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = simd_round::store_ints(row, dst, width, range);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    let (dst, row) = (&mut dst[done * width..], &row[done..]);
     let (lo, hi, shift) = range;
     let px = |x: i32| x.wrapping_add(shift).max(lo).min(hi);
     match width {
