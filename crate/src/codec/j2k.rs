@@ -545,9 +545,19 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
         let line = |c: usize| &planes[c][y * w..(y + 1) * w];
         if rct {
             let (y, u, v) = (line(0), line(1), line(2));
+            // 8-bit: sixteen pixels at a time with simd128, all in registers; the
+            // rest (and wider samples) through the R, G and B lines.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            let done = if width == 1 {
+                simd_rgb::rct_rgb8(row, y, u, v, ranges[0])
+            } else {
+                0
+            };
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+            let done = 0;
             let (r, gb) = rgb.split_at_mut(w);
             let (g, b) = gb.split_at_mut(w);
-            for k in 0..w {
+            for k in done..w {
                 g[k] = y[k].wrapping_sub(u[k].wrapping_add(v[k]) >> 2);
                 r[k] = v[k].wrapping_add(g[k]);
                 b[k] = u[k].wrapping_add(g[k]);
@@ -555,12 +565,20 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
             if width == 1 {
                 // Level shift and clamp (the three components alike), interleaved.
                 let (lo, hi, shift) = ranges[0];
-                for x in rgb.iter_mut() {
-                    *x = x.wrapping_add(shift).max(lo).min(hi);
+                for line in rgb.chunks_exact_mut(w) {
+                    for x in line[done..].iter_mut() {
+                        *x = x.wrapping_add(shift).max(lo).min(hi);
+                    }
                 }
                 let (r, gb) = rgb.split_at(w);
                 let (g, b) = gb.split_at(w);
-                store_rgb8(row, r, g, b, lo < 0);
+                store_rgb8(
+                    &mut row[3 * done..],
+                    &r[done..],
+                    &g[done..],
+                    &b[done..],
+                    lo < 0,
+                );
             } else {
                 for (c, plane) in rgb.chunks_exact(w).enumerate() {
                     write_samples(&mut row[c * width..], plane, stride, width, ranges[c]);
@@ -973,6 +991,64 @@ mod simd_rgb {
                     bytes16(g, i, signed),
                     bytes16(b, i, signed),
                 );
+                let [o0, o1, o2] = super::super::interleave::rgb16(r, g, b);
+                let out = row.as_mut_ptr().add(3 * i) as *mut v128;
+                v128_store(out, o0);
+                v128_store(out.add(1), o1);
+                v128_store(out.add(2), o2);
+            }
+        }
+        n
+    }
+
+    /// The inverse RCT of sixteen samples from `at` of the Y, U and V lines, each of
+    /// R, G and B level-shifted, clamped (`range` = (lo, hi, shift)) and narrowed to
+    /// bytes as `bytes16` does.
+    #[inline(always)]
+    unsafe fn rct16(
+        (y, u, v): (&[i32], &[i32], &[i32]),
+        at: usize,
+        (lo, hi, shift): (v128, v128, v128),
+        signed: bool,
+    ) -> [v128; 3] {
+        let px = |x: v128| i32x4_min(i32x4_max(i32x4_add(x, shift), lo), hi);
+        let mut rgb = [[i32x4_splat(0); 4]; 3];
+        for j in 0..4 {
+            let load = |x: &[i32]| v128_load(x.as_ptr().add(at + 4 * j) as *const v128);
+            let (y, u, v) = (load(y), load(u), load(v));
+            let g = i32x4_sub(y, i32x4_shr(i32x4_add(u, v), 2));
+            rgb[0][j] = px(i32x4_add(v, g));
+            rgb[1][j] = px(g);
+            rgb[2][j] = px(i32x4_add(u, g));
+        }
+        rgb.map(|[a, b, c, d]| {
+            let lo = i16x8_narrow_i32x4(a, b);
+            let hi = i16x8_narrow_i32x4(c, d);
+            if signed {
+                i8x16_narrow_i16x8(lo, hi)
+            } else {
+                u8x16_narrow_i16x8(lo, hi)
+            }
+        })
+    }
+
+    /// The inverse RCT of the Y, U and V lines (n samples each), level-shifted and
+    /// clamped to `range`, into `row` (3n) as 8-bit R, G, B, sixteen pixels at a
+    /// time, as the scalar RCT, clamp and `store_rgb8` do; returns how many pixels it
+    /// stored.
+    pub(super) fn rct_rgb8(
+        row: &mut [u8],
+        y: &[i32],
+        u: &[i32],
+        v: &[i32],
+        (lo, hi, shift): (i32, i32, i32),
+    ) -> usize {
+        let n = y.len().min(u.len()).min(v.len()).min(row.len() / 3) & !15;
+        let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 ≤ n ≤ each line's length, and 3(i + 16) ≤ row.len().
+            unsafe {
+                let [r, g, b] = rct16((y, u, v), i, range, lo < 0);
                 let [o0, o1, o2] = super::super::interleave::rgb16(r, g, b);
                 let out = row.as_mut_ptr().add(3 * i) as *mut v128;
                 v128_store(out, o0);
