@@ -536,13 +536,21 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
         });
         return Some(output(w, h, 1, v, false));
     }
-    for plane in planes.iter_mut() {
-        dwt53::idwt53(plane, w, h, levels);
-    }
+    // Components 1.. synthesised whole; component 0 streamed, each of its rows
+    // combined with theirs and stored while it is in cache.
+    let (first, others) = planes.split_first_mut()?;
+    let others: Vec<Vec<i32>> = others
+        .iter_mut()
+        .map(|plane| dwt53::idwt53(plane, w, h, levels))
+        .collect();
     // The inverse RCT's R, G and B lines (every element written per row).
     let mut rgb = if rct { vec![0i32; 3 * w] } else { Vec::new() };
-    for (y, row) in v.chunks_exact_mut(w * stride).enumerate() {
-        let line = |c: usize| &planes[c][y * w..(y + 1) * w];
+    dwt53::idwt53_rows(first, w, h, levels, |y, line0| {
+        let row = &mut v[y * w * stride..(y + 1) * w * stride];
+        let line = |c: usize| match c {
+            0 => line0,
+            _ => &others[c - 1][y * w..(y + 1) * w],
+        };
         if rct {
             let (y, u, v) = (line(0), line(1), line(2));
             // 8-bit: sixteen pixels at a time with simd128, all in registers; the
@@ -589,7 +597,7 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
                 write_samples(&mut row[c * width..], line(c), stride, width, ranges[c]);
             }
         }
-    }
+    });
     Some(output(w, h, n, v, rct))
 }
 

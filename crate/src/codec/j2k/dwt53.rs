@@ -263,14 +263,14 @@ pub(super) fn idwt53_rows(
     }
 }
 
-/// The inverse 5/3 transform of a plane, in place (for callers that need whole
-/// planes, e.g. to combine components).
-pub(super) fn idwt53(plane: &mut [i32], width: usize, height: usize, levels: u32) {
-    // The rows are collected apart (written into the plane they would overwrite rows
-    // the transform still reads), then copied back.
+/// The inverse 5/3 transform of a plane, as a new plane (for callers that need whole
+/// planes, e.g. to combine components); `plane` is left holding intermediate values.
+pub(super) fn idwt53(plane: &mut [i32], width: usize, height: usize, levels: u32) -> Vec<i32> {
+    // The rows are collected apart: written into the plane they would overwrite rows
+    // the transform still reads.
     let mut out = Vec::with_capacity(width * height);
     idwt53_rows(plane, width, height, levels, |_, row| {
         out.extend_from_slice(row)
     });
-    plane.copy_from_slice(&out);
+    out
 }
