@@ -1020,16 +1020,14 @@ mod simd_rgb {
         signed: bool,
     ) -> [v128; 3] {
         let px = |x: v128| i32x4_min(i32x4_max(i32x4_add(x, shift), lo), hi);
-        let mut rgb = [[i32x4_splat(0); 4]; 3];
-        for j in 0..4 {
+        // R, G and B of the four samples from at + 4j.
+        let quad = |j: usize| {
             let load = |x: &[i32]| v128_load(x.as_ptr().add(at + 4 * j) as *const v128);
             let (y, u, v) = (load(y), load(u), load(v));
             let g = i32x4_sub(y, i32x4_shr(i32x4_add(u, v), 2));
-            rgb[0][j] = px(i32x4_add(v, g));
-            rgb[1][j] = px(g);
-            rgb[2][j] = px(i32x4_add(u, g));
-        }
-        rgb.map(|[a, b, c, d]| {
+            (px(i32x4_add(v, g)), px(g), px(i32x4_add(u, g)))
+        };
+        let bytes = |a: v128, b: v128, c: v128, d: v128| {
             let lo = i16x8_narrow_i32x4(a, b);
             let hi = i16x8_narrow_i32x4(c, d);
             if signed {
@@ -1037,7 +1035,16 @@ mod simd_rgb {
             } else {
                 u8x16_narrow_i16x8(lo, hi)
             }
-        })
+        };
+        let (r0, g0, b0) = quad(0);
+        let (r1, g1, b1) = quad(1);
+        let (r2, g2, b2) = quad(2);
+        let (r3, g3, b3) = quad(3);
+        [
+            bytes(r0, r1, r2, r3),
+            bytes(g0, g1, g2, g3),
+            bytes(b0, b1, b2, b3),
+        ]
     }
 
     /// The inverse RCT of the Y, U and V lines (n samples each), level-shifted and
