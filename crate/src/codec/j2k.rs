@@ -829,25 +829,36 @@ mod simd_round {
                 let (Some(ia), Some(ib)) = (a, b) else {
                     break;
                 };
-                let words = if signed {
-                    i16x8_narrow_i32x4(ia, ib)
-                } else {
-                    u16x8_narrow_i32x4(ia, ib)
-                };
-                if width == 2 {
-                    v128_store(dst.as_mut_ptr().add(2 * i) as *mut v128, words);
-                } else {
-                    let bytes = if signed {
-                        i8x16_narrow_i16x8(words, words)
-                    } else {
-                        u8x16_narrow_i16x8(words, words)
-                    };
-                    v128_store64_lane::<0>(bytes, dst.as_mut_ptr().add(i) as *mut u64);
-                }
+                narrow_store8(ia, ib, signed, width, dst.as_mut_ptr(), i);
             }
             i += 8;
         }
         i
+    }
+
+    /// Stores samples `i..i + 8` of `dst` (`width` bytes each, 1 or 2) from the lanes
+    /// of `a` then `b`, already clamped to a range that fits the width with the
+    /// signedness `signed`, so that the saturating narrowing is exact.
+    ///
+    /// # Safety
+    /// `(i + 8) × width` must not exceed the length of the buffer at `dst`.
+    #[inline(always)]
+    unsafe fn narrow_store8(a: v128, b: v128, signed: bool, width: usize, dst: *mut u8, i: usize) {
+        let words = if signed {
+            i16x8_narrow_i32x4(a, b)
+        } else {
+            u16x8_narrow_i32x4(a, b)
+        };
+        if width == 2 {
+            v128_store(dst.add(2 * i) as *mut v128, words);
+        } else {
+            let bytes = if signed {
+                i8x16_narrow_i16x8(words, words)
+            } else {
+                u8x16_narrow_i16x8(words, words)
+            };
+            v128_store64_lane::<0>(bytes, dst.add(i) as *mut u64);
+        }
     }
 
     /// Level-shifts, clamps (`range` = (lo, hi, shift)) and stores `src` as
@@ -880,21 +891,7 @@ mod simd_round {
             unsafe {
                 let a = px(v128_load(src.as_ptr().add(i) as *const v128));
                 let b = px(v128_load(src.as_ptr().add(i + 4) as *const v128));
-                let words = if signed {
-                    i16x8_narrow_i32x4(a, b)
-                } else {
-                    u16x8_narrow_i32x4(a, b)
-                };
-                if width == 2 {
-                    v128_store(dst.as_mut_ptr().add(2 * i) as *mut v128, words);
-                } else {
-                    let bytes = if signed {
-                        i8x16_narrow_i16x8(words, words)
-                    } else {
-                        u8x16_narrow_i16x8(words, words)
-                    };
-                    v128_store64_lane::<0>(bytes, dst.as_mut_ptr().add(i) as *mut u64);
-                }
+                narrow_store8(a, b, signed, width, dst.as_mut_ptr(), i);
             }
         }
         n
