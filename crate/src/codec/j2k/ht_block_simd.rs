@@ -38,6 +38,21 @@ use core::arch::wasm32::{
 /// its bit position's byte, and everything past the segment reads as ones.
 const PAD: usize = 40;
 
+/// One byte of `unstuff`, one at a time: its 8 bits (7 after a 0xFF) onto `acc`'s
+/// `cnt`, and 32 bits out at `out[o..]` whenever there are that many.
+#[inline(always)]
+fn byte(b: u8, acc: &mut u64, cnt: &mut u32, stuffed: &mut bool, out: &mut [u8], o: &mut usize) {
+    *acc |= u64::from(b) << *cnt;
+    *cnt += 8 - u32::from(*stuffed);
+    *stuffed = b == 0xFF;
+    if *cnt >= 32 {
+        out[*o..*o + 4].copy_from_slice(&(*acc as u32).to_le_bytes());
+        *o += 4;
+        *acc >>= 32;
+        *cnt -= 32;
+    }
+}
+
 /// Unstuffs the MagSgn segment `src` into `out` (at least `src.len() + PAD` bytes):
 /// bit i of the stream is bit i % 8 of byte i / 8, and past the segment every bit is
 /// one, as the scalar reader feeds 0xFF bytes there. A byte after a 0xFF gives 7 bits,
@@ -61,28 +76,12 @@ fn unstuff(src: &[u8], out: &mut [u8]) {
             acc = if cnt == 0 { 0 } else { w >> (64 - cnt) };
         } else {
             for &b in c {
-                acc |= u64::from(b) << cnt;
-                cnt += 8 - u32::from(stuffed);
-                stuffed = b == 0xFF;
-                if cnt >= 32 {
-                    out[o..o + 4].copy_from_slice(&(acc as u32).to_le_bytes());
-                    o += 4;
-                    acc >>= 32;
-                    cnt -= 32;
-                }
+                byte(b, &mut acc, &mut cnt, &mut stuffed, out, &mut o);
             }
         }
     }
     for &b in chunks.remainder() {
-        acc |= u64::from(b) << cnt;
-        cnt += 8 - u32::from(stuffed);
-        stuffed = b == 0xFF;
-        if cnt >= 32 {
-            out[o..o + 4].copy_from_slice(&(acc as u32).to_le_bytes());
-            o += 4;
-            acc >>= 32;
-            cnt -= 32;
-        }
+        byte(b, &mut acc, &mut cnt, &mut stuffed, out, &mut o);
     }
     // At most 31 bits left; ones above them, and after them.
     acc |= !0u64 << cnt;
