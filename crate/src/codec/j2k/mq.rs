@@ -264,10 +264,11 @@ impl<'a> Mq<'a> {
     }
 
     /// DECODE (C.3.2) of one decision, as `decode`, without branching on the
-    /// decision: for contexts whose decisions are near even odds (sign, magnitude
-    /// refinement), where a branch on MPS against LPS is mispredicted half the time.
-    /// Both sub-intervals are computed and one selected; the renormalisation shift
-    /// is 0 for an MPS that needs none.
+    /// decision: for decisions whose outcome a branch would often mispredict (sign,
+    /// magnitude refinement, a run's position, and zero coding in the significance
+    /// and cleanup passes; t1 keeps `decode` for the run-length aggregation, nearly
+    /// always its MPS, and the rare segmentation symbols). Both sub-intervals are computed and one selected;
+    /// the renormalisation shift is 0 for an MPS that needs none.
     #[inline(always)]
     pub(super) fn decode_even(&mut self, cx: &mut u8) -> u32 {
         let s = *cx;
