@@ -51,13 +51,17 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     // lands at byte (width - 1 - b) of sample s of every pixel in the canonical
     // little-endian layout. One plane (8-bit grey) is unpacked straight into the
     // frame; otherwise every plane is unpacked contiguously and the planes are then
-    // interleaved in one pass over the frame. Unpacking appends (PackBits runs become
-    // memcpy and fill), so those buffers are not zeroed first.
+    // interleaved in one pass over the frame. Unpacking appends, so those buffers are
+    // not zeroed first; both have SLACK bytes of spare capacity for `unpack_bits`.
     let width = bytes_per_sample;
     let stride = spp * width;
-    let mut out = Vec::with_capacity(pixels * stride);
+    let mut out = Vec::with_capacity(pixels * stride + SLACK);
     // Filled by appending (no zeroing first): plane `seg` is planes[seg * pixels..].
-    let mut planes = Vec::with_capacity(if segments > 1 { pixels * segments } else { 0 });
+    let mut planes = Vec::with_capacity(if segments > 1 {
+        pixels * segments + SLACK
+    } else {
+        0
+    });
     for seg in 0..segments {
         let start = word(seg + 1);
         let end = if seg + 1 < segments {
@@ -101,27 +105,56 @@ pub(crate) fn decode(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput
     })
 }
 
+/// Spare capacity `unpack_bits` needs past what it appends: short runs are copied or
+/// filled as `SLACK` bytes, whatever their length.
+const SLACK: usize = 32;
+
 /// PackBits appended to `out`, `limit` bytes at most (the padding encoders leave after
-/// the last run is ignored); returns how many were appended. Runs become
-/// `extend_from_slice` and `resize`: no zeroing of the buffer beforehand.
+/// the last run is ignored); returns how many were appended. No zeroing of the buffer
+/// beforehand. Runs of up to 32 bytes (most of them) are written as 32 bytes, in two
+/// loads and stores, instead of by a `memory.copy` or `memory.fill` of their length,
+/// whose fixed cost dominates at those lengths; the bytes after the run are
+/// overwritten by the next run or left beyond `out`'s length.
 fn unpack_bits(src: &[u8], out: &mut Vec<u8>, limit: usize) -> usize {
+    out.reserve(limit + SLACK);
+    let base = out.len();
+    let dst = out.spare_capacity_mut()[..limit + SLACK].as_mut_ptr() as *mut u8;
     let (mut i, mut o) = (0usize, 0usize);
     while i < src.len() && o < limit {
         let n = src[i] as i8;
         i += 1;
         if n >= 0 {
             let len = (n as usize + 1).min(limit - o).min(src.len() - i);
-            out.extend_from_slice(&src[i..i + len]);
+            // SAFETY: o < limit, so o + SLACK ≤ limit + SLACK, the spare capacity
+            // taken above; the source bytes are in `src` (tested, or i + len ≤
+            // src.len() by the min above).
+            unsafe {
+                let (from, to) = (src.as_ptr().add(i), dst.add(o));
+                if len <= SLACK && i + SLACK <= src.len() {
+                    core::ptr::copy_nonoverlapping(from, to, SLACK);
+                } else {
+                    core::ptr::copy_nonoverlapping(from, to, len);
+                }
+            }
             i += n as usize + 1;
             o += len;
         } else if n != -128 {
             let Some(&b) = src.get(i) else { break };
             i += 1;
             let len = ((1 - n as isize) as usize).min(limit - o);
-            out.resize(out.len() + len, b);
+            // SAFETY: as above, o + max(len, SLACK) ≤ limit + SLACK.
+            unsafe {
+                if len <= SLACK {
+                    core::ptr::write_bytes(dst.add(o), b, SLACK);
+                } else {
+                    core::ptr::write_bytes(dst.add(o), b, len);
+                }
+            }
             o += len;
         }
     }
+    // SAFETY: the loop wrote bytes base..base + o (and maybe some after them).
+    unsafe { out.set_len(base + o) };
     o
 }
 
@@ -183,10 +216,16 @@ mod simd {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     pub(super) fn interleave_2(hi: &[u8], lo: &[u8], out: &mut Vec<u8>) -> usize {
         let n = hi.len().min(lo.len()) / 16 * 16;
-        let mut d = [0u8; 32];
-        for (h, l) in hi[..n].chunks_exact(16).zip(lo[..n].chunks_exact(16)) {
-            // SAFETY: every chunk holds the 16 (source) or 32 (destination) bytes
-            // accessed; v128 loads and stores need no alignment.
+        out.reserve(2 * n);
+        let dst = out.spare_capacity_mut()[..2 * n].as_mut_ptr() as *mut u8;
+        for (k, (h, l)) in hi[..n]
+            .chunks_exact(16)
+            .zip(lo[..n].chunks_exact(16))
+            .enumerate()
+        {
+            // SAFETY: every source chunk holds the 16 bytes loaded; the 32 bytes
+            // stored at 32k lie within the 2n reserved above. v128 loads and stores
+            // need no alignment.
             unsafe {
                 let (h, l) = (
                     v128_load(h.as_ptr() as *const v128),
@@ -197,11 +236,13 @@ mod simd {
                 let b = i8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(
                     l, h,
                 );
-                v128_store(d.as_mut_ptr() as *mut v128, a);
-                v128_store(d.as_mut_ptr().add(16) as *mut v128, b);
+                let p = dst.add(32 * k);
+                v128_store(p as *mut v128, a);
+                v128_store(p.add(16) as *mut v128, b);
             }
-            out.extend_from_slice(&d);
         }
+        // SAFETY: the loop wrote all 2n bytes after the old length.
+        unsafe { out.set_len(out.len() + 2 * n) };
         n
     }
 
@@ -209,25 +250,29 @@ mod simd {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     pub(super) fn interleave_3(r: &[u8], g: &[u8], b: &[u8], out: &mut Vec<u8>) -> usize {
         let n = r.len().min(g.len()).min(b.len()) / 16 * 16;
-        let mut d = [0u8; 48];
-        for ((r, g), b) in r[..n]
+        out.reserve(3 * n);
+        let dst = out.spare_capacity_mut()[..3 * n].as_mut_ptr() as *mut u8;
+        for (k, ((r, g), b)) in r[..n]
             .chunks_exact(16)
             .zip(g[..n].chunks_exact(16))
             .zip(b[..n].chunks_exact(16))
+            .enumerate()
         {
-            // SAFETY: as in interleave_2 (16-byte sources, a 48-byte destination).
+            // SAFETY: as in interleave_2 (16-byte sources; 48 bytes stored at 48k,
+            // within the 3n reserved).
             unsafe {
                 let r = v128_load(r.as_ptr() as *const v128);
                 let g = v128_load(g.as_ptr() as *const v128);
                 let b = v128_load(b.as_ptr() as *const v128);
                 let [o0, o1, o2] = super::super::interleave::rgb16(r, g, b);
-                let p = d.as_mut_ptr();
+                let p = dst.add(48 * k);
                 v128_store(p as *mut v128, o0);
                 v128_store(p.add(16) as *mut v128, o1);
                 v128_store(p.add(32) as *mut v128, o2);
             }
-            out.extend_from_slice(&d);
         }
+        // SAFETY: the loop wrote all 3n bytes after the old length.
+        unsafe { out.set_len(out.len() + 3 * n) };
         n
     }
 
@@ -252,6 +297,58 @@ mod tests {
         // literal of 2 (1,2), run of 4 × 9, appended; a run past the limit is cut
         assert_eq!(unpack_bits(&[1, 1, 2, 0xfd, 9, 0xfe, 3], &mut out, 7), 7);
         assert_eq!(out, [7, 1, 2, 9, 9, 9, 9, 3]);
+    }
+
+    /// PS3.5 G.3.2 as written, one byte at a time: what `unpack_bits`, with its
+    /// over-long copies and fills, must equal.
+    fn unpack_bits_textbook(src: &[u8], limit: usize) -> Vec<u8> {
+        let (mut out, mut i) = (Vec::new(), 0);
+        while i < src.len() && out.len() < limit {
+            let n = src[i] as i8;
+            i += 1;
+            if n >= 0 {
+                for _ in 0..=n {
+                    if i < src.len() && out.len() < limit {
+                        out.push(src[i]);
+                    }
+                    i += 1;
+                }
+            } else if n != -128 && i < src.len() {
+                for _ in 0..(1 - n as i32) {
+                    if out.len() < limit {
+                        out.push(src[i]);
+                    }
+                }
+                i += 1;
+            } else if n != -128 {
+                break;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn packbits_equals_the_textbook_loop() {
+        // Random segments: headers drawn so that runs of every length up to 128
+        // occur, literal runs cut by the segment's end and limits inside runs.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..2000 {
+            let len = (next() % 300) as usize;
+            let src: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let limit = (next() % 400) as usize;
+            let want = unpack_bits_textbook(&src, limit);
+            let mut out = vec![1, 2, 3];
+            let got = unpack_bits(&src, &mut out, limit);
+            assert_eq!(got, want.len(), "case {case}");
+            assert_eq!(out[3..], want[..], "case {case}");
+            assert_eq!(out[..3], [1, 2, 3]);
+        }
     }
 
     #[test]
