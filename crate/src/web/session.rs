@@ -542,6 +542,9 @@ impl Inner {
     }
 }
 
+/// Why a render was refused after the GPU device was lost.
+const DEVICE_LOST: &str = "the GPU device was lost; the images are loading again";
+
 #[wasm_bindgen]
 impl StudySession {
     /// `api.ts` `StudyInfo` as JSON.
@@ -662,7 +665,8 @@ impl StudySession {
 
     /// A Worker decoded image (series, image): `info` is the frame's JSON, `data`
     /// its canonical bytes. Uploads it and returns JSON `{"evicted":[[s,i],…],
-    /// "error":null|"…"}` (an upload failure marks only this image).
+    /// "error":null|"…"}` (an upload failure marks only this image; one on a lost
+    /// device marks none, and the image is fetched again).
     pub fn delivered(
         &self,
         series: usize,
@@ -728,6 +732,13 @@ impl StudySession {
                     .complete(work, Outcome::Decoded { bytes }, now_ms);
                 g.evict(&evicted);
                 json!({"evicted": evicted, "error": null}).to_string()
+            }
+            Err(_) if g.gpu.as_ref().is_some_and(|gpu| gpu.is_lost()) => {
+                // Not the image's fault: the device was lost before the upload.
+                // The image goes back in the queue, for the device the recovery
+                // makes (the next render or the shell's watch starts it).
+                g.scheduler.complete(work, Outcome::Cancelled, now_ms);
+                json!({"evicted": [], "error": null}).to_string()
             }
             Err(e) => {
                 let message = JsValue::from(e)
@@ -852,10 +863,25 @@ impl StudySession {
     /// (still loading, or failed: with the reason).
     pub async fn render(&self, viewport: String) -> Result<js_sys::Uint8Array, JsError> {
         if self.recover_device().await? {
-            return Err(js_error(
-                "the GPU device was lost; the images are loading again",
-            ));
+            return Err(js_error(DEVICE_LOST));
         }
+        let r = self.render_image(viewport).await;
+        self.unless_lost(r).await
+    }
+
+    /// Renders an MPR viewport (`api.ts` `MprState` JSON) to RGBA pixels. The
+    /// volume is built on first use; rejects until every slice is resident.
+    #[wasm_bindgen(js_name = renderMpr)]
+    pub async fn render_mpr(&self, state: String) -> Result<js_sys::Uint8Array, JsError> {
+        if self.recover_device().await? {
+            return Err(js_error(DEVICE_LOST));
+        }
+        let r = self.render_volume(state).await;
+        self.unless_lost(r).await
+    }
+
+    /// `render`'s work, once the device is known not lost.
+    async fn render_image(&self, viewport: String) -> Result<js_sys::Uint8Array, JsError> {
         let v: ViewportJson = parse("viewport", &viewport)?;
         check_size(v.width, v.height)?;
         let (gpu, target) = {
@@ -1094,15 +1120,8 @@ impl StudySession {
         Ok(volume)
     }
 
-    /// Renders an MPR viewport (`api.ts` `MprState` JSON) to RGBA pixels. The
-    /// volume is built on first use; rejects until every slice is resident.
-    #[wasm_bindgen(js_name = renderMpr)]
-    pub async fn render_mpr(&self, state: String) -> Result<js_sys::Uint8Array, JsError> {
-        if self.recover_device().await? {
-            return Err(js_error(
-                "the GPU device was lost; the images are loading again",
-            ));
-        }
+    /// `render_mpr`'s work, once the device is known not lost.
+    async fn render_volume(&self, state: String) -> Result<js_sys::Uint8Array, JsError> {
         let m: MprJson = parse("MPR state", &state)?;
         let volume = self.volume(m.series).await?;
         let (gpu, target) = {
@@ -1225,6 +1244,20 @@ impl StudySession {
         }
         self.ensure_gpu().await?;
         Ok(true)
+    }
+
+    /// A render's result, unless the device was lost during it (WebGPU reports a
+    /// loss asynchronously, so `render` may start on a device already gone): then
+    /// the render's error would blame the image, so the study recovers instead (its
+    /// images load again and the viewport waits for them) and says so.
+    async fn unless_lost(
+        &self,
+        r: Result<js_sys::Uint8Array, JsError>,
+    ) -> Result<js_sys::Uint8Array, JsError> {
+        if r.is_err() && self.recover_device().await? {
+            return Err(js_error(DEVICE_LOST));
+        }
+        r
     }
 
     /// Whether this study's GPU device is lost (recovery starts at the next render).
