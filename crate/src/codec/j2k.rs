@@ -513,8 +513,12 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     if w != header.width as usize || h != header.height as usize || w == 0 {
         return None;
     }
-    let (mut planes, levels) = match samples {
-        ht53::Samples::Int { planes, levels } => (planes, levels),
+    let (mut planes, levels, mut last) = match samples {
+        ht53::Samples::Int {
+            planes,
+            levels,
+            last,
+        } => (planes, levels, last),
         ht53::Samples::Float { planes, levels } => {
             return Some(write_float(w, h, planes, levels, header.mct, &ranges, desc))
         }
@@ -526,26 +530,28 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     if n == 1 {
         // Grey: each row level-shifted, clamped and stored as the last synthesis
         // pass gives it.
-        dwt53::idwt53_rows(&mut planes[0], w, h, levels, |y, row| {
+        dwt53::idwt53_rows(&mut planes[0], w, h, levels, &mut last[0], |y, row| {
             store_grey_row(
                 &mut v[y * w * width..(y + 1) * w * width],
                 row,
                 width,
                 ranges[0],
             );
-        });
+        })?;
         return Some(output(w, h, 1, v, false));
     }
     // Components 1.. synthesised whole; component 0 streamed, each of its rows
     // combined with theirs and stored while it is in cache.
     let (first, others) = planes.split_first_mut()?;
+    let (last0, last_others) = last.split_first_mut()?;
     let others: Vec<Vec<i32>> = others
         .iter_mut()
-        .map(|plane| dwt53::idwt53(plane, w, h, levels))
-        .collect();
+        .zip(last_others)
+        .map(|(plane, last)| dwt53::idwt53(plane, w, h, levels, last))
+        .collect::<Option<_>>()?;
     // The inverse RCT's R, G and B lines (every element written per row).
     let mut rgb = if rct { vec![0i32; 3 * w] } else { Vec::new() };
-    dwt53::idwt53_rows(first, w, h, levels, |y, line0| {
+    dwt53::idwt53_rows(first, w, h, levels, last0, |y, line0| {
         let row = &mut v[y * w * stride..(y + 1) * w * stride];
         let line = |c: usize| match c {
             0 => line0,
@@ -597,7 +603,7 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
                 write_samples(&mut row[c * width..], line(c), stride, width, ranges[c]);
             }
         }
-    });
+    })?;
     Some(output(w, h, n, v, rct))
 }
 

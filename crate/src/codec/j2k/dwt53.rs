@@ -4,11 +4,12 @@
 //! columns, L rows above H rows. Horizontal synthesis of every row, then vertical,
 //! per level, as openjp2 does (the rounding makes the order matter).
 //!
-//! The lower levels go plane → scratch plane → plane. The last, full-resolution
-//! level is streamed: its rows are synthesised horizontally into a handful of line
-//! buffers and each output row goes to the caller as soon as it is final, so that
-//! the caller converts it to samples while it is in cache and the full-size plane
-//! is neither written back nor read again.
+//! The lower levels go plane → scratch plane → plane, a plane of the last level's
+//! low band only. The last, full-resolution level is streamed: its subbands' rows
+//! come from `LastBands` as they are needed, are synthesised horizontally into a
+//! handful of line buffers, and each output row goes to the caller as soon as it is
+//! final, so that the caller converts it to samples while it is in cache and no
+//! full-size plane is written or read.
 
 use super::dwt97::res_size;
 
@@ -168,23 +169,37 @@ fn vert53(src: &[i32], dst: &mut [i32], stride: usize, wr: usize, n: usize, nl: 
     }
 }
 
-/// The inverse 5/3 transform of a `width` × `height` plane (row stride `width`) with
-/// `levels` decompositions. Every output row, top to bottom, goes to `emit(y, row)`;
-/// the plane itself is left holding intermediate values.
+/// The last decomposition level's HL, LH and HH bands, row by row, for
+/// `idwt53_rows`, from wherever they are kept (`ht53` decodes their code-blocks as
+/// their rows are asked for). None when they cannot be had.
+pub(super) trait LastBands {
+    /// Row `k` of the HL band: the high half of the level's L row k.
+    fn hl(&mut self, k: usize) -> Option<&[i32]>;
+    /// Row `k` of the LH and HH bands: the low and high halves of its H row k.
+    fn lh_hh(&mut self, k: usize) -> Option<(&[i32], &[i32])>;
+}
+
+/// The inverse 5/3 transform of a `width` × `height` component with `levels`
+/// decompositions: `plane` holds all of it but the last level's HL, LH and HH bands
+/// (`last`), as the subband layout of resolution `levels − 1` (its width is the
+/// row stride), or, with no levels, the whole component. Every output row, top to
+/// bottom, goes to `emit(y, row)`; the plane itself is left holding intermediate
+/// values. None when `last` fails.
 pub(super) fn idwt53_rows(
     plane: &mut [i32],
     width: usize,
     height: usize,
     levels: u32,
+    last: &mut impl LastBands,
     mut emit: impl FnMut(usize, &[i32]),
-) {
-    let stride = width;
+) -> Option<()> {
     if levels == 0 || width == 0 || height == 0 {
         for y in 0..height {
-            emit(y, &plane[y * stride..y * stride + width]);
+            emit(y, &plane[y * width..(y + 1) * width]);
         }
-        return;
+        return Some(());
     }
+    let stride = res_size(width, levels, levels - 1);
     let (mut ev, mut od) = (Vec::new(), Vec::new());
     // The lower levels, whole: rows (L | H) into `tmp`, then columns back.
     let top_low_h = res_size(height, levels, levels - 1);
@@ -211,21 +226,26 @@ pub(super) fn idwt53_rows(
         }
         vert53(&tmp, plane, stride, wr, hr, lh);
     }
-    // The last level, streamed. Rows 0..nl of the plane are its L rows, nl..n its H
-    // rows; each is synthesised horizontally when first needed.
+    // The last level, streamed. Its L rows 0..nl are the plane's rows and the HL
+    // band's, its H rows the LH and HH bands'; each is synthesised horizontally when
+    // first needed (rows y ≥ nl are H row y − nl).
     let (n, nl) = (height, res_size(height, levels, levels - 1));
-    let lw = res_size(width, levels, levels - 1);
     let wr = width;
-    let mut hsyn = |y: usize, out: &mut Vec<i32>| {
+    let mut hsyn = |y: usize, out: &mut Vec<i32>| -> Option<()> {
         out.resize(wr, 0);
-        let row = &plane[y * stride..(y + 1) * stride];
-        syn53(&row[..lw], &row[lw..], out, &mut ev, &mut od);
+        let (low, high) = if y < nl {
+            (&plane[y * stride..(y + 1) * stride], last.hl(y)?)
+        } else {
+            last.lh_hh(y - nl)?
+        };
+        syn53(low, high, out, &mut ev, &mut od);
+        Some(())
     };
     if n == 1 {
         let mut line = Vec::new();
-        hsyn(0, &mut line);
+        hsyn(0, &mut line)?;
         emit(0, &line);
-        return;
+        return Some(());
     }
     let nh = n - nl;
     // H rows k and k + 1 (as far as they exist), the low row, even rows k and k + 1,
@@ -233,8 +253,8 @@ pub(super) fn idwt53_rows(
     let (mut h0, mut h1, mut lo) = (Vec::new(), Vec::new(), Vec::new());
     let (mut e0, mut e1, mut odd) = (Vec::new(), vec![0; wr], vec![0; wr]);
     // x[0] = L[0] - floor((H[0] + H[0] + 2) / 4) (H[-1] mirrors H[0]).
-    hsyn(nl, &mut h0);
-    hsyn(0, &mut lo);
+    hsyn(nl, &mut h0)?;
+    hsyn(0, &mut lo)?;
     e0.resize(wr, 0);
     even_row(&mut e0, &lo, &h0, &h0);
     for k in 0..nl {
@@ -246,11 +266,11 @@ pub(super) fn idwt53_rows(
         if k + 1 < nl {
             // x[2k+2] = L[k+1] - floor((H[k] + H[k+1] + 2) / 4), H[nh] mirrors H[nh-1].
             if k + 1 < nh {
-                hsyn(nl + k + 1, &mut h1);
+                hsyn(nl + k + 1, &mut h1)?;
             } else {
                 h1.clone_from(&h0);
             }
-            hsyn(k + 1, &mut lo);
+            hsyn(k + 1, &mut lo)?;
             even_row(&mut e1, &lo, &h0, &h1);
             odd_row(&mut odd, &h0, &e0, &e1);
         } else {
@@ -261,16 +281,21 @@ pub(super) fn idwt53_rows(
         core::mem::swap(&mut e0, &mut e1);
         core::mem::swap(&mut h0, &mut h1);
     }
+    Some(())
 }
 
-/// The inverse 5/3 transform of a plane, as a new plane (for callers that need whole
-/// planes, e.g. to combine components); `plane` is left holding intermediate values.
-pub(super) fn idwt53(plane: &mut [i32], width: usize, height: usize, levels: u32) -> Vec<i32> {
-    // The rows are collected apart: written into the plane they would overwrite rows
-    // the transform still reads.
+/// The inverse 5/3 transform of a component, as `idwt53_rows` gives it, as a new
+/// plane (for callers that need whole planes, e.g. to combine components).
+pub(super) fn idwt53(
+    plane: &mut [i32],
+    width: usize,
+    height: usize,
+    levels: u32,
+    last: &mut impl LastBands,
+) -> Option<Vec<i32>> {
     let mut out = Vec::with_capacity(width * height);
-    idwt53_rows(plane, width, height, levels, |_, row| {
+    idwt53_rows(plane, width, height, levels, last, |_, row| {
         out.extend_from_slice(row)
-    });
-    out
+    })?;
+    Some(out)
 }
