@@ -14,65 +14,37 @@
 use super::dwt97::res_size;
 
 /// One-dimensional 5/3 synthesis (F.3.8, origin even) of `low` (⌈n/2⌉) and `high`
-/// (⌊n/2⌋) into `out` (n). Even and odd samples go through `ev` and `od`, contiguous,
-/// so that the lifting loops vectorise; then they are interleaved.
-fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut Vec<i32>) {
+/// (⌊n/2⌋) into `out` (n), in one pass: each pair of samples from the even sample
+/// before it (carried) and the one after it, the lifting done on the deinterleaved
+/// lines (four pairs at a time with simd128) and only the results interleaved.
+fn syn53(low: &[i32], high: &[i32], out: &mut [i32]) {
     let n = out.len();
     if n == 1 {
         out[0] = low[0];
         return;
     }
     let (nl, nh) = (low.len(), high.len());
-    // Every element is written below before it is read: no clearing needed, but
-    // `resize` only fills what is new, and the lines have the same length each row.
-    ev.resize(nl + 1, 0);
-    od.resize(nh, 0);
-    // Even samples: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), y[-1] = y[1].
-    ev[0] = low[0].wrapping_sub(high[0].wrapping_add(high[0]).wrapping_add(2) >> 2);
+    // Even sample k: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), with y[-1]
+    // = y[1] and, for n odd, y[n] = y[n-2].
+    let even = |k: usize| {
+        let (a, b) = (high[k.max(1) - 1], high[k.min(nh - 1)]);
+        low[k].wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2)
+    };
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let k0 = 1 + simd::even(&low[1..nh], &high[..nh], &mut ev[1..nh]);
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    let k0 = 1;
-    for (((e, &l), &a), &b) in ev[k0..nh]
-        .iter_mut()
-        .zip(&low[k0..])
-        .zip(&high[k0 - 1..])
-        .zip(&high[k0..])
-    {
-        *e = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
-    }
-    if nl > nh {
-        // n odd: the last even sample mirrors its left neighbour.
-        let k = nl - 1;
-        ev[k] = low[k].wrapping_sub(high[k - 1].wrapping_add(high[k - 1]).wrapping_add(2) >> 2);
-    } else {
-        // n even: x[n] mirrors x[n-2].
-        ev[nl] = ev[nl - 1];
-    }
-    // Odd samples: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2), interleaved
-    // with the even ones.
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let k0 = simd::odd_interleave(&ev[..nh + 1], &high[..nh], &mut out[..2 * nh]);
+    let k0 = simd::syn(low, high, out);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     let k0 = 0;
-    for (((o, &h), &a), &b) in od[k0..nh]
-        .iter_mut()
-        .zip(&high[k0..])
-        .zip(&ev[k0..nh])
-        .zip(&ev[k0 + 1..])
-    {
-        *o = h.wrapping_add(a.wrapping_add(b) >> 1);
-    }
-    for ((pair, &e), &o) in out[2 * k0..2 * nh]
-        .chunks_exact_mut(2)
-        .zip(&ev[k0..nh])
-        .zip(&od[k0..nh])
-    {
-        pair[0] = e;
-        pair[1] = o;
+    // Odd sample k: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2), with, for n
+    // even, x[n] = x[n-2].
+    let mut e = even(k0);
+    for k in k0..nh {
+        let e1 = if k + 1 < nl { even(k + 1) } else { e };
+        out[2 * k] = e;
+        out[2 * k + 1] = high[k].wrapping_add(e.wrapping_add(e1) >> 1);
+        e = e1;
     }
     if nl > nh {
-        out[n - 1] = ev[nl - 1];
+        out[n - 1] = e;
     }
 }
 
@@ -80,51 +52,42 @@ fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut
 mod simd {
     use core::arch::wasm32::*;
 
-    /// `ev[k] = low[k] - ((high[k] + high[k + 1] + 2) >> 2)` four at a time (the
-    /// caller's slices start one sample on: `ev` and `low` at k = 1, `high` at k =
-    /// 0); returns how many it wrote.
+    /// `super::syn53` four pairs at a time from the start, as far as the next four
+    /// even samples are inside the lines (`low` and `high` hold ⌈n/2⌉ and ⌊n/2⌋,
+    /// n ≥ 2, `out` n); returns how many pairs (k) it wrote, `out[..2k]`.
     #[inline(always)]
-    pub(super) fn even(low: &[i32], high: &[i32], ev: &mut [i32]) -> usize {
-        let n = ev.len().min(low.len()).min(high.len().saturating_sub(1)) & !3;
+    pub(super) fn syn(low: &[i32], high: &[i32], out: &mut [i32]) -> usize {
+        let nh = high.len().min(low.len()).min(out.len() / 2);
+        if nh < 8 {
+            return 0;
+        }
         let two = i32x4_splat(2);
-        for k in (0..n).step_by(4) {
-            // SAFETY: k + 4 ≤ n, so ev[k..k + 4], low[k..k + 4] and high[k..k + 5]
-            // are in bounds.
+        // x[2k..2k+8 step 2] from y[2k], y[2k-1] and y[2k+1] four at a time.
+        let even =
+            |l: v128, a: v128, b: v128| i32x4_sub(l, i32x4_shr(i32x4_add(i32x4_add(a, b), two), 2));
+        let load = |x: &[i32], k: usize| {
+            // SAFETY: every caller has k + 4 ≤ x.len() (see below).
+            unsafe { v128_load(x.as_ptr().add(k) as *const v128) }
+        };
+        // The first four even samples, y[-1] = y[1]: high[0] in front of high[0..3].
+        let h = load(high, 0);
+        let mut e = even(load(low, 0), i32x4_shuffle::<0, 0, 1, 2>(h, h), h);
+        let mut k = 0;
+        // Each step needs high[k + 3..k + 8] and low[k + 4..k + 8]: k + 8 ≤ nh ≤ both.
+        while k + 8 <= nh {
+            let e_next = even(load(low, k + 4), load(high, k + 3), load(high, k + 4));
+            let e1 = i32x4_shuffle::<1, 2, 3, 4>(e, e_next);
+            let o = i32x4_add(load(high, k), i32x4_shr(i32x4_add(e, e1), 1));
+            // SAFETY: 2k + 8 ≤ 2nh ≤ out.len().
             unsafe {
-                let l = v128_load(low.as_ptr().add(k) as *const v128);
-                let a = v128_load(high.as_ptr().add(k) as *const v128);
-                let b = v128_load(high.as_ptr().add(k + 1) as *const v128);
-                let s = i32x4_shr(i32x4_add(i32x4_add(a, b), two), 2);
-                v128_store(ev.as_mut_ptr().add(k) as *mut v128, i32x4_sub(l, s));
+                let d = out.as_mut_ptr().add(2 * k) as *mut v128;
+                v128_store(d, i32x4_shuffle::<0, 4, 1, 5>(e, o));
+                v128_store(d.add(1), i32x4_shuffle::<2, 6, 3, 7>(e, o));
             }
+            e = e_next;
+            k += 4;
         }
-        n
-    }
-
-    /// `out[2k] = ev[k]`, `out[2k + 1] = high[k] + ((ev[k] + ev[k + 1]) >> 1)` four
-    /// k at a time; returns how many k it did.
-    #[inline(always)]
-    pub(super) fn odd_interleave(ev: &[i32], high: &[i32], out: &mut [i32]) -> usize {
-        let n = high
-            .len()
-            .min(ev.len().saturating_sub(1))
-            .min(out.len() / 2)
-            & !3;
-        for k in (0..n).step_by(4) {
-            // SAFETY: k + 4 ≤ n, so ev[k..k + 5], high[k..k + 4] and out[2k..2k + 8]
-            // are in bounds.
-            unsafe {
-                let e = v128_load(ev.as_ptr().add(k) as *const v128);
-                let e1 = v128_load(ev.as_ptr().add(k + 1) as *const v128);
-                let h = v128_load(high.as_ptr().add(k) as *const v128);
-                let o = i32x4_add(h, i32x4_shr(i32x4_add(e, e1), 1));
-                let lo = i32x4_shuffle::<0, 4, 1, 5>(e, o);
-                let hi = i32x4_shuffle::<2, 6, 3, 7>(e, o);
-                v128_store(out.as_mut_ptr().add(2 * k) as *mut v128, lo);
-                v128_store(out.as_mut_ptr().add(2 * k + 4) as *mut v128, hi);
-            }
-        }
-        n
+        k
     }
 }
 
@@ -200,7 +163,6 @@ pub(super) fn idwt53_rows(
         return Some(());
     }
     let stride = res_size(width, levels, levels - 1);
-    let (mut ev, mut od) = (Vec::new(), Vec::new());
     // The lower levels, whole: rows (L | H) into `tmp`, then columns back.
     let top_low_h = res_size(height, levels, levels - 1);
     let mut tmp = Vec::new();
@@ -220,8 +182,6 @@ pub(super) fn idwt53_rows(
                 &row[..lw],
                 &row[lw..],
                 &mut tmp[y * stride..y * stride + wr],
-                &mut ev,
-                &mut od,
             );
         }
         vert53(&tmp, plane, stride, wr, hr, lh);
@@ -238,7 +198,7 @@ pub(super) fn idwt53_rows(
         } else {
             last.lh_hh(y - nl)?
         };
-        syn53(low, high, out, &mut ev, &mut od);
+        syn53(low, high, out);
         Some(())
     };
     if n == 1 {
