@@ -530,33 +530,27 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     if n == 1 {
         // Grey: each row level-shifted, clamped and stored as the last synthesis
         // pass gives it.
-        dwt53::idwt53_rows(&mut planes[0], w, h, levels, &mut last[0], |y, row| {
-            store_grey_row(
-                &mut v[y * w * width..(y + 1) * w * width],
-                row,
-                width,
-                ranges[0],
-            );
-        })?;
+        let mut rows = dwt53::Rows53::new(&mut planes[0], w, h, levels, &mut last[0]);
+        for dst in v.chunks_exact_mut(w * width) {
+            store_grey_row(dst, rows.next_row()?, width, ranges[0]);
+        }
         return Some(output(w, h, 1, v, false));
     }
-    // Components 1.. synthesised whole; component 0 streamed, each of its rows
-    // combined with theirs and stored while it is in cache.
-    let (first, others) = planes.split_first_mut()?;
-    let (last0, last_others) = last.split_first_mut()?;
-    let others: Vec<Vec<i32>> = others
+    // The components streamed together, each row of theirs combined and stored while
+    // it is in cache.
+    let mut rows: Vec<_> = planes
         .iter_mut()
-        .zip(last_others)
-        .map(|(plane, last)| dwt53::idwt53(plane, w, h, levels, last))
-        .collect::<Option<_>>()?;
+        .zip(&mut last)
+        .map(|(plane, last)| dwt53::Rows53::new(plane, w, h, levels, last))
+        .collect();
     // The inverse RCT's R, G and B lines (every element written per row).
     let mut rgb = if rct { vec![0i32; 3 * w] } else { Vec::new() };
-    dwt53::idwt53_rows(first, w, h, levels, last0, |y, line0| {
-        let row = &mut v[y * w * stride..(y + 1) * w * stride];
-        let line = |c: usize| match c {
-            0 => line0,
-            _ => &others[c - 1][y * w..(y + 1) * w],
-        };
+    for row in v.chunks_exact_mut(w * stride) {
+        let lines: Vec<&[i32]> = rows
+            .iter_mut()
+            .map(|r| r.next_row())
+            .collect::<Option<_>>()?;
+        let line = |c: usize| lines[c];
         if rct {
             let (y, u, v) = (line(0), line(1), line(2));
             // 8-bit: sixteen pixels at a time with simd128, all in registers; the
@@ -603,7 +597,7 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
                 write_samples(&mut row[c * width..], line(c), stride, width, ranges[c]);
             }
         }
-    })?;
+    }
     Some(output(w, h, n, v, rct))
 }
 

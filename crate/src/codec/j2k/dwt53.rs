@@ -133,7 +133,7 @@ fn vert53(src: &[i32], dst: &mut [i32], stride: usize, wr: usize, n: usize, nl: 
 }
 
 /// The last decomposition level's HL, LH and HH bands, row by row, for
-/// `idwt53_rows`, from wherever they are kept (`ht53` decodes their code-blocks as
+/// `Rows53`, from wherever they are kept (`ht53` decodes their code-blocks as
 /// their rows are asked for). None when they cannot be had.
 pub(super) trait LastBands {
     /// Row `k` of the HL band: the high half of the level's L row k.
@@ -143,119 +143,163 @@ pub(super) trait LastBands {
 }
 
 /// The inverse 5/3 transform of a `width` × `height` component with `levels`
-/// decompositions: `plane` holds all of it but the last level's HL, LH and HH bands
-/// (`last`), as the subband layout of resolution `levels − 1` (its width is the
-/// row stride), or, with no levels, the whole component. Every output row, top to
-/// bottom, goes to `emit(y, row)`; the plane itself is left holding intermediate
-/// values. None when `last` fails.
-pub(super) fn idwt53_rows(
-    plane: &mut [i32],
+/// decompositions, its output rows pulled top to bottom (`next_row`), so that a
+/// caller can combine several components' rows while they are in cache. `plane`
+/// holds all of the component but the last level's HL, LH and HH bands (`last`), as
+/// the subband layout of resolution `levels − 1` (its width is the row stride), or,
+/// with no levels, the whole component; it is left holding intermediate values.
+pub(super) struct Rows53<'a, L: LastBands> {
+    plane: &'a [i32],
+    last: &'a mut L,
     width: usize,
     height: usize,
+    /// 0 when the plane is the whole component.
     levels: u32,
-    last: &mut impl LastBands,
-    mut emit: impl FnMut(usize, &[i32]),
-) -> Option<()> {
-    if levels == 0 || width == 0 || height == 0 {
-        for y in 0..height {
-            emit(y, &plane[y * width..(y + 1) * width]);
-        }
-        return Some(());
-    }
-    let stride = res_size(width, levels, levels - 1);
-    // The lower levels, whole: rows (L | H) into `tmp`, then columns back.
-    let top_low_h = res_size(height, levels, levels - 1);
-    let mut tmp = Vec::new();
-    for r in 1..levels {
-        let (wr, hr) = (res_size(width, levels, r), res_size(height, levels, r));
-        let (lw, lh) = (
-            res_size(width, levels, r - 1),
-            res_size(height, levels, r - 1),
-        );
-        if tmp.len() < hr * stride {
-            // Only grown: every element read below is written first.
-            tmp.resize(top_low_h * stride, 0);
-        }
-        for y in 0..hr {
-            let row = &plane[y * stride..y * stride + wr];
-            syn53(
-                &row[..lw],
-                &row[lw..],
-                &mut tmp[y * stride..y * stride + wr],
-            );
-        }
-        vert53(&tmp, plane, stride, wr, hr, lh);
-    }
-    // The last level, streamed. Its L rows 0..nl are the plane's rows and the HL
-    // band's, its H rows the LH and HH bands'; each is synthesised horizontally when
-    // first needed (rows y ≥ nl are H row y − nl).
-    let (n, nl) = (height, res_size(height, levels, levels - 1));
-    let wr = width;
-    let mut hsyn = |y: usize, out: &mut Vec<i32>| -> Option<()> {
-        out.resize(wr, 0);
-        let (low, high) = if y < nl {
-            (&plane[y * stride..(y + 1) * stride], last.hl(y)?)
-        } else {
-            last.lh_hh(y - nl)?
-        };
-        syn53(low, high, out);
-        Some(())
-    };
-    if n == 1 {
-        let mut line = Vec::new();
-        hsyn(0, &mut line)?;
-        emit(0, &line);
-        return Some(());
-    }
-    let nh = n - nl;
-    // H rows k and k + 1 (as far as they exist), the low row, even rows k and k + 1,
-    // and the odd row.
-    let (mut h0, mut h1, mut lo) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut e0, mut e1, mut odd) = (Vec::new(), vec![0; wr], vec![0; wr]);
-    // x[0] = L[0] - floor((H[0] + H[0] + 2) / 4) (H[-1] mirrors H[0]).
-    hsyn(nl, &mut h0)?;
-    hsyn(0, &mut lo)?;
-    e0.resize(wr, 0);
-    even_row(&mut e0, &lo, &h0, &h0);
-    for k in 0..nl {
-        // Row 2k is final; row 2k + 1 (when k < nh) needs even row 2k + 2.
-        emit(2 * k, &e0);
-        if k >= nh {
-            break; // n odd: the last row was even
-        }
-        if k + 1 < nl {
-            // x[2k+2] = L[k+1] - floor((H[k] + H[k+1] + 2) / 4), H[nh] mirrors H[nh-1].
-            if k + 1 < nh {
-                hsyn(nl + k + 1, &mut h1)?;
-            } else {
-                h1.clone_from(&h0);
-            }
-            hsyn(k + 1, &mut lo)?;
-            even_row(&mut e1, &lo, &h0, &h1);
-            odd_row(&mut odd, &h0, &e0, &e1);
-        } else {
-            // n even: the last odd row mirrors x[n] to x[n-2].
-            odd_row(&mut odd, &h0, &e0, &e0);
-        }
-        emit(2 * k + 1, &odd);
-        core::mem::swap(&mut e0, &mut e1);
-        core::mem::swap(&mut h0, &mut h1);
-    }
-    Some(())
+    /// The plane's row stride.
+    stride: usize,
+    /// The last level's L rows (its H rows are the other height − nl).
+    nl: usize,
+    /// The next output row.
+    y: usize,
+    /// H rows k and k + 1 (as far as they exist), the low row, even rows k and
+    /// k + 1, and the odd row, where 2k + 1 is the last row given out or next.
+    h0: Vec<i32>,
+    h1: Vec<i32>,
+    lo: Vec<i32>,
+    e0: Vec<i32>,
+    e1: Vec<i32>,
+    odd: Vec<i32>,
 }
 
-/// The inverse 5/3 transform of a component, as `idwt53_rows` gives it, as a new
-/// plane (for callers that need whole planes, e.g. to combine components).
-pub(super) fn idwt53(
-    plane: &mut [i32],
-    width: usize,
-    height: usize,
-    levels: u32,
-    last: &mut impl LastBands,
-) -> Option<Vec<i32>> {
-    let mut out = Vec::with_capacity(width * height);
-    idwt53_rows(plane, width, height, levels, last, |_, row| {
-        out.extend_from_slice(row)
-    })?;
-    Some(out)
+impl<'a, L: LastBands> Rows53<'a, L> {
+    /// Synthesises the levels below the last one in `plane`, whole: rows (L | H)
+    /// into a scratch plane, then columns back.
+    pub(super) fn new(
+        plane: &'a mut [i32],
+        width: usize,
+        height: usize,
+        levels: u32,
+        last: &'a mut L,
+    ) -> Self {
+        // Nothing to synthesise in an empty component.
+        let levels = if width > 0 && height > 0 { levels } else { 0 };
+        let (stride, top_low_h) = match levels {
+            0 => (width, height),
+            _ => (
+                res_size(width, levels, levels - 1),
+                res_size(height, levels, levels - 1),
+            ),
+        };
+        let mut tmp = Vec::new();
+        for r in 1..levels {
+            let (wr, hr) = (res_size(width, levels, r), res_size(height, levels, r));
+            let (lw, lh) = (
+                res_size(width, levels, r - 1),
+                res_size(height, levels, r - 1),
+            );
+            if tmp.len() < hr * stride {
+                // Only grown: every element read below is written first.
+                tmp.resize(top_low_h * stride, 0);
+            }
+            for y in 0..hr {
+                let row = &plane[y * stride..y * stride + wr];
+                syn53(
+                    &row[..lw],
+                    &row[lw..],
+                    &mut tmp[y * stride..y * stride + wr],
+                );
+            }
+            vert53(&tmp, plane, stride, wr, hr, lh);
+        }
+        Rows53 {
+            plane,
+            last,
+            width,
+            height,
+            levels,
+            stride,
+            nl: top_low_h,
+            y: 0,
+            h0: Vec::new(),
+            h1: Vec::new(),
+            lo: Vec::new(),
+            e0: Vec::new(),
+            e1: vec![0; width],
+            odd: vec![0; width],
+        }
+    }
+
+    /// Row `y` of the last level before its vertical step, synthesised horizontally
+    /// into `out`: L row y from the plane's row and the HL band's, or, for y ≥ nl,
+    /// H row y − nl from the LH and HH bands'.
+    fn hsyn(&mut self, y: usize, which: Line) -> Option<()> {
+        let stride = self.stride;
+        let (low, high) = if y < self.nl {
+            (&self.plane[y * stride..(y + 1) * stride], self.last.hl(y)?)
+        } else {
+            self.last.lh_hh(y - self.nl)?
+        };
+        let out = match which {
+            Line::H0 => &mut self.h0,
+            Line::H1 => &mut self.h1,
+            Line::Lo => &mut self.lo,
+        };
+        out.resize(self.width, 0);
+        syn53(low, high, out);
+        Some(())
+    }
+
+    /// The next output row (the caller asks for `height` of them); None when the
+    /// last level's bands cannot be had.
+    pub(super) fn next_row(&mut self) -> Option<&[i32]> {
+        let (y, w, n, nl) = (self.y, self.width, self.height, self.nl);
+        if y >= n {
+            return None;
+        }
+        self.y += 1;
+        if self.levels == 0 {
+            return self.plane.get(y * w..(y + 1) * w);
+        }
+        if n == 1 {
+            self.hsyn(0, Line::Lo)?;
+            return Some(&self.lo);
+        }
+        if y == 0 {
+            // x[0] = L[0] - floor((H[0] + H[0] + 2) / 4) (H[-1] mirrors H[0]).
+            self.hsyn(nl, Line::H0)?;
+            self.hsyn(0, Line::Lo)?;
+            self.e0.resize(w, 0);
+            even_row(&mut self.e0, &self.lo, &self.h0, &self.h0);
+            return Some(&self.e0);
+        }
+        if y % 2 == 0 {
+            // Even row 2k + 2 came with odd row 2k + 1.
+            core::mem::swap(&mut self.e0, &mut self.e1);
+            core::mem::swap(&mut self.h0, &mut self.h1);
+            return Some(&self.e0);
+        }
+        let k = y / 2;
+        if k + 1 < nl {
+            // x[2k+2] = L[k+1] - floor((H[k] + H[k+1] + 2) / 4), H[nh] mirrors H[nh-1].
+            if k + 1 < n - nl {
+                self.hsyn(nl + k + 1, Line::H1)?;
+            } else {
+                self.h1.clone_from(&self.h0);
+            }
+            self.hsyn(k + 1, Line::Lo)?;
+            even_row(&mut self.e1, &self.lo, &self.h0, &self.h1);
+            odd_row(&mut self.odd, &self.h0, &self.e0, &self.e1);
+        } else {
+            // n even: the last odd row mirrors x[n] to x[n-2].
+            odd_row(&mut self.odd, &self.h0, &self.e0, &self.e0);
+        }
+        Some(&self.odd)
+    }
+}
+
+/// Which of `Rows53`'s lines `hsyn` fills.
+enum Line {
+    H0,
+    H1,
+    Lo,
 }
