@@ -526,14 +526,14 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
     let rct = n == 3 && header.mct;
-    let mut v = vec![0u8; w * h * stride];
     if n == 1 {
         // Grey: each row level-shifted, clamped and stored as the last synthesis
         // pass gives it.
         let mut rows = dwt53::Rows53::new(&mut planes[0], w, h, levels, &mut last[0]);
-        for dst in v.chunks_exact_mut(w * width) {
+        let v = rows_out(h, w * width, |dst| {
             store_grey_row(dst, rows.next_row()?, width, ranges[0]);
-        }
+            Some(())
+        })?;
         return Some(output(w, h, 1, v, false));
     }
     // The components streamed together, each row of theirs combined and stored while
@@ -545,7 +545,7 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
         .collect();
     // The inverse RCT's R, G and B lines (every element written per row).
     let mut rgb = if rct { vec![0i32; 3 * w] } else { Vec::new() };
-    for row in v.chunks_exact_mut(w * stride) {
+    let v = rows_out(h, w * stride, |row| {
         let lines: Vec<&[i32]> = rows
             .iter_mut()
             .map(|r| r.next_row())
@@ -597,8 +597,26 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
                 write_samples(&mut row[c * width..], line(c), stride, width, ranges[c]);
             }
         }
-    }
+        Some(())
+    })?;
     Some(output(w, h, n, v, rct))
+}
+
+/// `h` rows of `row_bytes` bytes, each from `fill`, one after the other: each row is
+/// zeroed just before it is filled, while in cache, rather than the whole output
+/// zeroed ahead and written again.
+fn rows_out(
+    h: usize,
+    row_bytes: usize,
+    mut fill: impl FnMut(&mut [u8]) -> Option<()>,
+) -> Option<Vec<u8>> {
+    let mut v = Vec::with_capacity(h * row_bytes);
+    for _ in 0..h {
+        let at = v.len();
+        v.resize(at + row_bytes, 0);
+        fill(&mut v[at..])?;
+    }
+    Some(v)
 }
 
 /// Canonical little-endian samples of `w` × `h` pixels of `components` samples each as
