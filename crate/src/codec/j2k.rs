@@ -1026,15 +1026,23 @@ mod simd_rgb {
 
     /// The inverse RCT of sixteen samples from `at` of the Y, U and V lines, each of
     /// R, G and B level-shifted, clamped (`range` = (lo, hi, shift)) and narrowed to
-    /// bytes as `bytes16` does.
+    /// bytes as `bytes16` does. `CLAMP` false: the range is the 8-bit one, which the
+    /// saturating narrowing clamps to by itself.
     #[inline(always)]
-    unsafe fn rct16(
+    unsafe fn rct16<const CLAMP: bool>(
         (y, u, v): (&[i32], &[i32], &[i32]),
         at: usize,
         (lo, hi, shift): (v128, v128, v128),
         signed: bool,
     ) -> [v128; 3] {
-        let px = |x: v128| i32x4_min(i32x4_max(i32x4_add(x, shift), lo), hi);
+        let px = |x: v128| {
+            let x = i32x4_add(x, shift);
+            if CLAMP {
+                i32x4_min(i32x4_max(x, lo), hi)
+            } else {
+                x
+            }
+        };
         // R, G and B of the four samples from at + 4j.
         let quad = |j: usize| {
             let load = |x: &[i32]| v128_load(x.as_ptr().add(at + 4 * j) as *const v128);
@@ -1075,10 +1083,15 @@ mod simd_rgb {
     ) -> usize {
         let n = y.len().min(u.len()).min(v.len()).min(row.len() / 3) & !15;
         let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
+        let clamp = (lo, hi) != (0, 255) && (lo, hi) != (-128, 127);
         for i in (0..n).step_by(16) {
             // SAFETY: i + 16 ≤ n ≤ each line's length, and 3(i + 16) ≤ row.len().
             unsafe {
-                let [r, g, b] = rct16((y, u, v), i, range, lo < 0);
+                let [r, g, b] = if clamp {
+                    rct16::<true>((y, u, v), i, range, lo < 0)
+                } else {
+                    rct16::<false>((y, u, v), i, range, lo < 0)
+                };
                 let [o0, o1, o2] = super::super::interleave::rgb16(r, g, b);
                 let out = row.as_mut_ptr().add(3 * i) as *mut v128;
                 v128_store(out, o0);
