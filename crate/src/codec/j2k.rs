@@ -513,8 +513,12 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     if w != header.width as usize || h != header.height as usize || w == 0 {
         return None;
     }
-    let (mut planes, levels) = match samples {
-        ht53::Samples::Int { planes, levels } => (planes, levels),
+    let (mut planes, levels, mut last) = match samples {
+        ht53::Samples::Int {
+            planes,
+            levels,
+            last,
+        } => (planes, levels, last),
         ht53::Samples::Float { planes, levels } => {
             return Some(write_float(w, h, planes, levels, header.mct, &ranges, desc))
         }
@@ -522,35 +526,31 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
     let rct = n == 3 && header.mct;
-    let mut v = vec![0u8; w * h * stride];
     if n == 1 {
         // Grey: each row level-shifted, clamped and stored as the last synthesis
         // pass gives it.
-        dwt53::idwt53_rows(&mut planes[0], w, h, levels, |y, row| {
-            store_grey_row(
-                &mut v[y * w * width..(y + 1) * w * width],
-                row,
-                width,
-                ranges[0],
-            );
-        });
+        let mut rows = dwt53::Rows53::new(&mut planes[0], w, h, levels, &mut last[0]);
+        let v = rows_out(h, w * width, |dst| {
+            store_grey_row(dst, rows.next_row()?, width, ranges[0]);
+            Some(())
+        })?;
         return Some(output(w, h, 1, v, false));
     }
-    // Components 1.. synthesised whole; component 0 streamed, each of its rows
-    // combined with theirs and stored while it is in cache.
-    let (first, others) = planes.split_first_mut()?;
-    let others: Vec<Vec<i32>> = others
+    // The components streamed together, each row of theirs combined and stored while
+    // it is in cache.
+    let mut rows: Vec<_> = planes
         .iter_mut()
-        .map(|plane| dwt53::idwt53(plane, w, h, levels))
+        .zip(&mut last)
+        .map(|(plane, last)| dwt53::Rows53::new(plane, w, h, levels, last))
         .collect();
     // The inverse RCT's R, G and B lines (every element written per row).
     let mut rgb = if rct { vec![0i32; 3 * w] } else { Vec::new() };
-    dwt53::idwt53_rows(first, w, h, levels, |y, line0| {
-        let row = &mut v[y * w * stride..(y + 1) * w * stride];
-        let line = |c: usize| match c {
-            0 => line0,
-            _ => &others[c - 1][y * w..(y + 1) * w],
-        };
+    let v = rows_out(h, w * stride, |row| {
+        let lines: Vec<&[i32]> = rows
+            .iter_mut()
+            .map(|r| r.next_row())
+            .collect::<Option<_>>()?;
+        let line = |c: usize| lines[c];
         if rct {
             let (y, u, v) = (line(0), line(1), line(2));
             // 8-bit: sixteen pixels at a time with simd128, all in registers; the
@@ -597,8 +597,26 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
                 write_samples(&mut row[c * width..], line(c), stride, width, ranges[c]);
             }
         }
-    });
+        Some(())
+    })?;
     Some(output(w, h, n, v, rct))
+}
+
+/// `h` rows of `row_bytes` bytes, each from `fill`, one after the other: each row is
+/// zeroed just before it is filled, while in cache, rather than the whole output
+/// zeroed ahead and written again.
+fn rows_out(
+    h: usize,
+    row_bytes: usize,
+    mut fill: impl FnMut(&mut [u8]) -> Option<()>,
+) -> Option<Vec<u8>> {
+    let mut v = Vec::with_capacity(h * row_bytes);
+    for _ in 0..h {
+        let at = v.len();
+        v.resize(at + row_bytes, 0);
+        fill(&mut v[at..])?;
+    }
+    Some(v)
 }
 
 /// Canonical little-endian samples of `w` × `h` pixels of `components` samples each as
@@ -1008,15 +1026,23 @@ mod simd_rgb {
 
     /// The inverse RCT of sixteen samples from `at` of the Y, U and V lines, each of
     /// R, G and B level-shifted, clamped (`range` = (lo, hi, shift)) and narrowed to
-    /// bytes as `bytes16` does.
+    /// bytes as `bytes16` does. `CLAMP` false: the range is the 8-bit one, which the
+    /// saturating narrowing clamps to by itself.
     #[inline(always)]
-    unsafe fn rct16(
+    unsafe fn rct16<const CLAMP: bool>(
         (y, u, v): (&[i32], &[i32], &[i32]),
         at: usize,
         (lo, hi, shift): (v128, v128, v128),
         signed: bool,
     ) -> [v128; 3] {
-        let px = |x: v128| i32x4_min(i32x4_max(i32x4_add(x, shift), lo), hi);
+        let px = |x: v128| {
+            let x = i32x4_add(x, shift);
+            if CLAMP {
+                i32x4_min(i32x4_max(x, lo), hi)
+            } else {
+                x
+            }
+        };
         // R, G and B of the four samples from at + 4j.
         let quad = |j: usize| {
             let load = |x: &[i32]| v128_load(x.as_ptr().add(at + 4 * j) as *const v128);
@@ -1057,10 +1083,15 @@ mod simd_rgb {
     ) -> usize {
         let n = y.len().min(u.len()).min(v.len()).min(row.len() / 3) & !15;
         let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
+        let clamp = (lo, hi) != (0, 255) && (lo, hi) != (-128, 127);
         for i in (0..n).step_by(16) {
             // SAFETY: i + 16 ≤ n ≤ each line's length, and 3(i + 16) ≤ row.len().
             unsafe {
-                let [r, g, b] = rct16((y, u, v), i, range, lo < 0);
+                let [r, g, b] = if clamp {
+                    rct16::<true>((y, u, v), i, range, lo < 0)
+                } else {
+                    rct16::<false>((y, u, v), i, range, lo < 0)
+                };
                 let [o0, o1, o2] = super::super::interleave::rgb16(r, g, b);
                 let out = row.as_mut_ptr().add(3 * i) as *mut v128;
                 v128_store(out, o0);

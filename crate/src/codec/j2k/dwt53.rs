@@ -4,74 +4,47 @@
 //! columns, L rows above H rows. Horizontal synthesis of every row, then vertical,
 //! per level, as openjp2 does (the rounding makes the order matter).
 //!
-//! The lower levels go plane → scratch plane → plane. The last, full-resolution
-//! level is streamed: its rows are synthesised horizontally into a handful of line
-//! buffers and each output row goes to the caller as soon as it is final, so that
-//! the caller converts it to samples while it is in cache and the full-size plane
-//! is neither written back nor read again.
+//! The lower levels go plane → scratch plane → plane, a plane of the last level's
+//! low band only. The last, full-resolution level is streamed: its subbands' rows
+//! come from `LastBands` as they are needed, are synthesised horizontally into a
+//! handful of line buffers, and each output row goes to the caller as soon as it is
+//! final, so that the caller converts it to samples while it is in cache and no
+//! full-size plane is written or read.
 
 use super::dwt97::res_size;
 
 /// One-dimensional 5/3 synthesis (F.3.8, origin even) of `low` (⌈n/2⌉) and `high`
-/// (⌊n/2⌋) into `out` (n). Even and odd samples go through `ev` and `od`, contiguous,
-/// so that the lifting loops vectorise; then they are interleaved.
-fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut Vec<i32>) {
+/// (⌊n/2⌋) into `out` (n), in one pass: each pair of samples from the even sample
+/// before it (carried) and the one after it, the lifting done on the deinterleaved
+/// lines (four pairs at a time with simd128) and only the results interleaved.
+fn syn53(low: &[i32], high: &[i32], out: &mut [i32]) {
     let n = out.len();
     if n == 1 {
         out[0] = low[0];
         return;
     }
     let (nl, nh) = (low.len(), high.len());
-    // Every element is written below before it is read: no clearing needed, but
-    // `resize` only fills what is new, and the lines have the same length each row.
-    ev.resize(nl + 1, 0);
-    od.resize(nh, 0);
-    // Even samples: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), y[-1] = y[1].
-    ev[0] = low[0].wrapping_sub(high[0].wrapping_add(high[0]).wrapping_add(2) >> 2);
+    // Even sample k: x[2k] = y[2k] - floor((y[2k-1] + y[2k+1] + 2) / 4), with y[-1]
+    // = y[1] and, for n odd, y[n] = y[n-2].
+    let even = |k: usize| {
+        let (a, b) = (high[k.max(1) - 1], high[k.min(nh - 1)]);
+        low[k].wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2)
+    };
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let k0 = 1 + simd::even(&low[1..nh], &high[..nh], &mut ev[1..nh]);
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    let k0 = 1;
-    for (((e, &l), &a), &b) in ev[k0..nh]
-        .iter_mut()
-        .zip(&low[k0..])
-        .zip(&high[k0 - 1..])
-        .zip(&high[k0..])
-    {
-        *e = l.wrapping_sub(a.wrapping_add(b).wrapping_add(2) >> 2);
-    }
-    if nl > nh {
-        // n odd: the last even sample mirrors its left neighbour.
-        let k = nl - 1;
-        ev[k] = low[k].wrapping_sub(high[k - 1].wrapping_add(high[k - 1]).wrapping_add(2) >> 2);
-    } else {
-        // n even: x[n] mirrors x[n-2].
-        ev[nl] = ev[nl - 1];
-    }
-    // Odd samples: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2), interleaved
-    // with the even ones.
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let k0 = simd::odd_interleave(&ev[..nh + 1], &high[..nh], &mut out[..2 * nh]);
+    let k0 = simd::syn(low, high, out);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     let k0 = 0;
-    for (((o, &h), &a), &b) in od[k0..nh]
-        .iter_mut()
-        .zip(&high[k0..])
-        .zip(&ev[k0..nh])
-        .zip(&ev[k0 + 1..])
-    {
-        *o = h.wrapping_add(a.wrapping_add(b) >> 1);
-    }
-    for ((pair, &e), &o) in out[2 * k0..2 * nh]
-        .chunks_exact_mut(2)
-        .zip(&ev[k0..nh])
-        .zip(&od[k0..nh])
-    {
-        pair[0] = e;
-        pair[1] = o;
+    // Odd sample k: x[2k+1] = y[2k+1] + floor((x[2k] + x[2k+2]) / 2), with, for n
+    // even, x[n] = x[n-2].
+    let mut e = even(k0);
+    for k in k0..nh {
+        let e1 = if k + 1 < nl { even(k + 1) } else { e };
+        out[2 * k] = e;
+        out[2 * k + 1] = high[k].wrapping_add(e.wrapping_add(e1) >> 1);
+        e = e1;
     }
     if nl > nh {
-        out[n - 1] = ev[nl - 1];
+        out[n - 1] = e;
     }
 }
 
@@ -79,51 +52,42 @@ fn syn53(low: &[i32], high: &[i32], out: &mut [i32], ev: &mut Vec<i32>, od: &mut
 mod simd {
     use core::arch::wasm32::*;
 
-    /// `ev[k] = low[k] - ((high[k] + high[k + 1] + 2) >> 2)` four at a time (the
-    /// caller's slices start one sample on: `ev` and `low` at k = 1, `high` at k =
-    /// 0); returns how many it wrote.
+    /// `super::syn53` four pairs at a time from the start, as far as the next four
+    /// even samples are inside the lines (`low` and `high` hold ⌈n/2⌉ and ⌊n/2⌋,
+    /// n ≥ 2, `out` n); returns how many pairs (k) it wrote, `out[..2k]`.
     #[inline(always)]
-    pub(super) fn even(low: &[i32], high: &[i32], ev: &mut [i32]) -> usize {
-        let n = ev.len().min(low.len()).min(high.len().saturating_sub(1)) & !3;
+    pub(super) fn syn(low: &[i32], high: &[i32], out: &mut [i32]) -> usize {
+        let nh = high.len().min(low.len()).min(out.len() / 2);
+        if nh < 8 {
+            return 0;
+        }
         let two = i32x4_splat(2);
-        for k in (0..n).step_by(4) {
-            // SAFETY: k + 4 ≤ n, so ev[k..k + 4], low[k..k + 4] and high[k..k + 5]
-            // are in bounds.
+        // x[2k..2k+8 step 2] from y[2k], y[2k-1] and y[2k+1] four at a time.
+        let even =
+            |l: v128, a: v128, b: v128| i32x4_sub(l, i32x4_shr(i32x4_add(i32x4_add(a, b), two), 2));
+        let load = |x: &[i32], k: usize| {
+            // SAFETY: every caller has k + 4 ≤ x.len() (see below).
+            unsafe { v128_load(x.as_ptr().add(k) as *const v128) }
+        };
+        // The first four even samples, y[-1] = y[1]: high[0] in front of high[0..3].
+        let h = load(high, 0);
+        let mut e = even(load(low, 0), i32x4_shuffle::<0, 0, 1, 2>(h, h), h);
+        let mut k = 0;
+        // Each step needs high[k + 3..k + 8] and low[k + 4..k + 8]: k + 8 ≤ nh ≤ both.
+        while k + 8 <= nh {
+            let e_next = even(load(low, k + 4), load(high, k + 3), load(high, k + 4));
+            let e1 = i32x4_shuffle::<1, 2, 3, 4>(e, e_next);
+            let o = i32x4_add(load(high, k), i32x4_shr(i32x4_add(e, e1), 1));
+            // SAFETY: 2k + 8 ≤ 2nh ≤ out.len().
             unsafe {
-                let l = v128_load(low.as_ptr().add(k) as *const v128);
-                let a = v128_load(high.as_ptr().add(k) as *const v128);
-                let b = v128_load(high.as_ptr().add(k + 1) as *const v128);
-                let s = i32x4_shr(i32x4_add(i32x4_add(a, b), two), 2);
-                v128_store(ev.as_mut_ptr().add(k) as *mut v128, i32x4_sub(l, s));
+                let d = out.as_mut_ptr().add(2 * k) as *mut v128;
+                v128_store(d, i32x4_shuffle::<0, 4, 1, 5>(e, o));
+                v128_store(d.add(1), i32x4_shuffle::<2, 6, 3, 7>(e, o));
             }
+            e = e_next;
+            k += 4;
         }
-        n
-    }
-
-    /// `out[2k] = ev[k]`, `out[2k + 1] = high[k] + ((ev[k] + ev[k + 1]) >> 1)` four
-    /// k at a time; returns how many k it did.
-    #[inline(always)]
-    pub(super) fn odd_interleave(ev: &[i32], high: &[i32], out: &mut [i32]) -> usize {
-        let n = high
-            .len()
-            .min(ev.len().saturating_sub(1))
-            .min(out.len() / 2)
-            & !3;
-        for k in (0..n).step_by(4) {
-            // SAFETY: k + 4 ≤ n, so ev[k..k + 5], high[k..k + 4] and out[2k..2k + 8]
-            // are in bounds.
-            unsafe {
-                let e = v128_load(ev.as_ptr().add(k) as *const v128);
-                let e1 = v128_load(ev.as_ptr().add(k + 1) as *const v128);
-                let h = v128_load(high.as_ptr().add(k) as *const v128);
-                let o = i32x4_add(h, i32x4_shr(i32x4_add(e, e1), 1));
-                let lo = i32x4_shuffle::<0, 4, 1, 5>(e, o);
-                let hi = i32x4_shuffle::<2, 6, 3, 7>(e, o);
-                v128_store(out.as_mut_ptr().add(2 * k) as *mut v128, lo);
-                v128_store(out.as_mut_ptr().add(2 * k + 4) as *mut v128, hi);
-            }
-        }
-        n
+        k
     }
 }
 
@@ -168,109 +132,174 @@ fn vert53(src: &[i32], dst: &mut [i32], stride: usize, wr: usize, n: usize, nl: 
     }
 }
 
-/// The inverse 5/3 transform of a `width` × `height` plane (row stride `width`) with
-/// `levels` decompositions. Every output row, top to bottom, goes to `emit(y, row)`;
-/// the plane itself is left holding intermediate values.
-pub(super) fn idwt53_rows(
-    plane: &mut [i32],
+/// The last decomposition level's HL, LH and HH bands, row by row, for
+/// `Rows53`, from wherever they are kept (`ht53` decodes their code-blocks as
+/// their rows are asked for). None when they cannot be had.
+pub(super) trait LastBands {
+    /// Row `k` of the HL band: the high half of the level's L row k.
+    fn hl(&mut self, k: usize) -> Option<&[i32]>;
+    /// Row `k` of the LH and HH bands: the low and high halves of its H row k.
+    fn lh_hh(&mut self, k: usize) -> Option<(&[i32], &[i32])>;
+}
+
+/// The inverse 5/3 transform of a `width` × `height` component with `levels`
+/// decompositions, its output rows pulled top to bottom (`next_row`), so that a
+/// caller can combine several components' rows while they are in cache. `plane`
+/// holds all of the component but the last level's HL, LH and HH bands (`last`), as
+/// the subband layout of resolution `levels − 1` (its width is the row stride), or,
+/// with no levels, the whole component; it is left holding intermediate values.
+pub(super) struct Rows53<'a, L: LastBands> {
+    plane: &'a [i32],
+    last: &'a mut L,
     width: usize,
     height: usize,
+    /// 0 when the plane is the whole component.
     levels: u32,
-    mut emit: impl FnMut(usize, &[i32]),
-) {
-    let stride = width;
-    if levels == 0 || width == 0 || height == 0 {
-        for y in 0..height {
-            emit(y, &plane[y * stride..y * stride + width]);
-        }
-        return;
-    }
-    let (mut ev, mut od) = (Vec::new(), Vec::new());
-    // The lower levels, whole: rows (L | H) into `tmp`, then columns back.
-    let top_low_h = res_size(height, levels, levels - 1);
-    let mut tmp = Vec::new();
-    for r in 1..levels {
-        let (wr, hr) = (res_size(width, levels, r), res_size(height, levels, r));
-        let (lw, lh) = (
-            res_size(width, levels, r - 1),
-            res_size(height, levels, r - 1),
-        );
-        if tmp.len() < hr * stride {
-            // Only grown: every element read below is written first.
-            tmp.resize(top_low_h * stride, 0);
-        }
-        for y in 0..hr {
-            let row = &plane[y * stride..y * stride + wr];
-            syn53(
-                &row[..lw],
-                &row[lw..],
-                &mut tmp[y * stride..y * stride + wr],
-                &mut ev,
-                &mut od,
+    /// The plane's row stride.
+    stride: usize,
+    /// The last level's L rows (its H rows are the other height − nl).
+    nl: usize,
+    /// The next output row.
+    y: usize,
+    /// H rows k and k + 1 (as far as they exist), the low row, even rows k and
+    /// k + 1, and the odd row, where 2k + 1 is the last row given out or next.
+    h0: Vec<i32>,
+    h1: Vec<i32>,
+    lo: Vec<i32>,
+    e0: Vec<i32>,
+    e1: Vec<i32>,
+    odd: Vec<i32>,
+}
+
+impl<'a, L: LastBands> Rows53<'a, L> {
+    /// Synthesises the levels below the last one in `plane`, whole: rows (L | H)
+    /// into a scratch plane, then columns back.
+    pub(super) fn new(
+        plane: &'a mut [i32],
+        width: usize,
+        height: usize,
+        levels: u32,
+        last: &'a mut L,
+    ) -> Self {
+        // Nothing to synthesise in an empty component.
+        let levels = if width > 0 && height > 0 { levels } else { 0 };
+        let (stride, top_low_h) = match levels {
+            0 => (width, height),
+            _ => (
+                res_size(width, levels, levels - 1),
+                res_size(height, levels, levels - 1),
+            ),
+        };
+        let mut tmp = Vec::new();
+        for r in 1..levels {
+            let (wr, hr) = (res_size(width, levels, r), res_size(height, levels, r));
+            let (lw, lh) = (
+                res_size(width, levels, r - 1),
+                res_size(height, levels, r - 1),
             );
+            if tmp.len() < hr * stride {
+                // Only grown: every element read below is written first.
+                tmp.resize(top_low_h * stride, 0);
+            }
+            for y in 0..hr {
+                let row = &plane[y * stride..y * stride + wr];
+                syn53(
+                    &row[..lw],
+                    &row[lw..],
+                    &mut tmp[y * stride..y * stride + wr],
+                );
+            }
+            vert53(&tmp, plane, stride, wr, hr, lh);
         }
-        vert53(&tmp, plane, stride, wr, hr, lh);
-    }
-    // The last level, streamed. Rows 0..nl of the plane are its L rows, nl..n its H
-    // rows; each is synthesised horizontally when first needed.
-    let (n, nl) = (height, res_size(height, levels, levels - 1));
-    let lw = res_size(width, levels, levels - 1);
-    let wr = width;
-    let mut hsyn = |y: usize, out: &mut Vec<i32>| {
-        out.resize(wr, 0);
-        let row = &plane[y * stride..(y + 1) * stride];
-        syn53(&row[..lw], &row[lw..], out, &mut ev, &mut od);
-    };
-    if n == 1 {
-        let mut line = Vec::new();
-        hsyn(0, &mut line);
-        emit(0, &line);
-        return;
-    }
-    let nh = n - nl;
-    // H rows k and k + 1 (as far as they exist), the low row, even rows k and k + 1,
-    // and the odd row.
-    let (mut h0, mut h1, mut lo) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut e0, mut e1, mut odd) = (Vec::new(), vec![0; wr], vec![0; wr]);
-    // x[0] = L[0] - floor((H[0] + H[0] + 2) / 4) (H[-1] mirrors H[0]).
-    hsyn(nl, &mut h0);
-    hsyn(0, &mut lo);
-    e0.resize(wr, 0);
-    even_row(&mut e0, &lo, &h0, &h0);
-    for k in 0..nl {
-        // Row 2k is final; row 2k + 1 (when k < nh) needs even row 2k + 2.
-        emit(2 * k, &e0);
-        if k >= nh {
-            break; // n odd: the last row was even
+        Rows53 {
+            plane,
+            last,
+            width,
+            height,
+            levels,
+            stride,
+            nl: top_low_h,
+            y: 0,
+            h0: Vec::new(),
+            h1: Vec::new(),
+            lo: Vec::new(),
+            e0: Vec::new(),
+            e1: vec![0; width],
+            odd: vec![0; width],
         }
+    }
+
+    /// Row `y` of the last level before its vertical step, synthesised horizontally
+    /// into `out`: L row y from the plane's row and the HL band's, or, for y ≥ nl,
+    /// H row y − nl from the LH and HH bands'.
+    fn hsyn(&mut self, y: usize, which: Line) -> Option<()> {
+        let stride = self.stride;
+        let (low, high) = if y < self.nl {
+            (&self.plane[y * stride..(y + 1) * stride], self.last.hl(y)?)
+        } else {
+            self.last.lh_hh(y - self.nl)?
+        };
+        let out = match which {
+            Line::H0 => &mut self.h0,
+            Line::H1 => &mut self.h1,
+            Line::Lo => &mut self.lo,
+        };
+        out.resize(self.width, 0);
+        syn53(low, high, out);
+        Some(())
+    }
+
+    /// The next output row (the caller asks for `height` of them); None when the
+    /// last level's bands cannot be had.
+    pub(super) fn next_row(&mut self) -> Option<&[i32]> {
+        let (y, w, n, nl) = (self.y, self.width, self.height, self.nl);
+        if y >= n {
+            return None;
+        }
+        self.y += 1;
+        if self.levels == 0 {
+            return self.plane.get(y * w..(y + 1) * w);
+        }
+        if n == 1 {
+            self.hsyn(0, Line::Lo)?;
+            return Some(&self.lo);
+        }
+        if y == 0 {
+            // x[0] = L[0] - floor((H[0] + H[0] + 2) / 4) (H[-1] mirrors H[0]).
+            self.hsyn(nl, Line::H0)?;
+            self.hsyn(0, Line::Lo)?;
+            self.e0.resize(w, 0);
+            even_row(&mut self.e0, &self.lo, &self.h0, &self.h0);
+            return Some(&self.e0);
+        }
+        if y % 2 == 0 {
+            // Even row 2k + 2 came with odd row 2k + 1.
+            core::mem::swap(&mut self.e0, &mut self.e1);
+            core::mem::swap(&mut self.h0, &mut self.h1);
+            return Some(&self.e0);
+        }
+        let k = y / 2;
         if k + 1 < nl {
             // x[2k+2] = L[k+1] - floor((H[k] + H[k+1] + 2) / 4), H[nh] mirrors H[nh-1].
-            if k + 1 < nh {
-                hsyn(nl + k + 1, &mut h1);
+            if k + 1 < n - nl {
+                self.hsyn(nl + k + 1, Line::H1)?;
             } else {
-                h1.clone_from(&h0);
+                self.h1.clone_from(&self.h0);
             }
-            hsyn(k + 1, &mut lo);
-            even_row(&mut e1, &lo, &h0, &h1);
-            odd_row(&mut odd, &h0, &e0, &e1);
+            self.hsyn(k + 1, Line::Lo)?;
+            even_row(&mut self.e1, &self.lo, &self.h0, &self.h1);
+            odd_row(&mut self.odd, &self.h0, &self.e0, &self.e1);
         } else {
             // n even: the last odd row mirrors x[n] to x[n-2].
-            odd_row(&mut odd, &h0, &e0, &e0);
+            odd_row(&mut self.odd, &self.h0, &self.e0, &self.e0);
         }
-        emit(2 * k + 1, &odd);
-        core::mem::swap(&mut e0, &mut e1);
-        core::mem::swap(&mut h0, &mut h1);
+        Some(&self.odd)
     }
 }
 
-/// The inverse 5/3 transform of a plane, as a new plane (for callers that need whole
-/// planes, e.g. to combine components); `plane` is left holding intermediate values.
-pub(super) fn idwt53(plane: &mut [i32], width: usize, height: usize, levels: u32) -> Vec<i32> {
-    // The rows are collected apart: written into the plane they would overwrite rows
-    // the transform still reads.
-    let mut out = Vec::with_capacity(width * height);
-    idwt53_rows(plane, width, height, levels, |_, row| {
-        out.extend_from_slice(row)
-    });
-    out
+/// Which of `Rows53`'s lines `hsyn` fills.
+enum Line {
+    H0,
+    H1,
+    Lo,
 }

@@ -190,6 +190,7 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
 
 /// One subband: where it lies in the component's subband-layout plane, and its
 /// code-block grid.
+#[derive(Clone)]
 struct Band {
     x0: usize,
     y0: usize,
@@ -275,18 +276,29 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
 /// What `decode` gives per component: the subbands, for the caller to synthesise
 /// (`levels` decompositions) so that it can convert the last pass's samples as they
 /// come: as integers for `dwt53`, or dequantised as openjp2's f32 for `dwt97`.
-pub(super) enum Samples {
-    Int { planes: Vec<Vec<i32>>, levels: u32 },
-    Float { planes: Vec<Vec<f32>>, levels: u32 },
+/// Reversible streams with `levels` > 0 keep the last resolution's code-blocks
+/// undecoded in `last` (see `LastLevel`): their `planes` hold resolution `levels − 1`
+/// only (its width is their row stride).
+pub(super) enum Samples<'a> {
+    Int {
+        planes: Vec<Vec<i32>>,
+        levels: u32,
+        last: Vec<LastLevel<'a>>,
+    },
+    Float {
+        planes: Vec<Vec<f32>>,
+        levels: u32,
+    },
 }
 
 /// Decodes the samples of a single-tile HTJ2K stream: `components` planes of
-/// width × height, row-major.
+/// width × height, row-major (less the last resolution of reversible ones, see
+/// `Samples`).
 pub(super) fn decode(
     data: &[u8],
     first_sot: usize,
     components: usize,
-) -> Option<(usize, usize, Samples)> {
+) -> Option<(usize, usize, Samples<'_>)> {
     let p = read_params(data, first_sot, components)?;
     let (w, h) = (p.width, p.height);
     // The one tile-part (checked by `tile_parts_complete`): SOT, SOD, then packets.
@@ -303,15 +315,31 @@ pub(super) fn decode(
         .collect::<Option<_>>()?;
     // Irreversible: f32 planes, into which the blocks write their dequantised
     // samples' bit patterns (openjp2 does the same in its tile buffer).
+    // Reversible: i32 planes of resolution `levels − 1`, the last one's blocks kept.
+    let deferred = !p.irreversible && p.levels > 0;
+    let (pw, ph) = if deferred {
+        let r = p.levels - 1;
+        (res_size(w, p.levels, r), res_size(h, p.levels, r))
+    } else {
+        (w, h)
+    };
     let mut planes = if p.irreversible {
         Samples::Float {
             planes: (0..components).map(|_| vec![0f32; w * h]).collect(),
             levels: p.levels,
         }
     } else {
+        let last_bands = if deferred {
+            &all_bands[p.levels as usize][..]
+        } else {
+            &[]
+        };
         Samples::Int {
-            planes: (0..components).map(|_| vec![0i32; w * h]).collect(),
+            planes: (0..components).map(|_| vec![0i32; pw * ph]).collect(),
             levels: p.levels,
+            last: (0..components)
+                .map(|_| LastLevel::new(last_bands, p.cb_style))
+                .collect(),
         }
     };
     let mut ctx = BlockContext {
@@ -341,18 +369,23 @@ pub(super) fn decode(
         for o in 0..outer {
             for i in 0..inner {
                 let (c, k) = if p.progression == 2 { (i, o) } else { (o, i) };
-                let plane: &mut [i32] = match &mut planes {
-                    Samples::Int { planes, .. } => &mut planes[c],
-                    Samples::Float { planes, .. } => bytemuck::cast_slice_mut(&mut planes[c]),
+                let (plane, defer): (&mut [i32], _) = match &mut planes {
+                    Samples::Int { planes, last, .. } => (
+                        &mut planes[c],
+                        (deferred && r == p.levels as usize).then(|| &mut last[c]),
+                    ),
+                    Samples::Float { planes, .. } => {
+                        (bytemuck::cast_slice_mut(&mut planes[c]), None)
+                    }
                 };
                 pos += read_packet(
                     &body[pos.min(body.len())..],
                     band_set,
                     (k % npx, k / npx),
                     &p,
-                    plane,
-                    w,
+                    (plane, pw),
                     &mut ctx,
+                    defer,
                 )?;
             }
         }
@@ -372,6 +405,7 @@ struct BlockContext {
     t1: T1,
 }
 
+#[derive(Clone)]
 struct BlockInfo {
     band: usize,
     index: usize,
@@ -462,16 +496,16 @@ fn log2ceil(x: u32) -> u32 {
     t + ((x & (x - 1)) != 0) as u32
 }
 
-/// Reads one packet (header, then the code-block bodies, decoded into `plane`) and
-/// returns its length in bytes.
-fn read_packet(
-    data: &[u8],
+/// Reads one packet (header, then the code-block bodies, decoded into `plane`, of
+/// row stride `stride`, or kept in `defer`) and returns its length in bytes.
+fn read_packet<'a>(
+    data: &'a [u8],
     bands: &[Band],
     precinct: (usize, usize),
     p: &Params,
-    plane: &mut [i32],
-    stride: usize,
+    (plane, stride): (&mut [i32], usize),
     ctx: &mut BlockContext,
+    mut defer: Option<&mut LastLevel<'a>>,
 ) -> Option<usize> {
     let mut r = Bits {
         data,
@@ -640,7 +674,9 @@ fn read_packet(
         };
         let coded = data.get(pos..pos + len)?;
         pos += len;
-        if p.cb_style & 0x40 == 0 {
+        if let Some(last) = defer.as_deref_mut() {
+            last.push(info, coded, &ctx.segments)?;
+        } else if p.cb_style & 0x40 == 0 {
             decode_block_part1(
                 coded,
                 info,
@@ -656,6 +692,108 @@ fn read_packet(
     }
     ctx.blocks = blocks;
     Some(pos)
+}
+
+/// The last resolution's code-blocks of one component of a reversible stream, kept
+/// undecoded until the inverse transform asks for their rows (`dwt53::LastBands`),
+/// then decoded a row of code-blocks at a time into a strip per band: the transform
+/// reads them while they are in cache, where a full-size plane written by all the
+/// blocks first would be read back from memory.
+pub(super) struct LastLevel<'a> {
+    /// HL, LH and HH (none when the stream has no decomposition levels).
+    bands: Vec<Band>,
+    /// Per band and code-block row: its blocks and their codeword bytes, in stream
+    /// order.
+    rows: Vec<Vec<Vec<(BlockInfo, &'a [u8])>>>,
+    /// Per band: its decoded code-block row (row stride the band's width), and which.
+    strips: Vec<(Vec<i32>, Option<usize>)>,
+    /// COD code-block style (HT or part 1).
+    style: u8,
+    /// The block decoders' buffers, and part-1 blocks' codeword segments.
+    ctx: BlockContext,
+}
+
+impl<'a> LastLevel<'a> {
+    fn new(bands: &[Band], style: u8) -> Self {
+        LastLevel {
+            bands: bands.to_vec(),
+            rows: bands.iter().map(|sb| vec![Vec::new(); sb.nby]).collect(),
+            strips: bands.iter().map(|_| (Vec::new(), None)).collect(),
+            style,
+            ctx: BlockContext::default(),
+        }
+    }
+
+    /// Keeps a block of band `info.band` (its part-1 codeword segments copied from
+    /// the packet's `segments`).
+    fn push(&mut self, info: &BlockInfo, coded: &'a [u8], segments: &[(u32, u32)]) -> Option<()> {
+        let mut info = info.clone();
+        if self.style & 0x40 == 0 {
+            let start = info.seg_start as usize;
+            let seg = segments.get(start..start + info.pass2_len as usize)?;
+            info.seg_start = self.ctx.segments.len() as u32;
+            self.ctx.segments.extend_from_slice(seg);
+        }
+        let by = info.index.checked_div(self.bands.get(info.band)?.nbx)?;
+        self.rows[info.band].get_mut(by)?.push((info, coded));
+        Some(())
+    }
+
+    /// Decodes band `b`'s code-block row holding its row `k` into the band's strip,
+    /// unless it is there already. Samples of blocks the stream leaves out are zero.
+    /// None for a block the decoder rejects.
+    fn strip(&mut self, b: usize, k: usize) -> Option<()> {
+        let sb = self.bands.get(b)?;
+        let by = k >> sb.cbh;
+        let (buf, at) = &mut self.strips[b];
+        if *at == Some(by) {
+            return Some(());
+        }
+        // The band as the strip holds it: the block row at the top, block columns
+        // alike (blocks are found by their column, `index` % `nbx`).
+        let top = by << sb.cbh;
+        let view = Band {
+            x0: 0,
+            y0: 0,
+            h: sb.h.checked_sub(top)?,
+            ..sb.clone()
+        };
+        buf.clear();
+        buf.resize(view.h.min(1 << sb.cbh) * sb.w, 0);
+        for (info, coded) in self.rows[b].get(by)? {
+            let info = BlockInfo {
+                index: info.index % sb.nbx,
+                ..info.clone()
+            };
+            if self.style & 0x40 == 0 {
+                decode_block_part1(coded, &info, &view, buf, sb.w, self.style, &mut self.ctx)?;
+            } else {
+                decode_block(coded, &info, &view, buf, sb.w, &mut self.ctx)?;
+            }
+        }
+        *at = Some(by);
+        Some(())
+    }
+
+    /// Row `k` of band `b`, from its strip (see `strip`).
+    fn row(&self, b: usize, k: usize) -> Option<&[i32]> {
+        let sb = self.bands.get(b)?;
+        let r = k & ((1 << sb.cbh) - 1);
+        self.strips[b].0.get(r * sb.w..(r + 1) * sb.w)
+    }
+}
+
+impl super::dwt53::LastBands for LastLevel<'_> {
+    fn hl(&mut self, k: usize) -> Option<&[i32]> {
+        self.strip(0, k)?;
+        self.row(0, k)
+    }
+
+    fn lh_hh(&mut self, k: usize) -> Option<(&[i32], &[i32])> {
+        self.strip(1, k)?;
+        self.strip(2, k)?;
+        Some((self.row(1, k)?, self.row(2, k)?))
+    }
 }
 
 /// Part 1 (B.10.7.1): splits a block's `passes` into codeword segments (one per
