@@ -818,7 +818,13 @@ fn decode_block(
         for y in 0..ch {
             let src = &ctx.decoded[y * dstride..y * dstride + cw];
             let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
-            for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
+            let dst = &mut plane[at..at + cw];
+            // Four at a time with simd128, the rest below.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            let done = simd::dequantise(src, dst, sb.scale);
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+            let done = 0;
+            for (d, &v) in dst[done..].iter_mut().zip(&src[done..]) {
                 let mag = (v & 0x7FFF_FFFF) as i32;
                 let q = if v >> 31 != 0 { -mag } else { mag };
                 *d = dequantise(q, sb.scale).to_bits() as i32;
@@ -862,6 +868,27 @@ mod simd {
                 let mag = u32x4_shr(v128_and(v, m), shift);
                 let s = i32x4_shr(v, 31);
                 let d = i32x4_sub(v128_xor(mag, s), s);
+                v128_store(dst.as_mut_ptr().add(k) as *mut v128, d);
+            }
+        }
+        n
+    }
+
+    /// `dst[k]` = the sign-magnitude `src[k]` (sign at bit 31) as an `i32`,
+    /// dequantised (`dwt97::dequantise`: converted to f32, then multiplied by
+    /// `scale`), as its f32 bit pattern, four at a time (the same operations per
+    /// sample). Returns how many it did.
+    #[inline(always)]
+    pub(super) fn dequantise(src: &[u32], dst: &mut [i32], scale: f32) -> usize {
+        let n = src.len().min(dst.len()) & !3;
+        let (m, s) = (u32x4_splat(0x7FFF_FFFF), f32x4_splat(scale));
+        for k in (0..n).step_by(4) {
+            // SAFETY: k + 4 ≤ n ≤ both lengths.
+            unsafe {
+                let v = v128_load(src.as_ptr().add(k) as *const v128);
+                let sign = i32x4_shr(v, 31);
+                let q = i32x4_sub(v128_xor(v128_and(v, m), sign), sign);
+                let d = f32x4_mul(f32x4_convert_i32x4(q), s);
                 v128_store(dst.as_mut_ptr().add(k) as *mut v128, d);
             }
         }
