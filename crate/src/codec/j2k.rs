@@ -515,9 +515,11 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
     }
     let (mut planes, levels) = match samples {
         ht53::Samples::Int { planes, levels } => (planes, levels),
-        ht53::Samples::Float { planes, levels } => {
-            return Some(write_float(w, h, planes, levels, header.mct, &ranges, desc))
-        }
+        ht53::Samples::Float {
+            planes,
+            levels,
+            top,
+        } => return write_float(w, h, planes, levels, top, header.mct, &ranges, desc),
     };
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
@@ -620,17 +622,21 @@ fn output(w: usize, h: usize, components: usize, v: Vec<u8>, converted: bool) ->
 /// The irreversible path's synthesis (`dwt97`) and output: openjp2's ICT
 /// (`opj_mct_decode_real`) when the stream has it, then its rounding, level shift and
 /// clamp (`opj_tcd_dc_level_shift_decode`), into canonical little-endian samples.
-/// Grey samples are converted as the last vertical pass gives them.
+/// Grey samples are converted as the last vertical pass gives them, its high bands
+/// from `top` where `ht53` left them there (`None` if one of their code-blocks
+/// fails).
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn write_float(
     w: usize,
     h: usize,
     mut planes: Vec<Vec<f32>>,
     levels: u32,
+    top: Option<Box<ht53::TopBands>>,
     mct: bool,
     ranges: &[(i32, i32, i32)],
     desc: &PixelDescription,
-) -> CodecOutput {
+) -> Option<CodecOutput> {
     if planes.len() == 1 {
         let width = desc.canonical_sample_bytes();
         let mut v = vec![0u8; w * h * width];
@@ -655,10 +661,20 @@ fn write_float(
                 store(v, at + done, &ints[..rest.len()]);
             }
         };
-        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |y, samples| {
-            emit(&mut v, y * w, samples, &mut ints)
-        });
-        return output(w, h, 1, v, false);
+        let row = |y: usize, samples: &[f32]| emit(&mut v, y * w, samples, &mut ints);
+        match top {
+            Some(mut top) => {
+                if !dwt97::idwt97_bands(&mut planes[0], w, h, levels, &mut *top, row) {
+                    return None;
+                }
+            }
+            None => dwt97::idwt97_emit(&mut planes[0], w, h, levels, row),
+        }
+        return Some(output(w, h, 1, v, false));
+    }
+    // (`top` is for grey streams only.)
+    if top.is_some() {
+        return None;
     }
     for plane in planes.iter_mut() {
         dwt97::idwt97(plane, w, h, levels);
@@ -704,7 +720,7 @@ fn write_float(
             }
         }
     }
-    output(w, h, n, v, ict)
+    Some(output(w, h, n, v, ict))
 }
 
 /// openjp2's inverse ICT (`opj_mct_decode_real`), f32, in its operation order, of one

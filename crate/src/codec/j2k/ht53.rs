@@ -3,7 +3,9 @@
 //! `part1_fits` admit, when they are also one tile at the grid origin:
 //! packets of one layer in a resolution-major order (LRCP, RLCP or RPCL), with
 //! precinct partitions (B.6/B.7) where COD sets them, code-blocks through `ht_block`
-//! or `t1` straight into one subband-layout plane per component, then the inverse
+//! or `t1` straight into one subband-layout plane per component (but for grey
+//! irreversible HT streams, the last resolution's, decoded as the synthesis needs
+//! them: `TopBands`), then the inverse
 //! wavelet transform in
 //! place (F.3: each level horizontal, then vertical): the 5/3 on integers for
 //! reversible streams, or, for irreversible ones, the blocks dequantised and the 9/7
@@ -13,7 +15,7 @@
 //! data past the tile-part, a header openjp2 would refuse): the caller then decodes
 //! with openjp2, which says what is wrong.
 
-use super::dwt97::{band_scale, dequantise, res_size};
+use super::dwt97::{band_scale, dequantise, res_size, HighBands};
 use super::ht_block::decode_codeblock32;
 use super::t1::{CodeBlock, STYLE_BYPASS, STYLE_TERMALL, T1};
 
@@ -190,6 +192,7 @@ fn read_params(data: &[u8], first_sot: usize, components: usize) -> Option<Param
 
 /// One subband: where it lies in the component's subband-layout plane, and its
 /// code-block grid.
+#[derive(Clone, Copy)]
 struct Band {
     x0: usize,
     y0: usize,
@@ -274,10 +277,111 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
 
 /// What `decode` gives per component: the subbands, for the caller to synthesise
 /// (`levels` decompositions) so that it can convert the last pass's samples as they
-/// come: as integers for `dwt53`, or dequantised as openjp2's f32 for `dwt97`.
-pub(super) enum Samples {
-    Int { planes: Vec<Vec<i32>>, levels: u32 },
-    Float { planes: Vec<Vec<f32>>, levels: u32 },
+/// come: as integers for `dwt53`, or dequantised as openjp2's f32 for `dwt97`; with
+/// `top`, the plane holds the lower resolution only (for `dwt97::idwt97_bands`),
+/// the last resolution's bands being decoded as the synthesis comes to them.
+pub(super) enum Samples<'a> {
+    Int {
+        planes: Vec<Vec<i32>>,
+        levels: u32,
+    },
+    Float {
+        planes: Vec<Vec<f32>>,
+        levels: u32,
+        top: Option<Box<TopBands<'a>>>,
+    },
+}
+
+/// A code-block kept for `TopBands`, with its coded bytes.
+type Pending<'a> = (BlockInfo, &'a [u8]);
+
+/// The last resolution's HT code-blocks of a grey irreversible stream, decoded a
+/// row of code-blocks at a time as the synthesis comes to them
+/// (`dwt97::HighBands`): their samples are then in cache when it reads them, where
+/// through the plane they were written long before and read back from memory.
+pub(super) struct TopBands<'a> {
+    /// HL, LH, HH.
+    bands: Vec<Band>,
+    /// Per band, per row of code-blocks: the blocks that packets included, with
+    /// their coded bytes.
+    pending: Vec<Vec<Vec<Pending<'a>>>>,
+    /// Per band: the samples of its row of code-blocks `next − 1` (row stride the
+    /// band's width).
+    rows: Vec<Vec<f32>>,
+    /// The next row of code-blocks to decode.
+    next: usize,
+    ctx: BlockContext,
+}
+
+impl<'a> TopBands<'a> {
+    fn new(bands: Vec<Band>, blocks: Vec<Pending<'a>>, ctx: BlockContext) -> Self {
+        let mut pending: Vec<Vec<Vec<_>>> = bands
+            .iter()
+            .map(|sb| (0..sb.nby).map(|_| Vec::new()).collect())
+            .collect();
+        for (info, coded) in blocks {
+            let sb = &bands[info.band];
+            pending[info.band][info.index / sb.nbx].push((info, coded));
+        }
+        TopBands {
+            rows: vec![Vec::new(); bands.len()],
+            bands,
+            pending,
+            next: 0,
+            ctx,
+        }
+    }
+
+    /// Decodes row `by` of code-blocks of each band that has one into `rows`, each
+    /// row of blocks as a band of its own (at the origin, one block high), zeros
+    /// where no block was included.
+    fn decode_row(&mut self, by: usize) -> Option<()> {
+        for (b, sb) in self.bands.iter().enumerate() {
+            if by >= sb.nby {
+                continue;
+            }
+            let row0 = by << sb.cbh;
+            let view = Band {
+                x0: 0,
+                y0: 0,
+                h: sb.h - row0,
+                nby: 1,
+                ..*sb
+            };
+            let buf = &mut self.rows[b];
+            buf.clear();
+            buf.resize(sb.w * (1usize << sb.cbh).min(view.h), 0.0);
+            for (info, coded) in &self.pending[b][by] {
+                let info = BlockInfo {
+                    index: info.index % sb.nbx,
+                    ..*info
+                };
+                let plane = bytemuck::cast_slice_mut(buf);
+                decode_block(coded, &info, &view, plane, sb.w, &mut self.ctx)?;
+            }
+        }
+        Some(())
+    }
+}
+
+impl HighBands for TopBands<'_> {
+    fn load(&mut self, i: usize) -> bool {
+        // The three bands' code-blocks are alike in height.
+        let by = i >> self.bands[0].cbh;
+        while self.next <= by {
+            if self.decode_row(self.next).is_none() {
+                return false;
+            }
+            self.next += 1;
+        }
+        true
+    }
+
+    fn row(&self, b: usize, i: usize) -> &[f32] {
+        let sb = &self.bands[b];
+        let y = i - ((self.next - 1) << sb.cbh);
+        &self.rows[b][y * sb.w..][..sb.w]
+    }
 }
 
 /// Decodes the samples of a single-tile HTJ2K stream: `components` planes of
@@ -286,7 +390,7 @@ pub(super) fn decode(
     data: &[u8],
     first_sot: usize,
     components: usize,
-) -> Option<(usize, usize, Samples)> {
+) -> Option<(usize, usize, Samples<'_>)> {
     let p = read_params(data, first_sot, components)?;
     let (w, h) = (p.width, p.height);
     // The one tile-part (checked by `tile_parts_complete`): SOT, SOD, then packets.
@@ -301,12 +405,27 @@ pub(super) fn decode(
     let all_bands: Vec<Vec<Band>> = (0..=p.levels)
         .map(|r| bands(&p, r))
         .collect::<Option<_>>()?;
+    // Grey, irreversible, HT, with a last level that `dwt97::idwt97_bands` takes:
+    // the last resolution's code-blocks kept for `TopBands`, the plane holding the
+    // lower resolution only (row stride its width).
+    let top =
+        p.irreversible && components == 1 && p.levels >= 1 && h >= 2 && p.cb_style & 0x40 != 0;
+    let (pw, ph) = if top {
+        (
+            res_size(w, p.levels, p.levels - 1),
+            res_size(h, p.levels, p.levels - 1),
+        )
+    } else {
+        (w, h)
+    };
+    let mut top_blocks = Vec::new();
     // Irreversible: f32 planes, into which the blocks write their dequantised
     // samples' bit patterns (openjp2 does the same in its tile buffer).
     let mut planes = if p.irreversible {
         Samples::Float {
-            planes: (0..components).map(|_| vec![0f32; w * h]).collect(),
+            planes: (0..components).map(|_| vec![0f32; pw * ph]).collect(),
             levels: p.levels,
+            top: None,
         }
     } else {
         Samples::Int {
@@ -345,17 +464,23 @@ pub(super) fn decode(
                     Samples::Int { planes, .. } => &mut planes[c],
                     Samples::Float { planes, .. } => bytemuck::cast_slice_mut(&mut planes[c]),
                 };
+                let defer = (top && r == p.levels as usize).then_some(&mut top_blocks);
                 pos += read_packet(
                     &body[pos.min(body.len())..],
                     band_set,
                     (k % npx, k / npx),
                     &p,
                     plane,
-                    w,
+                    pw,
+                    defer,
                     &mut ctx,
                 )?;
             }
         }
+    }
+    if let (true, Samples::Float { top: t, .. }) = (top, &mut planes) {
+        let bands = all_bands[p.levels as usize].clone();
+        *t = Some(Box::new(TopBands::new(bands, top_blocks, ctx)));
     }
     Some((w, h, planes))
 }
@@ -372,6 +497,7 @@ struct BlockContext {
     t1: T1,
 }
 
+#[derive(Clone, Copy)]
 struct BlockInfo {
     band: usize,
     index: usize,
@@ -462,15 +588,17 @@ fn log2ceil(x: u32) -> u32 {
     t + ((x & (x - 1)) != 0) as u32
 }
 
-/// Reads one packet (header, then the code-block bodies, decoded into `plane`) and
-/// returns its length in bytes.
-fn read_packet(
-    data: &[u8],
+/// Reads one packet (header, then the code-block bodies, decoded into `plane`, or
+/// HT ones kept in `defer` with their bytes) and returns its length in bytes.
+#[allow(clippy::too_many_arguments)]
+fn read_packet<'a>(
+    data: &'a [u8],
     bands: &[Band],
     precinct: (usize, usize),
     p: &Params,
     plane: &mut [i32],
     stride: usize,
+    mut defer: Option<&mut Vec<Pending<'a>>>,
     ctx: &mut BlockContext,
 ) -> Option<usize> {
     let mut r = Bits {
@@ -650,6 +778,8 @@ fn read_packet(
                 p.cb_style,
                 ctx,
             )?;
+        } else if let Some(defer) = defer.as_mut() {
+            defer.push((*info, coded));
         } else {
             decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
         }
