@@ -4,7 +4,7 @@
 //! packets of one layer in a resolution-major order (LRCP, RLCP or RPCL), with
 //! precinct partitions (B.6/B.7) where COD sets them, code-blocks through `ht_block`
 //! or `t1` straight into one subband-layout plane per component (but for grey
-//! irreversible HT streams, the last resolution's, decoded as the synthesis needs
+//! irreversible streams, the last resolution's, decoded as the synthesis needs
 //! them: `TopBands`), then the inverse
 //! wavelet transform in
 //! place (F.3: each level horizontal, then vertical): the 5/3 on integers for
@@ -295,7 +295,15 @@ pub(super) enum Samples<'a> {
 /// A code-block kept for `TopBands`, with its coded bytes.
 type Pending<'a> = (BlockInfo, &'a [u8]);
 
-/// The last resolution's HT code-blocks of a grey irreversible stream, decoded a
+/// The code-blocks kept for `TopBands` as the packets are read, and (part 1) their
+/// codeword segments, which their `seg_start` index.
+#[derive(Default)]
+struct TopBlocks<'a> {
+    blocks: Vec<Pending<'a>>,
+    segments: Vec<(u32, u32)>,
+}
+
+/// The last resolution's code-blocks of a grey irreversible stream, decoded a
 /// row of code-blocks at a time as the synthesis comes to them
 /// (`dwt97::HighBands`): their samples are then in cache when it reads them, where
 /// through the plane they were written long before and read back from memory.
@@ -310,16 +318,20 @@ pub(super) struct TopBands<'a> {
     rows: Vec<Vec<f32>>,
     /// The next row of code-blocks to decode.
     next: usize,
+    /// COD's code-block style: HT or part 1.
+    style: u8,
+    /// With the part-1 blocks' segments.
     ctx: BlockContext,
 }
 
 impl<'a> TopBands<'a> {
-    fn new(bands: Vec<Band>, blocks: Vec<Pending<'a>>, ctx: BlockContext) -> Self {
+    fn new(bands: Vec<Band>, top: TopBlocks<'a>, style: u8, mut ctx: BlockContext) -> Self {
+        ctx.segments = top.segments;
         let mut pending: Vec<Vec<Vec<_>>> = bands
             .iter()
             .map(|sb| (0..sb.nby).map(|_| Vec::new()).collect())
             .collect();
-        for (info, coded) in blocks {
+        for (info, coded) in top.blocks {
             let sb = &bands[info.band];
             pending[info.band][info.index / sb.nbx].push((info, coded));
         }
@@ -328,6 +340,7 @@ impl<'a> TopBands<'a> {
             bands,
             pending,
             next: 0,
+            style,
             ctx,
         }
     }
@@ -357,7 +370,12 @@ impl<'a> TopBands<'a> {
                     ..*info
                 };
                 let plane = bytemuck::cast_slice_mut(buf);
-                decode_block(coded, &info, &view, plane, sb.w, &mut self.ctx)?;
+                if self.style & 0x40 == 0 {
+                    let ctx = &mut self.ctx;
+                    decode_block_part1(coded, &info, &view, plane, sb.w, self.style, ctx)?;
+                } else {
+                    decode_block(coded, &info, &view, plane, sb.w, &mut self.ctx)?;
+                }
             }
         }
         Some(())
@@ -405,11 +423,10 @@ pub(super) fn decode(
     let all_bands: Vec<Vec<Band>> = (0..=p.levels)
         .map(|r| bands(&p, r))
         .collect::<Option<_>>()?;
-    // Grey, irreversible, HT, with a last level that `dwt97::idwt97_bands` takes:
-    // the last resolution's code-blocks kept for `TopBands`, the plane holding the
+    // Grey, irreversible, with a last level that `dwt97::idwt97_bands` takes: the
+    // last resolution's code-blocks kept for `TopBands`, the plane holding the
     // lower resolution only (row stride its width).
-    let top =
-        p.irreversible && components == 1 && p.levels >= 1 && h >= 2 && p.cb_style & 0x40 != 0;
+    let top = p.irreversible && components == 1 && p.levels >= 1 && h >= 2;
     let (pw, ph) = if top {
         (
             res_size(w, p.levels, p.levels - 1),
@@ -418,7 +435,7 @@ pub(super) fn decode(
     } else {
         (w, h)
     };
-    let mut top_blocks = Vec::new();
+    let mut top_blocks = TopBlocks::default();
     // Irreversible: f32 planes, into which the blocks write their dequantised
     // samples' bit patterns (openjp2 does the same in its tile buffer).
     let mut planes = if p.irreversible {
@@ -480,7 +497,7 @@ pub(super) fn decode(
     }
     if let (true, Samples::Float { top: t, .. }) = (top, &mut planes) {
         let bands = all_bands[p.levels as usize].clone();
-        *t = Some(Box::new(TopBands::new(bands, top_blocks, ctx)));
+        *t = Some(Box::new(TopBands::new(bands, top_blocks, p.cb_style, ctx)));
     }
     Some((w, h, planes))
 }
@@ -589,7 +606,7 @@ fn log2ceil(x: u32) -> u32 {
 }
 
 /// Reads one packet (header, then the code-block bodies, decoded into `plane`, or
-/// HT ones kept in `defer` with their bytes) and returns its length in bytes.
+/// kept in `defer` with their bytes) and returns its length in bytes.
 #[allow(clippy::too_many_arguments)]
 fn read_packet<'a>(
     data: &'a [u8],
@@ -598,7 +615,7 @@ fn read_packet<'a>(
     p: &Params,
     plane: &mut [i32],
     stride: usize,
-    mut defer: Option<&mut Vec<Pending<'a>>>,
+    mut defer: Option<&mut TopBlocks<'a>>,
     ctx: &mut BlockContext,
 ) -> Option<usize> {
     let mut r = Bits {
@@ -768,7 +785,18 @@ fn read_packet<'a>(
         };
         let coded = data.get(pos..pos + len)?;
         pos += len;
-        if p.cb_style & 0x40 == 0 {
+        if let Some(defer) = defer.as_mut() {
+            let mut info = *info;
+            if p.cb_style & 0x40 == 0 {
+                // Its segments, from this packet's, to the kept ones.
+                let (at, n) = (info.seg_start as usize, info.pass2_len as usize);
+                info.seg_start = defer.segments.len() as u32;
+                defer
+                    .segments
+                    .extend_from_slice(ctx.segments.get(at..at + n)?);
+            }
+            defer.blocks.push((info, coded));
+        } else if p.cb_style & 0x40 == 0 {
             decode_block_part1(
                 coded,
                 info,
@@ -778,8 +806,6 @@ fn read_packet<'a>(
                 p.cb_style,
                 ctx,
             )?;
-        } else if let Some(defer) = defer.as_mut() {
-            defer.push((*info, coded));
         } else {
             decode_block(coded, info, &bands[info.band], plane, stride, ctx)?;
         }
