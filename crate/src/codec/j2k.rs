@@ -519,9 +519,11 @@ fn decode_ht(data: &[u8], header: &J2kHeader, desc: &PixelDescription) -> Option
             levels,
             last,
         } => (planes, levels, last),
-        ht53::Samples::Float { planes, levels } => {
-            return Some(write_float(w, h, planes, levels, header.mct, &ranges, desc))
-        }
+        ht53::Samples::Float {
+            planes,
+            levels,
+            last,
+        } => return write_float(w, h, planes, levels, last, header.mct, &ranges, desc),
     };
     let width = desc.canonical_sample_bytes();
     let stride = n * width;
@@ -638,17 +640,20 @@ fn output(w: usize, h: usize, components: usize, v: Vec<u8>, converted: bool) ->
 /// The irreversible path's synthesis (`dwt97`) and output: openjp2's ICT
 /// (`opj_mct_decode_real`) when the stream has it, then its rounding, level shift and
 /// clamp (`opj_tcd_dc_level_shift_decode`), into canonical little-endian samples.
-/// Grey samples are converted as the last vertical pass gives them.
+/// Grey samples are converted as the last vertical pass gives them, its high bands
+/// from `last` where `ht53` kept them (`None` if one of their code-blocks fails).
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn write_float(
     w: usize,
     h: usize,
     mut planes: Vec<Vec<f32>>,
     levels: u32,
+    mut last: Vec<ht53::LastLevel>,
     mct: bool,
     ranges: &[(i32, i32, i32)],
     desc: &PixelDescription,
-) -> CodecOutput {
+) -> Option<CodecOutput> {
     if planes.len() == 1 {
         let width = desc.canonical_sample_bytes();
         let mut v = vec![0u8; w * h * width];
@@ -673,10 +678,20 @@ fn write_float(
                 store(v, at + done, &ints[..rest.len()]);
             }
         };
-        dwt97::idwt97_emit(&mut planes[0], w, h, levels, |y, samples| {
-            emit(&mut v, y * w, samples, &mut ints)
-        });
-        return output(w, h, 1, v, false);
+        let row = |y: usize, samples: &[f32]| emit(&mut v, y * w, samples, &mut ints);
+        match last.first_mut() {
+            Some(last) if last.deferred() => {
+                if !dwt97::idwt97_bands(&mut planes[0], w, h, levels, last, row) {
+                    return None;
+                }
+            }
+            _ => dwt97::idwt97_emit(&mut planes[0], w, h, levels, row),
+        }
+        return Some(output(w, h, 1, v, false));
+    }
+    // (`ht53` keeps the last level apart for grey streams only.)
+    if last.iter().any(|l| l.deferred()) {
+        return None;
     }
     for plane in planes.iter_mut() {
         dwt97::idwt97(plane, w, h, levels);
@@ -722,7 +737,7 @@ fn write_float(
             }
         }
     }
-    output(w, h, n, v, ict)
+    Some(output(w, h, n, v, ict))
 }
 
 /// openjp2's inverse ICT (`opj_mct_decode_real`), f32, in its operation order, of one
@@ -778,80 +793,90 @@ fn round_line_inlined(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) {
 }
 
 /// `round_line` and the little-endian store of 8- and 16-bit samples, fused, with
-/// simd128: `f32x4.nearest` rounds half to even as `round_small` does; and the same
+/// simd128: adding `ROUND_MAGIC` rounds half to even as `round_small` does; and the same
 /// store for integer samples (`store_grey_row`).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd_round {
-    use super::ROUND_FAST_LIMIT;
+    use super::{ROUND_FAST_LIMIT, ROUND_MAGIC};
     use core::arch::wasm32::*;
 
-    /// Four samples rounded half to even, level-shifted and clamped, when all four
-    /// are below `ROUND_FAST_LIMIT` in magnitude (a NaN is not).
+    const MAGIC_BITS: i32 = ROUND_MAGIC.to_bits() as i32;
+
+    /// Four samples rounded half to even, level-shifted and clamped (`range` = (lo,
+    /// hi, `MAGIC_BITS` less the level shift)), and a mask of those below
+    /// `ROUND_FAST_LIMIT` in magnitude (a NaN is not), for which the result is exact:
+    /// adding `ROUND_MAGIC` rounds such an x half to even to an integer in the last place
+    /// of a float in [2^23, 2^24], whose bit pattern less `MAGIC_BITS` is that
+    /// integer (two operations, where `nearest` and `trunc_sat` are many).
     #[inline(always)]
-    fn round4(x: v128, (lo, hi, shift): (v128, v128, v128)) -> Option<v128> {
+    fn round4(x: v128, (lo, hi, bias): (v128, v128, v128)) -> (v128, v128) {
         let small = f32x4_lt(f32x4_abs(x), f32x4_splat(ROUND_FAST_LIMIT));
-        if !i32x4_all_true(small) {
-            return None;
-        }
-        let r = i32x4_trunc_sat_f32x4(f32x4_nearest(x));
-        Some(i32x4_min(i32x4_max(i32x4_add(r, shift), lo), hi))
+        let r = i32x4_sub(f32x4_add(x, f32x4_splat(ROUND_MAGIC)), bias);
+        (i32x4_min(i32x4_max(r, lo), hi), small)
     }
 
-    /// `round_line` four samples at a time, as far as `round4` goes; returns how many
-    /// it did.
-    pub(super) fn round_ints(
-        src: &[f32],
-        dst: &mut [i32],
-        (lo, hi, shift): (i32, i32, i32),
-    ) -> usize {
+    /// `round4`'s lanes for `(lo, hi, shift)`.
+    fn splat_range((lo, hi, shift): (i32, i32, i32)) -> (v128, v128, v128) {
+        let bias = MAGIC_BITS - shift;
+        (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(bias))
+    }
+
+    /// `round_line` four samples at a time; returns how many it did: all but the
+    /// last `len % 4` when every sample is below `ROUND_FAST_LIMIT` in magnitude,
+    /// else none (checked once, at the end: the caller then redoes the line).
+    pub(super) fn round_ints(src: &[f32], dst: &mut [i32], range: (i32, i32, i32)) -> usize {
         let n = src.len().min(dst.len()) & !3;
-        let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
-        let mut i = 0;
-        while i < n {
+        let range = splat_range(range);
+        let mut all_small = u32x4_splat(!0);
+        for i in (0..n).step_by(4) {
             // SAFETY: i + 4 ≤ n ≤ both lengths.
             unsafe {
-                let Some(v) = round4(v128_load(src.as_ptr().add(i) as *const v128), range) else {
-                    break;
-                };
+                let (v, small) = round4(v128_load(src.as_ptr().add(i) as *const v128), range);
                 v128_store(dst.as_mut_ptr().add(i) as *mut v128, v);
+                all_small = v128_and(all_small, small);
             }
-            i += 4;
         }
-        i
+        if i32x4_all_true(all_small) {
+            n
+        } else {
+            0
+        }
     }
 
     /// Rounds, level-shifts, clamps (`range` = (lo, hi, shift)) and stores `src` as
-    /// `width`-byte samples into `dst`, eight at a time, as far as every sample of a
-    /// group of eight is below `ROUND_FAST_LIMIT` in magnitude (a NaN is not);
-    /// returns how many samples it stored. Widths other than 1 and 2: none.
+    /// `width`-byte samples into `dst`, eight at a time; returns how many samples it
+    /// stored: all but the last `len % 8` when every sample is below
+    /// `ROUND_FAST_LIMIT` in magnitude (a NaN is not), else none (checked once, at
+    /// the end: the caller then redoes the line). Widths other than 1 and 2: none.
     pub(super) fn round_store(
         src: &[f32],
         dst: &mut [u8],
         width: usize,
-        (lo, hi, shift): (i32, i32, i32),
+        range: (i32, i32, i32),
     ) -> usize {
         if width != 1 && width != 2 {
             return 0;
         }
         let n = (src.len().min(dst.len() / width)) & !7;
-        let range = (i32x4_splat(lo), i32x4_splat(hi), i32x4_splat(shift));
         // Clamped to [lo, hi], which fits the sample width: the saturating narrowing
         // below is exact with the right signedness.
-        let signed = lo < 0;
-        let mut i = 0;
-        while i < n {
+        let signed = range.0 < 0;
+        let range = splat_range(range);
+        let mut all_small = u32x4_splat(!0);
+        for i in (0..n).step_by(8) {
             // SAFETY: i + 8 ≤ n ≤ src.len(), and n × width ≤ dst.len().
             unsafe {
-                let a = round4(v128_load(src.as_ptr().add(i) as *const v128), range);
-                let b = round4(v128_load(src.as_ptr().add(i + 4) as *const v128), range);
-                let (Some(ia), Some(ib)) = (a, b) else {
-                    break;
-                };
-                narrow_store8(ia, ib, signed, width, dst.as_mut_ptr(), i);
+                let (a, sa) = round4(v128_load(src.as_ptr().add(i) as *const v128), range);
+                let (b, sb) = round4(v128_load(src.as_ptr().add(i + 4) as *const v128), range);
+                all_small = v128_and(all_small, v128_and(sa, sb));
+                narrow_store8(a, b, signed, width, dst.as_mut_ptr(), i);
             }
-            i += 8;
         }
-        i
+        if i32x4_all_true(all_small) {
+            n
+        } else {
+            0
+        }
     }
 
     /// Stores samples `i..i + 8` of `dst` (`width` bytes each, 1 or 2) from the lanes
@@ -920,17 +945,18 @@ mod simd_round {
 /// at most 2^30 cannot overflow).
 const ROUND_FAST_LIMIT: f32 = 4_194_304.0;
 
+/// 1.5 · 2^23: adding and subtracting it rounds half to even any |x| < 2^22.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+
 /// Round half to even of |x| < 2^22, as `lrintf` does in the default rounding mode.
 #[inline(always)]
 fn round_small(x: f32) -> i32 {
-    // 1.5 · 2^23: adding and subtracting it rounds half to even any |x| < 2^22
-    // (natively, where `round_ties_even` may be a library call; wasm has an
-    // instruction).
-    const MAGIC: f32 = 12_582_912.0;
+    // `ROUND_MAGIC` natively, where `round_ties_even` may be a library call; wasm has
+    // an instruction.
     let r = if cfg!(target_arch = "wasm32") {
         x.round_ties_even()
     } else {
-        (x + MAGIC) - MAGIC
+        (x + ROUND_MAGIC) - ROUND_MAGIC
     };
     debug_assert!(r.abs() <= ROUND_FAST_LIMIT);
     // SAFETY: r is an integer of magnitude at most 2^22 (callers check |x| < 2^22),

@@ -133,13 +133,14 @@ fn vert53(src: &[i32], dst: &mut [i32], stride: usize, wr: usize, n: usize, nl: 
 }
 
 /// The last decomposition level's HL, LH and HH bands, row by row, for
-/// `Rows53`, from wherever they are kept (`ht53` decodes their code-blocks as
-/// their rows are asked for). None when they cannot be had.
-pub(super) trait LastBands {
+/// `Rows53` (`T` = i32) and `dwt97::idwt97_bands` (f32), from wherever they are
+/// kept (`ht53` decodes their code-blocks as their rows are asked for). None when
+/// they cannot be had.
+pub(super) trait LastBands<T> {
     /// Row `k` of the HL band: the high half of the level's L row k.
-    fn hl(&mut self, k: usize) -> Option<&[i32]>;
+    fn hl(&mut self, k: usize) -> Option<&[T]>;
     /// Row `k` of the LH and HH bands: the low and high halves of its H row k.
-    fn lh_hh(&mut self, k: usize) -> Option<(&[i32], &[i32])>;
+    fn lh_hh(&mut self, k: usize) -> Option<(&[T], &[T])>;
 }
 
 /// The inverse 5/3 transform of a `width` × `height` component with `levels`
@@ -148,7 +149,7 @@ pub(super) trait LastBands {
 /// holds all of the component but the last level's HL, LH and HH bands (`last`), as
 /// the subband layout of resolution `levels − 1` (its width is the row stride), or,
 /// with no levels, the whole component; it is left holding intermediate values.
-pub(super) struct Rows53<'a, L: LastBands> {
+pub(super) struct Rows53<'a, L: LastBands<i32>> {
     plane: &'a [i32],
     last: &'a mut L,
     width: usize,
@@ -171,7 +172,7 @@ pub(super) struct Rows53<'a, L: LastBands> {
     odd: Vec<i32>,
 }
 
-impl<'a, L: LastBands> Rows53<'a, L> {
+impl<'a, L: LastBands<i32>> Rows53<'a, L> {
     /// Synthesises the levels below the last one in `plane`, whole: rows (L | H)
     /// into a scratch plane, then columns back.
     pub(super) fn new(

@@ -23,6 +23,8 @@
 //!
 //! The tile is at the grid origin (even coordinates), as `ht53` requires.
 
+use super::dwt53::LastBands;
+
 const K: f32 = 1.230_174_1;
 /// openjp2's "historic value for 2 / opj_invK" (BUG_WEIRD_TWO_INVK), not 2/K exactly.
 const TWO_INV_K: f32 = 1.625_732_4;
@@ -79,6 +81,87 @@ pub(super) fn idwt97_emit(
     synthesise(plane, width, height, levels, Some(emit));
 }
 
+/// `idwt97_emit` (`levels` at least 1, `height` at least 2) with the plane holding
+/// only the last level's low band (its LL: the lower resolution's size, row stride
+/// its width) and the three high bands from `bands`, whose rows are asked for in
+/// order. False when `bands` fails (some rows then emitted, not all).
+pub(super) fn idwt97_bands(
+    plane: &mut [f32],
+    width: usize,
+    height: usize,
+    levels: u32,
+    bands: &mut impl LastBands<f32>,
+    mut emit: impl FnMut(usize, &[f32]),
+) -> bool {
+    let (sw, sh) = (
+        res_size(width, levels, levels - 1),
+        res_size(height, levels, levels - 1),
+    );
+    if plane.len() < sw * sh || height < 2 {
+        return false;
+    }
+    // The lower resolution's levels (of the same sizes: ⌈⌈n/2⌉/2^j⌉ = ⌈n/2^(j+1)⌉).
+    idwt97(plane, sw, sh, levels - 1);
+    let mut rows = BandRows {
+        ll: plane,
+        sw,
+        bands,
+    };
+    let (mut lo, mut hi) = (Vec::new(), Vec::new());
+    last_level_rows(&mut rows, width, height, sh, &mut lo, &mut hi, &mut emit).is_some()
+}
+
+/// The last level's interleaved rows as `last_level_rows` reads them: row k's low
+/// and high halves (k even: rows k/2 of LL and HL; odd: of LH and HH), k from 0 up;
+/// `None` when they cannot be had.
+trait LevelRows {
+    fn rows(&mut self, k: usize) -> Option<(&[f32], &[f32])>;
+}
+
+/// The subbands in the plane (row stride `stride`, LL and HL on top of `sh` rows,
+/// `sw` columns on the left).
+struct PlaneRows<'a> {
+    plane: &'a [f32],
+    stride: usize,
+    rw: usize,
+    sw: usize,
+    sh: usize,
+}
+
+impl LevelRows for PlaneRows<'_> {
+    #[inline(always)]
+    fn rows(&mut self, k: usize) -> Option<(&[f32], &[f32])> {
+        let y = if k.is_multiple_of(2) {
+            k / 2
+        } else {
+            self.sh + k / 2
+        };
+        Some(self.plane[y * self.stride..][..self.rw].split_at(self.sw))
+    }
+}
+
+/// LL in its own plane (row stride `sw`), the high bands from `LastBands`.
+struct BandRows<'a, B> {
+    ll: &'a [f32],
+    sw: usize,
+    bands: &'a mut B,
+}
+
+impl<B: LastBands<f32>> LevelRows for BandRows<'_, B> {
+    #[inline(always)]
+    fn rows(&mut self, k: usize) -> Option<(&[f32], &[f32])> {
+        let i = k / 2;
+        if k.is_multiple_of(2) {
+            Some((
+                self.ll.get(i * self.sw..)?.get(..self.sw)?,
+                self.bands.hl(i)?,
+            ))
+        } else {
+            self.bands.lh_hh(i)
+        }
+    }
+}
+
 fn synthesise(
     plane: &mut [f32],
     width: usize,
@@ -101,7 +184,14 @@ fn synthesise(
         );
         if r == levels && rh > 1 {
             if let Some(emit) = emit.as_mut() {
-                last_level_rows(plane, stride, rw, rh, sw, sh, &mut lo, &mut hi, emit);
+                let mut rows = PlaneRows {
+                    plane,
+                    stride,
+                    rw,
+                    sw,
+                    sh,
+                };
+                last_level_rows(&mut rows, rw, rh, sh, &mut lo, &mut hi, emit);
                 return;
             }
         }
@@ -127,23 +217,22 @@ fn synthesise(
 }
 
 /// The last level, with `emit`: row by row rather than strip by strip, so that
-/// each row is read from the plane once, transformed horizontally and lifted
+/// each row is read (from `src`) once, transformed horizontally and lifted
 /// vertically while in cache, and emitted (the plane left as it was). The
 /// vertical lifting is two `RowLifter`s in a chain, δγ then βα, as the strips'
-/// `gather_delta_gamma` and `beta_alpha` but on whole rows.
+/// `gather_delta_gamma` and `beta_alpha` but on whole rows. `None` when `src`
+/// fails.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn last_level_rows(
-    plane: &[f32],
-    stride: usize,
+    src: &mut impl LevelRows,
     rw: usize,
     rh: usize,
-    sw: usize,
     sh: usize,
     lo: &mut Vec<f32>,
     hi: &mut Vec<f32>,
     emit: &mut impl FnMut(usize, &[f32]),
-) {
+) -> Option<()> {
     let dn = rh - sh;
     let mut first = RowLifter::new(rw, sh, dn, -DELTA, -GAMMA);
     let mut second = RowLifter::new(rw, sh, dn, -BETA, -ALPHA);
@@ -151,23 +240,20 @@ fn last_level_rows(
     let mut pass =
         |k: usize, row: &mut Vec<f32>| second.push(k, |b| core::mem::swap(b, row), &mut out);
     for k in 0..rh {
-        let (y, s) = if k.is_multiple_of(2) {
-            (k / 2, K)
-        } else {
-            (sh + k / 2, TWO_INV_K)
-        };
-        let src = &plane[y * stride..][..rw];
+        let s = if k.is_multiple_of(2) { K } else { TWO_INV_K };
+        let (src_lo, src_hi) = src.rows(k)?;
         let fill = |b: &mut Vec<f32>| {
             if rw > 1 {
-                horizontal_scaled(src, b, sw, lo, hi, s);
+                horizontal_scaled(src_lo, src_hi, b, lo, hi, s);
             } else {
-                b[0] = src[0] * s;
+                b[0] = src_lo[0] * s;
             }
         };
         first.push(k, fill, &mut pass);
     }
     first.finish(&mut pass);
     second.finish(&mut out);
+    Some(())
 }
 
 /// Two lifting steps, `x_low += (n + n') · cl` then `x_high += (n + n') · ch`, on
@@ -271,39 +357,40 @@ impl RowLifter {
 /// α lifted as the two are interleaved back into the row.
 #[inline(never)]
 fn horizontal(row: &mut [f32], sn: usize, lo: &mut Vec<f32>, hi: &mut Vec<f32>) {
-    let (lo, hi) = horizontal_lift(row, sn, lo, hi);
+    let (src_lo, src_hi) = row.split_at(sn);
+    let (lo, hi) = horizontal_lift(src_lo, src_hi, lo, hi);
     lift_high_interleave::<false>(row, lo, hi, -ALPHA, 1.0);
 }
 
-/// `horizontal` from `src` into `out`, every sample then multiplied by `s` (the
-/// vertical pass's scaling, for `last_level_rows`).
+/// `horizontal` from `src_lo` (low) and `src_hi` (high) into `out`, every sample
+/// then multiplied by `s` (the vertical pass's scaling, for `last_level_rows`).
 #[inline(never)]
 fn horizontal_scaled(
-    src: &[f32],
+    src_lo: &[f32],
+    src_hi: &[f32],
     out: &mut [f32],
-    sn: usize,
     lo: &mut Vec<f32>,
     hi: &mut Vec<f32>,
     s: f32,
 ) {
-    let (lo, hi) = horizontal_lift(src, sn, lo, hi);
+    let (lo, hi) = horizontal_lift(src_lo, src_hi, lo, hi);
     lift_high_interleave::<true>(out, lo, hi, -ALPHA, s);
 }
 
-/// `horizontal` up to α: `src` split and lifted into `lo` and `hi`.
+/// `horizontal` up to α: `src_lo` and `src_hi` lifted into `lo` and `hi`.
 #[inline(always)]
 fn horizontal_lift<'a>(
-    src: &[f32],
-    sn: usize,
+    src_lo: &[f32],
+    src_hi: &[f32],
     lo: &'a mut Vec<f32>,
     hi: &'a mut Vec<f32>,
 ) -> (&'a [f32], &'a [f32]) {
-    let dn = src.len() - sn;
+    let (sn, dn) = (src_lo.len(), src_hi.len());
     // Every row of a level has the same length: after the first, no-ops.
     lo.resize(sn, 0.0);
     hi.resize(dn, 0.0);
     let (lo, hi) = (&mut lo[..sn], &mut hi[..dn]);
-    scale_lift_low(lo, hi, src, -DELTA);
+    scale_lift_low(lo, hi, src_lo, src_hi, -DELTA);
     lift_high_low(hi, lo, -GAMMA, -BETA);
     (lo, hi)
 }
@@ -344,15 +431,15 @@ fn lift_high_low(hi: &mut [f32], lo: &mut [f32], g: f32, b: f32) {
     }
 }
 
-/// `lo[i] = src[i] · K` and `hi[i] = src[sn + i] · TWO_INV_K`, then the low
+/// `lo[i] = src_lo[i] · K` and `hi[i] = src_hi[i] · TWO_INV_K`, then the low
 /// lifting step `lo[i] += (hi[i-1] + hi[i]) · c` (openjp2's step 2 on the even
 /// samples), with `hi[-1] = hi[0]` as `(hi[0] + hi[0]) · c` and, when there are
 /// more low samples than high, the last as `hi[dn-1] · (c + c)`; in one pass (the
 /// same operations on each sample in the same order). Needs `hi` not empty.
 #[inline(always)]
-fn scale_lift_low(lo: &mut [f32], hi: &mut [f32], src: &[f32], c: f32) {
+fn scale_lift_low(lo: &mut [f32], hi: &mut [f32], src_lo: &[f32], src_hi: &[f32], c: f32) {
     let (sn, dn) = (lo.len(), hi.len());
-    let (src_lo, src_hi) = src[..sn + dn].split_at(sn);
+    let (src_lo, src_hi) = (&src_lo[..sn], &src_hi[..dn]);
     let h0 = src_hi[0] * TWO_INV_K;
     hi[0] = h0;
     lo[0] = src_lo[0] * K + (h0 + h0) * c;
@@ -761,6 +848,88 @@ mod tests {
                 idwt97_emit(&mut plane, w, h, levels, |y, samples| {
                     got[y * w..(y + 1) * w].copy_from_slice(samples)
                 });
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{w}x{h}, {levels} levels");
+            }
+        }
+    }
+
+    /// A plane's last-level high bands as `LastBands`, checking that their rows
+    /// are asked for in order.
+    struct PlaneBands {
+        bands: [Vec<f32>; 3],
+        widths: [usize; 3],
+        loaded: usize,
+    }
+
+    impl PlaneBands {
+        fn row(&mut self, b: usize, i: usize) -> Option<&[f32]> {
+            assert!(
+                i + 1 >= self.loaded,
+                "row {i} asked for after row {}",
+                self.loaded - 1
+            );
+            self.loaded = i + 1;
+            let w = self.widths[b];
+            self.bands[b].get(i * w..)?.get(..w)
+        }
+    }
+
+    impl LastBands<f32> for PlaneBands {
+        fn hl(&mut self, i: usize) -> Option<&[f32]> {
+            self.row(0, i)
+        }
+
+        fn lh_hh(&mut self, i: usize) -> Option<(&[f32], &[f32])> {
+            self.row(1, i)?;
+            let w = self.widths[1];
+            let lh = self.bands[1].get(i * w..)?.get(..w)?;
+            let w = self.widths[2];
+            Some((lh, self.bands[2].get(i * w..)?.get(..w)?))
+        }
+    }
+
+    #[test]
+    fn band_rows_give_idwt97s() {
+        for (seed, &(w, h)) in [(1, 2), (2, 2), (3, 3), (7, 2), (17, 9), (33, 31), (64, 65)]
+            .iter()
+            .enumerate()
+        {
+            for levels in 1..=6 {
+                let input = noise(w * h, seed as u32 * 3 + levels);
+                let mut want = input.clone();
+                idwt97(&mut want, w, h, levels);
+                let (sw, sh) = (
+                    res_size(w, levels, levels - 1),
+                    res_size(h, levels, levels - 1),
+                );
+                let band = |x0: usize, y0: usize, bw: usize, bh: usize| -> Vec<f32> {
+                    (0..bh)
+                        .flat_map(|y| input[(y0 + y) * w + x0..][..bw].to_vec())
+                        .collect()
+                };
+                let mut ll = band(0, 0, sw, sh);
+                let mut bands = PlaneBands {
+                    bands: [
+                        band(sw, 0, w - sw, sh),
+                        band(0, sh, sw, h - sh),
+                        band(sw, sh, w - sw, h - sh),
+                    ],
+                    widths: [w - sw, sw, w - sw],
+                    loaded: 0,
+                };
+                let mut got = vec![f32::NAN; w * h];
+                assert!(idwt97_bands(
+                    &mut ll,
+                    w,
+                    h,
+                    levels,
+                    &mut bands,
+                    |y, samples| { got[y * w..(y + 1) * w].copy_from_slice(samples) }
+                ));
                 let same = got
                     .iter()
                     .zip(&want)

@@ -3,8 +3,9 @@
 //! `part1_fits` admit, when they are also one tile at the grid origin:
 //! packets of one layer in a resolution-major order (LRCP, RLCP or RPCL), with
 //! precinct partitions (B.6/B.7) where COD sets them, code-blocks through `ht_block`
-//! or `t1` straight into one subband-layout plane per component, then the inverse
-//! wavelet transform in
+//! or `t1` straight into one subband-layout plane per component (but the last
+//! resolution's, which `LastLevel` keeps and decodes a row of code-blocks at a time
+//! as the last synthesis level reads them), then the inverse wavelet transform in
 //! place (F.3: each level horizontal, then vertical): the 5/3 on integers for
 //! reversible streams, or, for irreversible ones, the blocks dequantised and the 9/7
 //! applied in f32 exactly as openjp2 does both (`dwt97`). Returns the decoded samples
@@ -13,6 +14,7 @@
 //! data past the tile-part, a header openjp2 would refuse): the caller then decodes
 //! with openjp2, which says what is wrong.
 
+use super::dwt53::LastBands;
 use super::dwt97::{band_scale, dequantise, res_size};
 use super::ht_block::decode_codeblock32;
 use super::t1::{CodeBlock, STYLE_BYPASS, STYLE_TERMALL, T1};
@@ -276,9 +278,10 @@ fn bands(p: &Params, r: u32) -> Option<Vec<Band>> {
 /// What `decode` gives per component: the subbands, for the caller to synthesise
 /// (`levels` decompositions) so that it can convert the last pass's samples as they
 /// come: as integers for `dwt53`, or dequantised as openjp2's f32 for `dwt97`.
-/// Reversible streams with `levels` > 0 keep the last resolution's code-blocks
-/// undecoded in `last` (see `LastLevel`): their `planes` hold resolution `levels − 1`
-/// only (its width is their row stride).
+/// Reversible streams with `levels` > 0, and grey irreversible ones at least 2 rows
+/// high, keep the last resolution's code-blocks undecoded in `last` (see
+/// `LastLevel::deferred`): their `planes` hold resolution `levels − 1` only (its
+/// width is their row stride).
 pub(super) enum Samples<'a> {
     Int {
         planes: Vec<Vec<i32>>,
@@ -288,6 +291,7 @@ pub(super) enum Samples<'a> {
     Float {
         planes: Vec<Vec<f32>>,
         levels: u32,
+        last: Vec<LastLevel<'a>>,
     },
 }
 
@@ -313,33 +317,38 @@ pub(super) fn decode(
     let all_bands: Vec<Vec<Band>> = (0..=p.levels)
         .map(|r| bands(&p, r))
         .collect::<Option<_>>()?;
+    // The last resolution's code-blocks are kept (`LastLevel`) and decoded as the
+    // inverse transform comes to their rows, the planes holding resolution
+    // `levels − 1` only (its width their row stride): for reversible streams, and
+    // for grey irreversible ones (`dwt97::idwt97_bands`, at least 2 rows high).
     // Irreversible: f32 planes, into which the blocks write their dequantised
     // samples' bit patterns (openjp2 does the same in its tile buffer).
-    // Reversible: i32 planes of resolution `levels − 1`, the last one's blocks kept.
-    let deferred = !p.irreversible && p.levels > 0;
+    let deferred = p.levels > 0 && (!p.irreversible || (components == 1 && h >= 2));
     let (pw, ph) = if deferred {
         let r = p.levels - 1;
         (res_size(w, p.levels, r), res_size(h, p.levels, r))
     } else {
         (w, h)
     };
+    let last_bands = if deferred {
+        &all_bands[p.levels as usize][..]
+    } else {
+        &[]
+    };
+    let last = (0..components)
+        .map(|_| LastLevel::new(last_bands, p.cb_style, p.irreversible))
+        .collect();
     let mut planes = if p.irreversible {
         Samples::Float {
-            planes: (0..components).map(|_| vec![0f32; w * h]).collect(),
+            planes: (0..components).map(|_| vec![0f32; pw * ph]).collect(),
             levels: p.levels,
+            last,
         }
     } else {
-        let last_bands = if deferred {
-            &all_bands[p.levels as usize][..]
-        } else {
-            &[]
-        };
         Samples::Int {
             planes: (0..components).map(|_| vec![0i32; pw * ph]).collect(),
             levels: p.levels,
-            last: (0..components)
-                .map(|_| LastLevel::new(last_bands, p.cb_style))
-                .collect(),
+            last,
         }
     };
     let mut ctx = BlockContext {
@@ -369,15 +378,13 @@ pub(super) fn decode(
         for o in 0..outer {
             for i in 0..inner {
                 let (c, k) = if p.progression == 2 { (i, o) } else { (o, i) };
-                let (plane, defer): (&mut [i32], _) = match &mut planes {
-                    Samples::Int { planes, last, .. } => (
-                        &mut planes[c],
-                        (deferred && r == p.levels as usize).then(|| &mut last[c]),
-                    ),
-                    Samples::Float { planes, .. } => {
-                        (bytemuck::cast_slice_mut(&mut planes[c]), None)
+                let (plane, last): (&mut [i32], _) = match &mut planes {
+                    Samples::Int { planes, last, .. } => (&mut planes[c], last),
+                    Samples::Float { planes, last, .. } => {
+                        (bytemuck::cast_slice_mut(&mut planes[c]), last)
                     }
                 };
+                let defer = (deferred && r == p.levels as usize).then(|| &mut last[c]);
                 pos += read_packet(
                     &body[pos.min(body.len())..],
                     band_set,
@@ -694,17 +701,22 @@ fn read_packet<'a>(
     Some(pos)
 }
 
-/// The last resolution's code-blocks of one component of a reversible stream, kept
-/// undecoded until the inverse transform asks for their rows (`dwt53::LastBands`),
-/// then decoded a row of code-blocks at a time into a strip per band: the transform
-/// reads them while they are in cache, where a full-size plane written by all the
-/// blocks first would be read back from memory.
+/// A code-block `LastLevel` keeps, with its codeword bytes.
+type Kept<'a> = (BlockInfo, &'a [u8]);
+
+/// The last resolution's code-blocks of one component (of a reversible stream, or a
+/// grey irreversible one), kept undecoded until the inverse transform asks for
+/// their rows (`dwt53::LastBands`: i32 for `dwt53`, f32 for `dwt97`), then decoded
+/// a row of code-blocks at a time into a strip per band: the transform reads them
+/// while they are in cache, where a full-size plane written by all the blocks first
+/// would be read back from memory.
 pub(super) struct LastLevel<'a> {
-    /// HL, LH and HH (none when the stream has no decomposition levels).
+    /// HL, LH and HH (none when the stream has no decomposition levels, or the
+    /// plane holds them: see `deferred`).
     bands: Vec<Band>,
     /// Per band and code-block row: its blocks and their codeword bytes, in stream
     /// order.
-    rows: Vec<Vec<Vec<(BlockInfo, &'a [u8])>>>,
+    rows: Vec<Vec<Vec<Kept<'a>>>>,
     /// Per band: its decoded code-block row (row stride the band's width), and which.
     strips: Vec<(Vec<i32>, Option<usize>)>,
     /// COD code-block style (HT or part 1).
@@ -714,14 +726,25 @@ pub(super) struct LastLevel<'a> {
 }
 
 impl<'a> LastLevel<'a> {
-    fn new(bands: &[Band], style: u8) -> Self {
+    /// Keeps the blocks of `bands` (none: nothing is deferred); `irreversible`: they
+    /// are dequantised into f32 bit patterns, as in the plane.
+    fn new(bands: &[Band], style: u8, irreversible: bool) -> Self {
         LastLevel {
             bands: bands.to_vec(),
             rows: bands.iter().map(|sb| vec![Vec::new(); sb.nby]).collect(),
             strips: bands.iter().map(|_| (Vec::new(), None)).collect(),
             style,
-            ctx: BlockContext::default(),
+            ctx: BlockContext {
+                irreversible,
+                ..BlockContext::default()
+            },
         }
+    }
+
+    /// Whether the last resolution's blocks are kept here (else they are in the
+    /// plane, which then holds the whole component).
+    pub(super) fn deferred(&self) -> bool {
+        !self.bands.is_empty()
     }
 
     /// Keeps a block of band `info.band` (its part-1 codeword segments copied from
@@ -783,7 +806,7 @@ impl<'a> LastLevel<'a> {
     }
 }
 
-impl super::dwt53::LastBands for LastLevel<'_> {
+impl LastBands<i32> for LastLevel<'_> {
     fn hl(&mut self, k: usize) -> Option<&[i32]> {
         self.strip(0, k)?;
         self.row(0, k)
@@ -793,6 +816,19 @@ impl super::dwt53::LastBands for LastLevel<'_> {
         self.strip(1, k)?;
         self.strip(2, k)?;
         Some((self.row(1, k)?, self.row(2, k)?))
+    }
+}
+
+/// Irreversible blocks: the same rows, as the f32 values whose bit patterns the
+/// blocks wrote.
+impl LastBands<f32> for LastLevel<'_> {
+    fn hl(&mut self, k: usize) -> Option<&[f32]> {
+        LastBands::<i32>::hl(self, k).map(bytemuck::cast_slice)
+    }
+
+    fn lh_hh(&mut self, k: usize) -> Option<(&[f32], &[f32])> {
+        LastBands::<i32>::lh_hh(self, k)
+            .map(|(lh, hh)| (bytemuck::cast_slice(lh), bytemuck::cast_slice(hh)))
     }
 }
 
@@ -956,7 +992,13 @@ fn decode_block(
         for y in 0..ch {
             let src = &ctx.decoded[y * dstride..y * dstride + cw];
             let at = (sb.y0 + cy0 + y) * stride + sb.x0 + cx0;
-            for (d, &v) in plane[at..at + cw].iter_mut().zip(src) {
+            let dst = &mut plane[at..at + cw];
+            // Four at a time with simd128, the rest below.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            let done = simd::dequantise(src, dst, sb.scale);
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+            let done = 0;
+            for (d, &v) in dst[done..].iter_mut().zip(&src[done..]) {
                 let mag = (v & 0x7FFF_FFFF) as i32;
                 let q = if v >> 31 != 0 { -mag } else { mag };
                 *d = dequantise(q, sb.scale).to_bits() as i32;
@@ -1000,6 +1042,27 @@ mod simd {
                 let mag = u32x4_shr(v128_and(v, m), shift);
                 let s = i32x4_shr(v, 31);
                 let d = i32x4_sub(v128_xor(mag, s), s);
+                v128_store(dst.as_mut_ptr().add(k) as *mut v128, d);
+            }
+        }
+        n
+    }
+
+    /// `dst[k]` = the sign-magnitude `src[k]` (sign at bit 31) as an `i32`,
+    /// dequantised (`dwt97::dequantise`: converted to f32, then multiplied by
+    /// `scale`), as its f32 bit pattern, four at a time (the same operations per
+    /// sample). Returns how many it did.
+    #[inline(always)]
+    pub(super) fn dequantise(src: &[u32], dst: &mut [i32], scale: f32) -> usize {
+        let n = src.len().min(dst.len()) & !3;
+        let (m, s) = (u32x4_splat(0x7FFF_FFFF), f32x4_splat(scale));
+        for k in (0..n).step_by(4) {
+            // SAFETY: k + 4 ≤ n ≤ both lengths.
+            unsafe {
+                let v = v128_load(src.as_ptr().add(k) as *const v128);
+                let sign = i32x4_shr(v, 31);
+                let q = i32x4_sub(v128_xor(v128_and(v, m), sign), sign);
+                let d = f32x4_mul(f32x4_convert_i32x4(q), s);
                 v128_store(dst.as_mut_ptr().add(k) as *mut v128, d);
             }
         }
