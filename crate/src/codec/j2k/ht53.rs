@@ -694,6 +694,10 @@ fn read_packet<'a>(
     Some(pos)
 }
 
+/// A row of code-blocks of a band: its blocks and their codeword bytes, in stream
+/// order.
+type BlockRow<'a> = Vec<(BlockInfo, &'a [u8])>;
+
 /// The last resolution's code-blocks of one component of a reversible stream, kept
 /// undecoded until the inverse transform asks for their rows (`dwt53::LastBands`),
 /// then decoded a row of code-blocks at a time into a strip per band: the transform
@@ -702,9 +706,8 @@ fn read_packet<'a>(
 pub(super) struct LastLevel<'a> {
     /// HL, LH and HH (none when the stream has no decomposition levels).
     bands: Vec<Band>,
-    /// Per band and code-block row: its blocks and their codeword bytes, in stream
-    /// order.
-    rows: Vec<Vec<Vec<(BlockInfo, &'a [u8])>>>,
+    /// Per band: its code-block rows.
+    rows: Vec<Vec<BlockRow<'a>>>,
     /// Per band: its decoded code-block row (row stride the band's width), and which.
     strips: Vec<(Vec<i32>, Option<usize>)>,
     /// COD code-block style (HT or part 1).
