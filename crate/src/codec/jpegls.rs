@@ -241,8 +241,9 @@ const MODE_NEAR: u8 = 2;
 const BIAS_BRANCHY: u8 = 0;
 const BIAS_COUNT: u8 = 1;
 const BIAS_FREE: u8 = 2;
-/// Every this many lines a lane's line counts its bias corrections, which
-/// pick the bias update of the lines up to the next count.
+/// Every this many lines a lane's line counts its bias corrections and its
+/// Golomb parameters, which pick the line decoder of the lines up to the
+/// next count (see [`LineKind`]).
 const BIAS_SAMPLE_LINES: usize = 32;
 
 const J: [u8; 32] = [
@@ -974,13 +975,26 @@ impl<'a> BitReader<'a> {
     /// `decode_value` for k < 16 (regular mode) with one test on the fast
     /// path: `fast` = min(thr, 17). After the refill at least 32 bits are
     /// valid, and a unary part of lz <= 16 zeros with k <= 15 takes at most 32.
+    /// `k0`: a branch for k = 0, whose value is the unary part alone: it does
+    /// not wait for k (the context), which pays where k is nearly always 0.
     #[inline(always)]
-    fn decode_regular(&mut self, k: u32, fast: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
+    fn decode_regular(
+        &mut self,
+        k: u32,
+        fast: u32,
+        thr: i32,
+        qbpp: u32,
+        k0: bool,
+    ) -> Result<u32, ()> {
         if self.s.valid < 32 {
             self.refill();
         }
         let lz = self.s.cache.leading_zeros();
         if lz < fast {
+            if k0 && k == 0 {
+                self.skip(lz + 1);
+                return Ok(lz);
+            }
             return Ok(self.take_golomb(lz, k));
         }
         let (s, r) = decode_value_slow(*self, k, thr, qbpp);
@@ -1152,17 +1166,47 @@ fn dequant<const MODE: u8>(p: &Consts, e: i32) -> i32 {
     }
 }
 
-/// Regular-mode sample (T.87 A.4 - A.6). `BIAS` picks the bias update (see
-/// [`Coder::line`]); with `BIAS_COUNT`, `adjusted` counts the bias corrections
-/// (B moved back into 1 - N..=0).
+/// Counts of a sample line (`BIAS_COUNT`), from which [`LineKind::choose`]
+/// picks the decoder of the next lines.
+#[derive(Clone, Copy, Default)]
+struct LineCounts {
+    regulars: u32,
+    /// Bias corrections (B moved back into 1 - N..=0).
+    adjusted: u32,
+    /// Regular-mode samples with Golomb parameter k = 0.
+    k_zero: u32,
+}
+
+/// The line decoder variant of a lane up to its next sample line.
+#[derive(Clone, Copy, Default)]
+struct LineKind {
+    /// Branch-free bias update (`BIAS_FREE`).
+    bias_free: bool,
+    /// k = 0 branch in the Golomb decoding (see [`BitReader::decode_regular`]).
+    k0: bool,
+}
+
+impl LineKind {
+    fn choose(c: &LineCounts) -> Self {
+        LineKind {
+            // The branch-free update wins above about one correction in 7 samples.
+            bias_free: c.adjusted * 7 > c.regulars,
+            // The k = 0 branch wins where it mispredicts below about one sample in 8.
+            k0: c.k_zero * 8 > c.regulars * 7,
+        }
+    }
+}
+
+/// Regular-mode sample (T.87 A.4 - A.6). `BIAS` picks the bias update and `K0`
+/// the Golomb decoding (see [`LineKind`]); with `BIAS_COUNT`, `counts` counts.
 #[inline(always)]
-fn regular<const MODE: u8, const BIAS: u8>(
+fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     ctxs: &mut [Ctx; 512],
     br: &mut BitReader,
     p: &Consts,
     q: i32,
     pred: i32,
-    adjusted: &mut u32,
+    counts: &mut LineCounts,
 ) -> Result<i32, ()> {
     let sign = q >> 31;
     let qi = ((q ^ sign) - sign) as usize;
@@ -1179,7 +1223,11 @@ fn regular<const MODE: u8, const BIAS: u8>(
     let px = (pred + ((i32::from(ctx.c) ^ sign) - sign))
         .max(0)
         .min(p.maxval);
-    let m = br.decode_regular(k, p.thr_fast, p.thr, p.qbpp)?;
+    if BIAS == BIAS_COUNT {
+        counts.regulars += 1;
+        counts.k_zero += u32::from(k == 0);
+    }
+    let m = br.decode_regular(k, p.thr_fast, p.thr, p.qbpp, K0)?;
     let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
     if lossless && k == 0 {
         e ^= (2 * ctx.b + ctx.n - 1) >> 31;
@@ -1210,7 +1258,7 @@ fn regular<const MODE: u8, const BIAS: u8>(
         ctx.c = (i32::from(ctx.c) + d).clamp(-128, 127) as i16;
     } else if ctx.b + n <= 0 {
         if BIAS == BIAS_COUNT {
-            *adjusted += 1;
+            counts.adjusted += 1;
         }
         ctx.b = (ctx.b + n).max(1 - n);
         if ctx.c > -128 {
@@ -1218,7 +1266,7 @@ fn regular<const MODE: u8, const BIAS: u8>(
         }
     } else if ctx.b > 0 {
         if BIAS == BIAS_COUNT {
-            *adjusted += 1;
+            counts.adjusted += 1;
         }
         ctx.b = (ctx.b - n).min(0);
         if ctx.c < 127 {
@@ -1388,40 +1436,60 @@ impl<'a, 'q> Coder<'a, 'q> {
         ];
     }
 
-    /// One line of one component. `prev`/`cur` hold samples x = -1..=w at
+    /// One line of one component with the decoder `kind`, or counting
+    /// (`count`, a sample line). `prev`/`cur` hold samples x = -1..=w at
     /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns
-    /// whether the line had more than one bias correction in 7 regular-mode
-    /// samples (counted with `BIAS_COUNT` only, else false).
+    /// the decoder for the next lines (sample lines only, else the default).
+    fn line_of<const MODE: u8>(
+        &mut self,
+        count: bool,
+        kind: LineKind,
+        prev: &[i32],
+        cur: &mut [i32],
+        w: usize,
+        ri: &mut usize,
+    ) -> Result<LineKind, ()> {
+        match (count, kind.bias_free, kind.k0) {
+            (true, ..) => self.line::<MODE, BIAS_COUNT, false>(prev, cur, w, ri),
+            (_, true, true) => self.line::<MODE, BIAS_FREE, true>(prev, cur, w, ri),
+            (_, true, false) => self.line::<MODE, BIAS_FREE, false>(prev, cur, w, ri),
+            (_, false, true) => self.line::<MODE, BIAS_BRANCHY, true>(prev, cur, w, ri),
+            (_, false, false) => self.line::<MODE, BIAS_BRANCHY, false>(prev, cur, w, ri),
+        }
+    }
+
+    /// One line of one component (see [`Coder::line_of`]).
     ///
     /// `BIAS`: the bias update with branches (`BIAS_BRANCHY`, `BIAS_COUNT`),
     /// cheaper while they are rarely taken (smooth images, small errors), or
     /// branch-free (`BIAS_FREE`), cheaper with many corrections, whose branches
-    /// would mispredict. All give the same result; `BIAS_COUNT` also counts
-    /// the corrections (only on sample lines: the count costs a few percent).
+    /// would mispredict. `K0`: the Golomb decoding's k = 0 branch. All give the
+    /// same result; `BIAS_COUNT` also counts what picks the variant of the next
+    /// lines (only on sample lines: the count costs a few percent).
     #[inline(never)]
-    fn line<const MODE: u8, const BIAS: u8>(
+    fn line<const MODE: u8, const BIAS: u8, const K0: bool>(
         &mut self,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<bool, ()> {
+    ) -> Result<LineKind, ()> {
         // The bit reader lives in a local for the line (registers, not memory).
         let mut br = self.br;
-        let r = self.line_inner::<MODE, BIAS>(&mut br, prev, cur, w, ri);
+        let r = self.line_inner::<MODE, BIAS, K0>(&mut br, prev, cur, w, ri);
         self.br = br;
         r
     }
 
     #[inline(always)]
-    fn line_inner<const MODE: u8, const BIAS: u8>(
+    fn line_inner<const MODE: u8, const BIAS: u8, const K0: bool>(
         &mut self,
         br: &mut BitReader,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<bool, ()> {
+    ) -> Result<LineKind, ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
@@ -1436,7 +1504,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         let mut rd = prev[1];
         let mut ra = cur[0];
         let mut q2 = quant(qt, rd - rb);
-        let (mut adjusted, mut regulars) = (0u32, 0u32);
+        let mut counts = LineCounts::default();
         while x < w {
             let rc = rb;
             rb = rd;
@@ -1445,19 +1513,16 @@ impl<'a, 'q> Coder<'a, 'q> {
             let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
             q2 = q1;
             if q != 0 {
-                ra = regular::<MODE, BIAS>(
+                ra = regular::<MODE, BIAS, K0>(
                     &mut self.ctx,
                     br,
                     &p,
                     q,
                     med(ra, rb, rc),
-                    &mut adjusted,
+                    &mut counts,
                 )?;
                 cur[x + 1] = ra;
                 x += 1;
-                if BIAS == BIAS_COUNT {
-                    regulars += 1;
-                }
             } else {
                 // Lossless: run mode out of line, fewer values live in this
                 // loop. Near-lossless (more, shorter runs): inline, which V8
@@ -1478,8 +1543,11 @@ impl<'a, 'q> Coder<'a, 'q> {
                 q2 = quant(qt, rd - rb);
             }
         }
-        // The branch-free update wins above about one correction in 7 samples.
-        Ok(adjusted * 7 > regulars)
+        Ok(if BIAS == BIAS_COUNT {
+            LineKind::choose(&counts)
+        } else {
+            LineKind::default()
+        })
     }
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
@@ -1570,6 +1638,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         let prev = &prev[..(w + 2) * N];
         let cur = &mut cur[..(w + 2) * N];
         let mut x = 0usize;
+        let mut counts = LineCounts::default();
         while x < w {
             let base = (x + 1) * N;
             let mut qs = [0i32; N];
@@ -1590,9 +1659,16 @@ impl<'a, 'q> Coder<'a, 'q> {
                     // Lossless: branches, near-lossless: branch-free (see `line`).
                     let (ctxs, pred) = (&mut self.ctx, med(ra, rb, rc));
                     cur[base + c] = if MODE == MODE_NEAR {
-                        regular::<MODE, BIAS_FREE>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                        regular::<MODE, BIAS_FREE, false>(ctxs, br, &p, qs[c], pred, &mut counts)?
                     } else {
-                        regular::<MODE, BIAS_BRANCHY>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                        regular::<MODE, BIAS_BRANCHY, false>(
+                            ctxs,
+                            br,
+                            &p,
+                            qs[c],
+                            pred,
+                            &mut counts,
+                        )?
                     };
                 }
                 x += 1;
@@ -1743,9 +1819,8 @@ fn decode_scan(
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
-    // Per lane: branch-free bias updates (the last counted line had many bias
-    // corrections, see `Coder::line`).
-    let mut bias_free = [false; 4];
+    // Per lane: the line decoder that the last sample line picked.
+    let mut kinds = [LineKind::default(); 4];
     let interval = if restart == 0 { h } else { restart as usize };
     let seg_end = SegmentEnd::default();
     let mut coder = Coder::new(BitReader::new(data, &seg_end, start), quant, params);
@@ -1768,31 +1843,14 @@ fn decode_scan(
                 pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
                 cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
                 let ri = &mut ris[lane];
-                let bias = if y.is_multiple_of(BIAS_SAMPLE_LINES) {
-                    BIAS_COUNT
-                } else if bias_free[lane] {
-                    BIAS_FREE
-                } else {
-                    BIAS_BRANCHY
-                };
-                let r = match (px_n, mode, bias) {
-                    (1, MODE_MASK, BIAS_COUNT) => {
-                        coder.line::<MODE_MASK, BIAS_COUNT>(pl, cl, w, ri)
+                let count = y.is_multiple_of(BIAS_SAMPLE_LINES);
+                let kind = kinds[lane];
+                let r = match (px_n, mode) {
+                    (1, MODE_MASK) => coder.line_of::<MODE_MASK>(count, kind, pl, cl, w, ri),
+                    (1, MODE_LOSSLESS) => {
+                        coder.line_of::<MODE_LOSSLESS>(count, kind, pl, cl, w, ri)
                     }
-                    (1, MODE_MASK, BIAS_FREE) => coder.line::<MODE_MASK, BIAS_FREE>(pl, cl, w, ri),
-                    (1, MODE_MASK, _) => coder.line::<MODE_MASK, BIAS_BRANCHY>(pl, cl, w, ri),
-                    (1, MODE_LOSSLESS, BIAS_COUNT) => {
-                        coder.line::<MODE_LOSSLESS, BIAS_COUNT>(pl, cl, w, ri)
-                    }
-                    (1, MODE_LOSSLESS, BIAS_FREE) => {
-                        coder.line::<MODE_LOSSLESS, BIAS_FREE>(pl, cl, w, ri)
-                    }
-                    (1, MODE_LOSSLESS, _) => {
-                        coder.line::<MODE_LOSSLESS, BIAS_BRANCHY>(pl, cl, w, ri)
-                    }
-                    (1, _, BIAS_COUNT) => coder.line::<MODE_NEAR, BIAS_COUNT>(pl, cl, w, ri),
-                    (1, _, BIAS_FREE) => coder.line::<MODE_NEAR, BIAS_FREE>(pl, cl, w, ri),
-                    (1, _, _) => coder.line::<MODE_NEAR, BIAS_BRANCHY>(pl, cl, w, ri),
+                    (1, _) => coder.line_of::<MODE_NEAR>(count, kind, pl, cl, w, ri),
                     _ => {
                         let r = match (px_n, mode) {
                             (2, MODE_MASK) => coder.line_n::<2, MODE_MASK>(pl, cl, w, ri),
@@ -1805,7 +1863,7 @@ fn decode_scan(
                             (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
                             (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
                         };
-                        r.map(|()| false)
+                        r.map(|()| LineKind::default())
                     }
                 };
                 let over = coder.br.overrun();
@@ -1815,9 +1873,9 @@ fn decode_scan(
                     });
                 }
                 match r {
-                    Ok(many) => {
-                        if bias == BIAS_COUNT {
-                            bias_free[lane] = many;
+                    Ok(next) => {
+                        if count {
+                            kinds[lane] = next;
                         }
                     }
                     Err(()) => {
@@ -1904,7 +1962,7 @@ fn decode_scan(
         prev.fill(0);
         cur.fill(0);
         ris = [0; 4];
-        bias_free = [false; 4];
+        kinds = [LineKind::default(); 4];
     }
 }
 
