@@ -228,9 +228,11 @@ const MAX_SAMPLES: u64 = 1 << 31;
 /// Zero bits that may be consumed past the end of a scan segment before the
 /// data counts as truncated.
 const SLACK_BITS: u32 = 32;
-/// Gradient quantisation table size: indexed by the difference modulo 2^17
-/// (negative differences wrap to the upper half), one AND per lookup.
+/// Gradient quantisation table size: indexed by the difference plus
+/// [`QZERO`] (differences of samples are in -(2^16 - 1)..=2^16 - 1).
 const QSIZE: usize = 1 << 17;
+/// Index of difference 0 in the gradient quantisation table.
+const QZERO: usize = 1 << 16;
 
 /// Sample reconstruction variants (const generic of the line decoders).
 const MODE_MASK: u8 = 0;
@@ -1052,6 +1054,8 @@ fn decode_value_slow(
 // Scan decoding
 // ---------------------------------------------------------------------------
 
+/// A regular-mode context; 16 bytes, which the quantisation table's values
+/// (see [`quant`]) count in.
 #[derive(Clone, Copy, Default)]
 struct Ctx {
     a: i32,
@@ -1063,6 +1067,8 @@ struct Ctx {
     /// update, which takes it off the decoding's dependency chain).
     k: u16,
 }
+
+const _: () = assert!(std::mem::size_of::<Ctx>() == 16);
 
 #[derive(Clone, Copy, Default)]
 struct RunCtx {
@@ -1116,9 +1122,18 @@ fn golomb_k(a: i32, n: i32) -> u32 {
     t + u32::from((n << t) < a)
 }
 
+/// The quantised gradient of the difference `d` of two samples, times 16 (the
+/// size of a [`Ctx`]): 81 Q1 + 9 Q2 + Q3 from such values is the byte offset
+/// of the context in `Coder::ctx` (see [`regular`]).
 #[inline(always)]
 fn quant(table: &[i8; QSIZE], d: i32) -> i32 {
-    i32::from(table[d as usize & (QSIZE - 1)])
+    debug_assert!(d.unsigned_abs() < 1 << 16);
+    // SAFETY: every sample that the line decoders read is in 0..=MAXVAL, and
+    // MAXVAL < 2^16 (coding_params): `reconstruct` and the MODE_MASK `&` give
+    // such values, runs and edges repeat them, and the lines start zeroed
+    // (decode_scan, also after a restart). So |d| < 2^16 and d + QZERO is in
+    // 1..QSIZE.
+    i32::from(unsafe { *table.get_unchecked((d + QZERO as i32) as usize) })
 }
 
 /// Reconstructed sample from the corrected prediction `px` and the error `e`
@@ -1209,11 +1224,13 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     counts: &mut LineCounts,
 ) -> Result<i32, ()> {
     let sign = q >> 31;
-    let qi = ((q ^ sign) - sign) as usize;
-    debug_assert!(qi <= 364);
-    // SAFETY: |q| <= 364: the quantisation table holds only -4..=4 (fill_quant),
-    // so 81 Q1 + 9 Q2 + Q3 is in -364..=364; ctxs has 512 entries.
-    let ctx = unsafe { ctxs.get_unchecked_mut(qi) };
+    let off = q.unsigned_abs() as usize;
+    debug_assert!(off <= 364 * 16 && off % 16 == 0);
+    // SAFETY: `q` is 16 (81 Q1 + 9 Q2 + Q3) with Q1..Q3 in -4..=4 (the
+    // quantisation table holds 16 times -4..=4, fill_quant), so |q| is a
+    // multiple of 16 = size_of::<Ctx>() (asserted at Ctx) up to 364 * 16: the
+    // byte offset of context |81 Q1 + 9 Q2 + Q3| < 512 in `ctxs`, aligned.
+    let ctx = unsafe { &mut *ctxs.as_mut_ptr().cast::<u8>().add(off).cast::<Ctx>() };
     let k = u32::from(ctx.k);
     // k < 16 bounds A: A <= N << 15 (k is the smallest with N << k >= A).
     if k >= 16 {
@@ -1771,16 +1788,16 @@ fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
             4
         }
     };
-    // Differences -MAXVAL..=MAXVAL (index d mod 2^17). |d| >= T3 (T3 <= MAXVAL,
-    // checked in coding_params) quantise to +-4: bulk fills; the compare
-    // chain only for |d| < T3.
+    // Differences -MAXVAL..=MAXVAL (index QZERO + d), values times 16 (see
+    // `quant`). |d| >= T3 (T3 <= MAXVAL, checked in coding_params) quantise
+    // to +-4: bulk fills; the compare chain only for |d| < T3.
     let (maxval, t3) = (p.maxval as usize, p.t3 as usize);
     for d in 0..t3 {
-        q[d] = qval(d as i32);
-        q[(QSIZE - d) & (QSIZE - 1)] = qval(-(d as i32));
+        q[QZERO + d] = 16 * qval(d as i32);
+        q[QZERO - d] = 16 * qval(-(d as i32));
     }
-    q[t3..=maxval].fill(4);
-    q[QSIZE - maxval..=QSIZE - t3].fill(-4);
+    q[QZERO + t3..=QZERO + maxval].fill(64);
+    q[QZERO - maxval..=QZERO - t3].fill(-64);
 }
 
 /// Decodes the scan whose entropy-coded data starts at `start`; returns the
