@@ -1136,33 +1136,37 @@ fn quant(table: &[i8; QSIZE], d: i32) -> i32 {
     i32::from(unsafe { *table.get_unchecked((d + QZERO as i32) as usize) })
 }
 
-/// Reconstructed sample from the corrected prediction `px` and the error `e`
-/// (near-lossless: already multiplied by 2 * NEAR + 1).
+/// Reconstructed sample from the corrected prediction `px`, not yet clamped
+/// to 0..=MAXVAL, and the error `e` (near-lossless: already multiplied by
+/// 2 * NEAR + 1).
 #[inline(always)]
 fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
     if MODE == MODE_MASK {
         // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
-        return (px + e) & p.maxval;
+        return (px.max(0).min(p.maxval) + e) & p.maxval;
     }
+    // Usually Px and the sample are in 0..=MAXVAL: one test on the common
+    // path, which leaves the clamp of Px off the per-sample dependency chain.
     let v = px + e;
-    // Usually already in 0..=MAXVAL: one test on the common path.
-    if v as u32 <= p.maxval as u32 {
+    if (px as u32 <= p.maxval as u32) & (v as u32 <= p.maxval as u32) {
         return v;
     }
-    if MODE == MODE_LOSSLESS {
-        reconstruct_outside(v, p.maxval, 0, p.range)
+    let (near, span) = if MODE == MODE_NEAR {
+        (p.near, p.range_q)
     } else {
-        reconstruct_outside(v, p.maxval, p.near, p.range_q)
-    }
+        (0, p.range)
+    };
+    reconstruct_outside(px, e, p.maxval, near, span)
 }
 
-/// `reconstruct` for a value `v` = Px + error outside 0..=MAXVAL (scalars, not
-/// `&Consts`, so that the line decoders keep their constants in locals).
-/// `span`: RANGE * (2 * NEAR + 1). Values beyond -NEAR..=MAXVAL + NEAR wrap
-/// (A.8; lossless: below 0 or above MAXVAL), then clamp.
+/// `reconstruct` where Px or Px + error is outside 0..=MAXVAL (scalars, not
+/// `&Consts`, so that the line decoders keep their constants in locals):
+/// Px clamps, then values beyond -NEAR..=MAXVAL + NEAR wrap by `span` =
+/// RANGE * (2 * NEAR + 1) (A.8; lossless: below 0 or above MAXVAL) and clamp.
 #[cold]
 #[inline(never)]
-fn reconstruct_outside(mut v: i32, maxval: i32, near: i32, span: i32) -> i32 {
+fn reconstruct_outside(px: i32, e: i32, maxval: i32, near: i32, span: i32) -> i32 {
+    let mut v = px.max(0).min(maxval) + e;
     if v < -near {
         v += span;
     } else if v > maxval + near {
@@ -1237,9 +1241,7 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
         return Err(());
     }
     let lossless = MODE != MODE_NEAR;
-    let px = (pred + ((i32::from(ctx.c) ^ sign) - sign))
-        .max(0)
-        .min(p.maxval);
+    let px = pred + ((i32::from(ctx.c) ^ sign) - sign);
     if BIAS == BIAS_COUNT {
         counts.regulars += 1;
         counts.k_zero += u32::from(k == 0);
