@@ -1159,12 +1159,11 @@ fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
     reconstruct_outside(px, e, p.maxval, near, span)
 }
 
-/// `reconstruct` where Px or Px + error is outside 0..=MAXVAL (scalars, not
-/// `&Consts`, so that the line decoders keep their constants in locals):
-/// Px clamps, then values beyond -NEAR..=MAXVAL + NEAR wrap by `span` =
-/// RANGE * (2 * NEAR + 1) (A.8; lossless: below 0 or above MAXVAL) and clamp.
-#[cold]
-#[inline(never)]
+/// `reconstruct` where Px or Px + error is outside 0..=MAXVAL: Px clamps,
+/// then values beyond -NEAR..=MAXVAL + NEAR wrap by `span` = RANGE *
+/// (2 * NEAR + 1) (A.8; lossless: below 0 or above MAXVAL) and clamp. Inline,
+/// not a cold call: V8 keeps fewer of the line loop's values in memory.
+#[inline(always)]
 fn reconstruct_outside(px: i32, e: i32, maxval: i32, near: i32, span: i32) -> i32 {
     let mut v = px.max(0).min(maxval) + e;
     if v < -near {
