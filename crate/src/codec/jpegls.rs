@@ -1010,8 +1010,9 @@ impl<'a> BitReader<'a> {
     }
 }
 
-#[cold]
-#[inline(never)]
+/// `decode_value` past its fast path. Inline, not a cold call, for the same
+/// reason as `reconstruct_outside`.
+#[inline(always)]
 fn decode_value_slow(
     mut br: BitReader,
     k: u32,
