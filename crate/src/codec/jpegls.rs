@@ -1229,7 +1229,7 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
 ) -> Result<i32, ()> {
     let sign = q >> 31;
     let off = q.unsigned_abs() as usize;
-    debug_assert!(off <= 364 * 16 && off % 16 == 0);
+    debug_assert!(off <= 364 * 16 && off.is_multiple_of(16));
     // SAFETY: `q` is 16 (81 Q1 + 9 Q2 + Q3) with Q1..Q3 in -4..=4 (the
     // quantisation table holds 16 times -4..=4, fill_quant), so |q| is a
     // multiple of 16 = size_of::<Ctx>() (asserted at Ctx) up to 364 * 16: the
