@@ -228,9 +228,11 @@ const MAX_SAMPLES: u64 = 1 << 31;
 /// Zero bits that may be consumed past the end of a scan segment before the
 /// data counts as truncated.
 const SLACK_BITS: u32 = 32;
-/// Gradient quantisation table size: indexed by the difference modulo 2^17
-/// (negative differences wrap to the upper half), one AND per lookup.
+/// Gradient quantisation table size: indexed by the difference plus
+/// [`QZERO`] (differences of samples are in -(2^16 - 1)..=2^16 - 1).
 const QSIZE: usize = 1 << 17;
+/// Index of difference 0 in the gradient quantisation table.
+const QZERO: usize = 1 << 16;
 
 /// Sample reconstruction variants (const generic of the line decoders).
 const MODE_MASK: u8 = 0;
@@ -241,8 +243,9 @@ const MODE_NEAR: u8 = 2;
 const BIAS_BRANCHY: u8 = 0;
 const BIAS_COUNT: u8 = 1;
 const BIAS_FREE: u8 = 2;
-/// Every this many lines a lane's line counts its bias corrections, which
-/// pick the bias update of the lines up to the next count.
+/// Every this many lines a lane's line counts its bias corrections and its
+/// Golomb parameters, which pick the line decoder of the lines up to the
+/// next count (see [`LineKind`]).
 const BIAS_SAMPLE_LINES: usize = 32;
 
 const J: [u8; 32] = [
@@ -974,13 +977,26 @@ impl<'a> BitReader<'a> {
     /// `decode_value` for k < 16 (regular mode) with one test on the fast
     /// path: `fast` = min(thr, 17). After the refill at least 32 bits are
     /// valid, and a unary part of lz <= 16 zeros with k <= 15 takes at most 32.
+    /// `k0`: a branch for k = 0, whose value is the unary part alone: it does
+    /// not wait for k (the context), which pays where k is nearly always 0.
     #[inline(always)]
-    fn decode_regular(&mut self, k: u32, fast: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
+    fn decode_regular(
+        &mut self,
+        k: u32,
+        fast: u32,
+        thr: i32,
+        qbpp: u32,
+        k0: bool,
+    ) -> Result<u32, ()> {
         if self.s.valid < 32 {
             self.refill();
         }
         let lz = self.s.cache.leading_zeros();
         if lz < fast {
+            if k0 && k == 0 {
+                self.skip(lz + 1);
+                return Ok(lz);
+            }
             return Ok(self.take_golomb(lz, k));
         }
         let (s, r) = decode_value_slow(*self, k, thr, qbpp);
@@ -994,8 +1010,9 @@ impl<'a> BitReader<'a> {
     }
 }
 
-#[cold]
-#[inline(never)]
+/// `decode_value` past its fast path. Inline, not a cold call, for the same
+/// reason as `reconstruct_outside`.
+#[inline(always)]
 fn decode_value_slow(
     mut br: BitReader,
     k: u32,
@@ -1038,6 +1055,8 @@ fn decode_value_slow(
 // Scan decoding
 // ---------------------------------------------------------------------------
 
+/// A regular-mode context; 16 bytes, which the quantisation table's values
+/// (see [`quant`]) count in.
 #[derive(Clone, Copy, Default)]
 struct Ctx {
     a: i32,
@@ -1049,6 +1068,8 @@ struct Ctx {
     /// update, which takes it off the decoding's dependency chain).
     k: u16,
 }
+
+const _: () = assert!(std::mem::size_of::<Ctx>() == 16);
 
 #[derive(Clone, Copy, Default)]
 struct RunCtx {
@@ -1102,38 +1123,50 @@ fn golomb_k(a: i32, n: i32) -> u32 {
     t + u32::from((n << t) < a)
 }
 
+/// The quantised gradient of the difference `d` of two samples, times 16 (the
+/// size of a [`Ctx`]): 81 Q1 + 9 Q2 + Q3 from such values is the byte offset
+/// of the context in `Coder::ctx` (see [`regular`]).
 #[inline(always)]
 fn quant(table: &[i8; QSIZE], d: i32) -> i32 {
-    i32::from(table[d as usize & (QSIZE - 1)])
+    debug_assert!(d.unsigned_abs() < 1 << 16);
+    // SAFETY: every sample that the line decoders read is in 0..=MAXVAL, and
+    // MAXVAL < 2^16 (coding_params): `reconstruct` and the MODE_MASK `&` give
+    // such values, runs and edges repeat them, and the lines start zeroed
+    // (decode_scan, also after a restart). So |d| < 2^16 and d + QZERO is in
+    // 1..QSIZE.
+    i32::from(unsafe { *table.get_unchecked((d + QZERO as i32) as usize) })
 }
 
-/// Reconstructed sample from the corrected prediction `px` and the error `e`
-/// (near-lossless: already multiplied by 2 * NEAR + 1).
+/// Reconstructed sample from the corrected prediction `px`, not yet clamped
+/// to 0..=MAXVAL, and the error `e` (near-lossless: already multiplied by
+/// 2 * NEAR + 1).
 #[inline(always)]
 fn reconstruct<const MODE: u8>(p: &Consts, px: i32, e: i32) -> i32 {
     if MODE == MODE_MASK {
         // Lossless with MAXVAL = 2^P - 1: modulo reduction is a mask.
-        return (px + e) & p.maxval;
+        return (px.max(0).min(p.maxval) + e) & p.maxval;
     }
+    // Usually Px and the sample are in 0..=MAXVAL: one test on the common
+    // path, which leaves the clamp of Px off the per-sample dependency chain.
     let v = px + e;
-    // Usually already in 0..=MAXVAL: one test on the common path.
-    if v as u32 <= p.maxval as u32 {
+    if (px as u32 <= p.maxval as u32) & (v as u32 <= p.maxval as u32) {
         return v;
     }
-    if MODE == MODE_LOSSLESS {
-        reconstruct_outside(v, p.maxval, 0, p.range)
+    let (near, span) = if MODE == MODE_NEAR {
+        (p.near, p.range_q)
     } else {
-        reconstruct_outside(v, p.maxval, p.near, p.range_q)
-    }
+        (0, p.range)
+    };
+    reconstruct_outside(px, e, p.maxval, near, span)
 }
 
-/// `reconstruct` for a value `v` = Px + error outside 0..=MAXVAL (scalars, not
-/// `&Consts`, so that the line decoders keep their constants in locals).
-/// `span`: RANGE * (2 * NEAR + 1). Values beyond -NEAR..=MAXVAL + NEAR wrap
-/// (A.8; lossless: below 0 or above MAXVAL), then clamp.
-#[cold]
-#[inline(never)]
-fn reconstruct_outside(mut v: i32, maxval: i32, near: i32, span: i32) -> i32 {
+/// `reconstruct` where Px or Px + error is outside 0..=MAXVAL: Px clamps,
+/// then values beyond -NEAR..=MAXVAL + NEAR wrap by `span` = RANGE *
+/// (2 * NEAR + 1) (A.8; lossless: below 0 or above MAXVAL) and clamp. Inline,
+/// not a cold call: V8 keeps fewer of the line loop's values in memory.
+#[inline(always)]
+fn reconstruct_outside(px: i32, e: i32, maxval: i32, near: i32, span: i32) -> i32 {
+    let mut v = px.max(0).min(maxval) + e;
     if v < -near {
         v += span;
     } else if v > maxval + near {
@@ -1152,34 +1185,68 @@ fn dequant<const MODE: u8>(p: &Consts, e: i32) -> i32 {
     }
 }
 
-/// Regular-mode sample (T.87 A.4 - A.6). `BIAS` picks the bias update (see
-/// [`Coder::line`]); with `BIAS_COUNT`, `adjusted` counts the bias corrections
-/// (B moved back into 1 - N..=0).
+/// Counts of a sample line (`BIAS_COUNT`), from which [`LineKind::choose`]
+/// picks the decoder of the next lines.
+#[derive(Clone, Copy, Default)]
+struct LineCounts {
+    regulars: u32,
+    /// Bias corrections (B moved back into 1 - N..=0).
+    adjusted: u32,
+    /// Regular-mode samples with Golomb parameter k = 0.
+    k_zero: u32,
+}
+
+/// The line decoder variant of a lane up to its next sample line.
+#[derive(Clone, Copy, Default)]
+struct LineKind {
+    /// Branch-free bias update (`BIAS_FREE`).
+    bias_free: bool,
+    /// k = 0 branch in the Golomb decoding (see [`BitReader::decode_regular`]).
+    k0: bool,
+}
+
+impl LineKind {
+    fn choose(c: &LineCounts) -> Self {
+        LineKind {
+            // The branch-free update wins above about one correction in 7 samples.
+            bias_free: c.adjusted * 7 > c.regulars,
+            // The k = 0 branch wins where it mispredicts below about one sample in 8.
+            k0: c.k_zero * 8 > c.regulars * 7,
+        }
+    }
+}
+
+/// Regular-mode sample (T.87 A.4 - A.6). `BIAS` picks the bias update and `K0`
+/// the Golomb decoding (see [`LineKind`]); with `BIAS_COUNT`, `counts` counts.
 #[inline(always)]
-fn regular<const MODE: u8, const BIAS: u8>(
+fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     ctxs: &mut [Ctx; 512],
     br: &mut BitReader,
     p: &Consts,
     q: i32,
     pred: i32,
-    adjusted: &mut u32,
+    counts: &mut LineCounts,
 ) -> Result<i32, ()> {
     let sign = q >> 31;
-    let qi = ((q ^ sign) - sign) as usize;
-    debug_assert!(qi <= 364);
-    // SAFETY: |q| <= 364: the quantisation table holds only -4..=4 (fill_quant),
-    // so 81 Q1 + 9 Q2 + Q3 is in -364..=364; ctxs has 512 entries.
-    let ctx = unsafe { ctxs.get_unchecked_mut(qi) };
+    let off = q.unsigned_abs() as usize;
+    debug_assert!(off <= 364 * 16 && off.is_multiple_of(16));
+    // SAFETY: `q` is 16 (81 Q1 + 9 Q2 + Q3) with Q1..Q3 in -4..=4 (the
+    // quantisation table holds 16 times -4..=4, fill_quant), so |q| is a
+    // multiple of 16 = size_of::<Ctx>() (asserted at Ctx) up to 364 * 16: the
+    // byte offset of context |81 Q1 + 9 Q2 + Q3| < 512 in `ctxs`, aligned.
+    let ctx = unsafe { &mut *ctxs.as_mut_ptr().cast::<u8>().add(off).cast::<Ctx>() };
     let k = u32::from(ctx.k);
     // k < 16 bounds A: A <= N << 15 (k is the smallest with N << k >= A).
     if k >= 16 {
         return Err(());
     }
     let lossless = MODE != MODE_NEAR;
-    let px = (pred + ((i32::from(ctx.c) ^ sign) - sign))
-        .max(0)
-        .min(p.maxval);
-    let m = br.decode_regular(k, p.thr_fast, p.thr, p.qbpp)?;
+    let px = pred + ((i32::from(ctx.c) ^ sign) - sign);
+    if BIAS == BIAS_COUNT {
+        counts.regulars += 1;
+        counts.k_zero += u32::from(k == 0);
+    }
+    let m = br.decode_regular(k, p.thr_fast, p.thr, p.qbpp, K0)?;
     let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
     if lossless && k == 0 {
         e ^= (2 * ctx.b + ctx.n - 1) >> 31;
@@ -1210,7 +1277,7 @@ fn regular<const MODE: u8, const BIAS: u8>(
         ctx.c = (i32::from(ctx.c) + d).clamp(-128, 127) as i16;
     } else if ctx.b + n <= 0 {
         if BIAS == BIAS_COUNT {
-            *adjusted += 1;
+            counts.adjusted += 1;
         }
         ctx.b = (ctx.b + n).max(1 - n);
         if ctx.c > -128 {
@@ -1218,7 +1285,7 @@ fn regular<const MODE: u8, const BIAS: u8>(
         }
     } else if ctx.b > 0 {
         if BIAS == BIAS_COUNT {
-            *adjusted += 1;
+            counts.adjusted += 1;
         }
         ctx.b = (ctx.b - n).min(0);
         if ctx.c < 127 {
@@ -1388,40 +1455,60 @@ impl<'a, 'q> Coder<'a, 'q> {
         ];
     }
 
-    /// One line of one component. `prev`/`cur` hold samples x = -1..=w at
+    /// One line of one component with the decoder `kind`, or counting
+    /// (`count`, a sample line). `prev`/`cur` hold samples x = -1..=w at
     /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns
-    /// whether the line had more than one bias correction in 7 regular-mode
-    /// samples (counted with `BIAS_COUNT` only, else false).
+    /// the decoder for the next lines (sample lines only, else the default).
+    fn line_of<const MODE: u8>(
+        &mut self,
+        count: bool,
+        kind: LineKind,
+        prev: &[i32],
+        cur: &mut [i32],
+        w: usize,
+        ri: &mut usize,
+    ) -> Result<LineKind, ()> {
+        match (count, kind.bias_free, kind.k0) {
+            (true, ..) => self.line::<MODE, BIAS_COUNT, false>(prev, cur, w, ri),
+            (_, true, true) => self.line::<MODE, BIAS_FREE, true>(prev, cur, w, ri),
+            (_, true, false) => self.line::<MODE, BIAS_FREE, false>(prev, cur, w, ri),
+            (_, false, true) => self.line::<MODE, BIAS_BRANCHY, true>(prev, cur, w, ri),
+            (_, false, false) => self.line::<MODE, BIAS_BRANCHY, false>(prev, cur, w, ri),
+        }
+    }
+
+    /// One line of one component (see [`Coder::line_of`]).
     ///
     /// `BIAS`: the bias update with branches (`BIAS_BRANCHY`, `BIAS_COUNT`),
     /// cheaper while they are rarely taken (smooth images, small errors), or
     /// branch-free (`BIAS_FREE`), cheaper with many corrections, whose branches
-    /// would mispredict. All give the same result; `BIAS_COUNT` also counts
-    /// the corrections (only on sample lines: the count costs a few percent).
+    /// would mispredict. `K0`: the Golomb decoding's k = 0 branch. All give the
+    /// same result; `BIAS_COUNT` also counts what picks the variant of the next
+    /// lines (only on sample lines: the count costs a few percent).
     #[inline(never)]
-    fn line<const MODE: u8, const BIAS: u8>(
+    fn line<const MODE: u8, const BIAS: u8, const K0: bool>(
         &mut self,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<bool, ()> {
+    ) -> Result<LineKind, ()> {
         // The bit reader lives in a local for the line (registers, not memory).
         let mut br = self.br;
-        let r = self.line_inner::<MODE, BIAS>(&mut br, prev, cur, w, ri);
+        let r = self.line_inner::<MODE, BIAS, K0>(&mut br, prev, cur, w, ri);
         self.br = br;
         r
     }
 
     #[inline(always)]
-    fn line_inner<const MODE: u8, const BIAS: u8>(
+    fn line_inner<const MODE: u8, const BIAS: u8, const K0: bool>(
         &mut self,
         br: &mut BitReader,
         prev: &[i32],
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<bool, ()> {
+    ) -> Result<LineKind, ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
@@ -1436,7 +1523,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         let mut rd = prev[1];
         let mut ra = cur[0];
         let mut q2 = quant(qt, rd - rb);
-        let (mut adjusted, mut regulars) = (0u32, 0u32);
+        let mut counts = LineCounts::default();
         while x < w {
             let rc = rb;
             rb = rd;
@@ -1445,19 +1532,16 @@ impl<'a, 'q> Coder<'a, 'q> {
             let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
             q2 = q1;
             if q != 0 {
-                ra = regular::<MODE, BIAS>(
+                ra = regular::<MODE, BIAS, K0>(
                     &mut self.ctx,
                     br,
                     &p,
                     q,
                     med(ra, rb, rc),
-                    &mut adjusted,
+                    &mut counts,
                 )?;
                 cur[x + 1] = ra;
                 x += 1;
-                if BIAS == BIAS_COUNT {
-                    regulars += 1;
-                }
             } else {
                 // Lossless: run mode out of line, fewer values live in this
                 // loop. Near-lossless (more, shorter runs): inline, which V8
@@ -1478,8 +1562,11 @@ impl<'a, 'q> Coder<'a, 'q> {
                 q2 = quant(qt, rd - rb);
             }
         }
-        // The branch-free update wins above about one correction in 7 samples.
-        Ok(adjusted * 7 > regulars)
+        Ok(if BIAS == BIAS_COUNT {
+            LineKind::choose(&counts)
+        } else {
+            LineKind::default()
+        })
     }
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
@@ -1570,6 +1657,7 @@ impl<'a, 'q> Coder<'a, 'q> {
         let prev = &prev[..(w + 2) * N];
         let cur = &mut cur[..(w + 2) * N];
         let mut x = 0usize;
+        let mut counts = LineCounts::default();
         while x < w {
             let base = (x + 1) * N;
             let mut qs = [0i32; N];
@@ -1590,9 +1678,16 @@ impl<'a, 'q> Coder<'a, 'q> {
                     // Lossless: branches, near-lossless: branch-free (see `line`).
                     let (ctxs, pred) = (&mut self.ctx, med(ra, rb, rc));
                     cur[base + c] = if MODE == MODE_NEAR {
-                        regular::<MODE, BIAS_FREE>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                        regular::<MODE, BIAS_FREE, false>(ctxs, br, &p, qs[c], pred, &mut counts)?
                     } else {
-                        regular::<MODE, BIAS_BRANCHY>(ctxs, br, &p, qs[c], pred, &mut 0)?
+                        regular::<MODE, BIAS_BRANCHY, false>(
+                            ctxs,
+                            br,
+                            &p,
+                            qs[c],
+                            pred,
+                            &mut counts,
+                        )?
                     };
                 }
                 x += 1;
@@ -1695,16 +1790,16 @@ fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
             4
         }
     };
-    // Differences -MAXVAL..=MAXVAL (index d mod 2^17). |d| >= T3 (T3 <= MAXVAL,
-    // checked in coding_params) quantise to +-4: bulk fills; the compare
-    // chain only for |d| < T3.
+    // Differences -MAXVAL..=MAXVAL (index QZERO + d), values times 16 (see
+    // `quant`). |d| >= T3 (T3 <= MAXVAL, checked in coding_params) quantise
+    // to +-4: bulk fills; the compare chain only for |d| < T3.
     let (maxval, t3) = (p.maxval as usize, p.t3 as usize);
     for d in 0..t3 {
-        q[d] = qval(d as i32);
-        q[(QSIZE - d) & (QSIZE - 1)] = qval(-(d as i32));
+        q[QZERO + d] = 16 * qval(d as i32);
+        q[QZERO - d] = 16 * qval(-(d as i32));
     }
-    q[t3..=maxval].fill(4);
-    q[QSIZE - maxval..=QSIZE - t3].fill(-4);
+    q[QZERO + t3..=QZERO + maxval].fill(64);
+    q[QZERO - maxval..=QZERO - t3].fill(-64);
 }
 
 /// Decodes the scan whose entropy-coded data starts at `start`; returns the
@@ -1743,9 +1838,8 @@ fn decode_scan(
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
-    // Per lane: branch-free bias updates (the last counted line had many bias
-    // corrections, see `Coder::line`).
-    let mut bias_free = [false; 4];
+    // Per lane: the line decoder that the last sample line picked.
+    let mut kinds = [LineKind::default(); 4];
     let interval = if restart == 0 { h } else { restart as usize };
     let seg_end = SegmentEnd::default();
     let mut coder = Coder::new(BitReader::new(data, &seg_end, start), quant, params);
@@ -1768,31 +1862,14 @@ fn decode_scan(
                 pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
                 cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
                 let ri = &mut ris[lane];
-                let bias = if y.is_multiple_of(BIAS_SAMPLE_LINES) {
-                    BIAS_COUNT
-                } else if bias_free[lane] {
-                    BIAS_FREE
-                } else {
-                    BIAS_BRANCHY
-                };
-                let r = match (px_n, mode, bias) {
-                    (1, MODE_MASK, BIAS_COUNT) => {
-                        coder.line::<MODE_MASK, BIAS_COUNT>(pl, cl, w, ri)
+                let count = y.is_multiple_of(BIAS_SAMPLE_LINES);
+                let kind = kinds[lane];
+                let r = match (px_n, mode) {
+                    (1, MODE_MASK) => coder.line_of::<MODE_MASK>(count, kind, pl, cl, w, ri),
+                    (1, MODE_LOSSLESS) => {
+                        coder.line_of::<MODE_LOSSLESS>(count, kind, pl, cl, w, ri)
                     }
-                    (1, MODE_MASK, BIAS_FREE) => coder.line::<MODE_MASK, BIAS_FREE>(pl, cl, w, ri),
-                    (1, MODE_MASK, _) => coder.line::<MODE_MASK, BIAS_BRANCHY>(pl, cl, w, ri),
-                    (1, MODE_LOSSLESS, BIAS_COUNT) => {
-                        coder.line::<MODE_LOSSLESS, BIAS_COUNT>(pl, cl, w, ri)
-                    }
-                    (1, MODE_LOSSLESS, BIAS_FREE) => {
-                        coder.line::<MODE_LOSSLESS, BIAS_FREE>(pl, cl, w, ri)
-                    }
-                    (1, MODE_LOSSLESS, _) => {
-                        coder.line::<MODE_LOSSLESS, BIAS_BRANCHY>(pl, cl, w, ri)
-                    }
-                    (1, _, BIAS_COUNT) => coder.line::<MODE_NEAR, BIAS_COUNT>(pl, cl, w, ri),
-                    (1, _, BIAS_FREE) => coder.line::<MODE_NEAR, BIAS_FREE>(pl, cl, w, ri),
-                    (1, _, _) => coder.line::<MODE_NEAR, BIAS_BRANCHY>(pl, cl, w, ri),
+                    (1, _) => coder.line_of::<MODE_NEAR>(count, kind, pl, cl, w, ri),
                     _ => {
                         let r = match (px_n, mode) {
                             (2, MODE_MASK) => coder.line_n::<2, MODE_MASK>(pl, cl, w, ri),
@@ -1805,7 +1882,7 @@ fn decode_scan(
                             (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
                             (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
                         };
-                        r.map(|()| false)
+                        r.map(|()| LineKind::default())
                     }
                 };
                 let over = coder.br.overrun();
@@ -1815,9 +1892,9 @@ fn decode_scan(
                     });
                 }
                 match r {
-                    Ok(many) => {
-                        if bias == BIAS_COUNT {
-                            bias_free[lane] = many;
+                    Ok(next) => {
+                        if count {
+                            kinds[lane] = next;
                         }
                     }
                     Err(()) => {
@@ -1904,7 +1981,7 @@ fn decode_scan(
         prev.fill(0);
         cur.fill(0);
         ris = [0; 4];
-        bias_free = [false; 4];
+        kinds = [LineKind::default(); 4];
     }
 }
 
