@@ -880,8 +880,18 @@ impl<'a> VlcDecoder<'a> {
         two: bool,
         edge: bool,
     ) -> bool {
-        let t = self.tables;
         let n0 = row.n0;
+        // Both quads in the zero context with two zero MEL events ahead: an empty pair,
+        // which uses no VLC bits; in lossy high bands most pairs are, and this skips
+        // their chain of table look-ups.
+        if two && self.run >= 4 && (row.c_q | n0 & 0xA0 | n1 & 0xA0 | n2 & 0x20) == 0 {
+            self.run -= 4;
+            sp[..4].fill(0);
+            row.c_q = 0;
+            row.n0 = n2;
+            return true;
+        }
+        let t = self.tables;
         // Context from the row above
         let mut c_q = row.c_q;
         c_q |= (n0 & 0xA0) << 2;
