@@ -1247,17 +1247,23 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
         counts.k_zero += u32::from(k == 0);
     }
     let m = br.decode_regular(k, p.thr_fast, p.thr, p.qbpp, K0)?;
-    let mut e = ((m >> 1) as i32) ^ -((m & 1) as i32);
+    // The error value is (m >> 1) ^ mask, mask = -1 for odd m, and lossless
+    // with k = 0 inverted where 2B + N - 1 < 0 (A.5.2); |error| is then
+    // (m >> 1) - mask, which the update of A takes without waiting for the
+    // error and its absolute value (A's update leads to the next k).
+    let mut mask = -((m & 1) as i32);
     if lossless && k == 0 {
-        e ^= (2 * ctx.b + ctx.n - 1) >> 31;
+        mask ^= (2 * ctx.b + ctx.n - 1) >> 31;
     }
+    let e = ((m >> 1) as i32) ^ mask;
+    let e_abs = ((m >> 1) as i32).wrapping_sub(mask) as u32;
     // No overflow below: m < 62 << 15 (unary prefix < THR <= 62, k < 16) or
     // m <= 2^16 (escape), so |e| < 2^20 and |e * (2 * NEAR + 1)| < 2^29.
     // A <= (N << 15) + 2^20 < 2^32 with N <= RESET < 2^16 (kept as u32 bits;
     // a too large A gives k >= 16, an error at the context's next use).
     // B is in 1 - N..=0 after each bias update, so |B| < 2^29 + 2^16.
     let eq = if lossless { e } else { e * p.qstep };
-    ctx.a = (ctx.a as u32).wrapping_add(e.unsigned_abs()) as i32;
+    ctx.a = (ctx.a as u32).wrapping_add(e_abs) as i32;
     ctx.b += eq;
     if ctx.n == p.reset {
         ctx.a = ((ctx.a as u32) >> 1) as i32;
