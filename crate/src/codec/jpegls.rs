@@ -815,10 +815,12 @@ struct BitState {
     valid: u32,
 }
 
-/// The end of the segment, which only the slow refill reaches: kept out of
-/// [`BitState`] so that the line decoders carry three values, not five.
+/// The scan's bytes and the end of the segment, behind one reference: kept out of
+/// [`BitState`] so that the line decoders carry four values (this reference and
+/// the state), not six; the refill loads the bytes' address and length from here.
 #[derive(Default)]
-struct SegmentEnd {
+struct SegmentEnd<'a> {
+    data: &'a [u8],
     /// Zero bits appended after the end of the segment.
     pad: Cell<u32>,
     ended: Cell<bool>,
@@ -829,15 +831,15 @@ struct SegmentEnd {
 /// marker, after which zero bits are supplied (counted in `end.pad`).
 #[derive(Clone, Copy)]
 struct BitReader<'a> {
-    data: &'a [u8],
-    end: &'a SegmentEnd,
+    end: &'a SegmentEnd<'a>,
     s: BitState,
 }
 
 /// Slow refill: byte by byte, with bit stuffing and the end of the segment.
 #[cold]
 #[inline(never)]
-fn refill_slow(data: &[u8], end: &SegmentEnd, mut s: BitState) -> BitState {
+fn refill_slow(end: &SegmentEnd, mut s: BitState) -> BitState {
+    let data = end.data;
     let mut ended = end.ended.get();
     while !ended && s.valid <= 55 {
         let Some(&b) = data.get(s.pos) else {
@@ -876,8 +878,8 @@ fn refill_slow(data: &[u8], end: &SegmentEnd, mut s: BitState) -> BitState {
 }
 
 impl<'a> BitReader<'a> {
-    /// A reader of the segment from `pos`; `end` is (re)set to "not reached".
-    fn new(data: &'a [u8], end: &'a SegmentEnd, pos: usize) -> Self {
+    /// A reader of `end`'s bytes from `pos`; `end` is (re)set to "not reached".
+    fn new(end: &'a SegmentEnd<'a>, pos: usize) -> Self {
         end.pad.set(0);
         end.ended.set(false);
         let s = BitState {
@@ -886,18 +888,18 @@ impl<'a> BitReader<'a> {
             valid: 0,
         };
         BitReader {
-            data,
             end,
-            s: refill_slow(data, end, s),
+            s: refill_slow(end, s),
         }
     }
 
     #[inline(always)]
     fn refill(&mut self) {
         let s = &mut self.s;
+        let data = self.end.data;
         // `pos <= data.len()` always holds, so `pos + 8` cannot overflow.
-        if s.pos + 8 <= self.data.len() {
-            let chunk: [u8; 8] = self.data[s.pos..s.pos + 8].try_into().unwrap();
+        if s.pos + 8 <= data.len() {
+            let chunk: [u8; 8] = data[s.pos..s.pos + 8].try_into().unwrap();
             let w = u64::from_be_bytes(chunk);
             // Any 0xFF byte? (zero byte in !w)
             if ((!w).wrapping_sub(0x0101_0101_0101_0101) & w & 0x8080_8080_8080_8080) == 0 {
@@ -907,7 +909,7 @@ impl<'a> BitReader<'a> {
                 return;
             }
         }
-        self.s = refill_slow(self.data, self.end, self.s);
+        self.s = refill_slow(self.end, self.s);
     }
 
     /// Number of zero bits consumed beyond the end of the segment.
@@ -1847,8 +1849,11 @@ fn decode_scan(
     // Per lane: the line decoder that the last sample line picked.
     let mut kinds = [LineKind::default(); 4];
     let interval = if restart == 0 { h } else { restart as usize };
-    let seg_end = SegmentEnd::default();
-    let mut coder = Coder::new(BitReader::new(data, &seg_end, start), quant, params);
+    let seg_end = SegmentEnd {
+        data,
+        ..SegmentEnd::default()
+    };
+    let mut coder = Coder::new(BitReader::new(&seg_end, start), quant, params);
     let mut seg_start = start;
     let mut y = 0usize;
     let comp_id = |lane: usize| f.ids[scan.comps[lane]];
@@ -1982,7 +1987,7 @@ fn decode_scan(
             return Err(JpegLsError::RestartMarkerExpected { offset: mpos });
         }
         seg_start = next;
-        coder.br = BitReader::new(data, &seg_end, next);
+        coder.br = BitReader::new(&seg_end, next);
         coder.reset_contexts();
         prev.fill(0);
         cur.fill(0);
