@@ -815,11 +815,11 @@ struct BitState {
     valid: u32,
 }
 
-/// The scan's bytes and the end of the segment, behind one reference: kept out of
+/// The scan's bytes and where its segment ended, behind one reference: kept out of
 /// [`BitState`] so that the line decoders carry four values (this reference and
 /// the state), not six; the refill loads the bytes' address and length from here.
 #[derive(Default)]
-struct SegmentEnd<'a> {
+struct Segment<'a> {
     data: &'a [u8],
     /// Zero bits appended after the end of the segment.
     pad: Cell<u32>,
@@ -831,14 +831,14 @@ struct SegmentEnd<'a> {
 /// marker, after which zero bits are supplied (counted in `end.pad`).
 #[derive(Clone, Copy)]
 struct BitReader<'a> {
-    end: &'a SegmentEnd<'a>,
+    end: &'a Segment<'a>,
     s: BitState,
 }
 
 /// Slow refill: byte by byte, with bit stuffing and the end of the segment.
 #[cold]
 #[inline(never)]
-fn refill_slow(end: &SegmentEnd, mut s: BitState) -> BitState {
+fn refill_slow(end: &Segment, mut s: BitState) -> BitState {
     let data = end.data;
     let mut ended = end.ended.get();
     while !ended && s.valid <= 55 {
@@ -879,7 +879,7 @@ fn refill_slow(end: &SegmentEnd, mut s: BitState) -> BitState {
 
 impl<'a> BitReader<'a> {
     /// A reader of `end`'s bytes from `pos`; `end` is (re)set to "not reached".
-    fn new(end: &'a SegmentEnd<'a>, pos: usize) -> Self {
+    fn new(end: &'a Segment<'a>, pos: usize) -> Self {
         end.pad.set(0);
         end.ended.set(false);
         let s = BitState {
@@ -1849,9 +1849,9 @@ fn decode_scan(
     // Per lane: the line decoder that the last sample line picked.
     let mut kinds = [LineKind::default(); 4];
     let interval = if restart == 0 { h } else { restart as usize };
-    let seg_end = SegmentEnd {
+    let seg_end = Segment {
         data,
-        ..SegmentEnd::default()
+        ..Segment::default()
     };
     let mut coder = Coder::new(BitReader::new(&seg_end, start), quant, params);
     let mut seg_start = start;
