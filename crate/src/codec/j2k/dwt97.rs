@@ -866,13 +866,18 @@ mod tests {
     }
 
     impl PlaneBands {
-        fn row(&mut self, b: usize, i: usize) -> Option<&[f32]> {
+        /// Notes that row `i` is asked for, checking the order.
+        fn ask(&mut self, i: usize) {
             assert!(
                 i + 1 >= self.loaded,
                 "row {i} asked for after row {}",
                 self.loaded - 1
             );
             self.loaded = i + 1;
+        }
+
+        /// Row `i` of band `b` (0 HL, 1 LH, 2 HH).
+        fn band(&self, b: usize, i: usize) -> Option<&[f32]> {
             let w = self.widths[b];
             self.bands[b].get(i * w..)?.get(..w)
         }
@@ -880,15 +885,13 @@ mod tests {
 
     impl LastBands<f32> for PlaneBands {
         fn hl(&mut self, i: usize) -> Option<&[f32]> {
-            self.row(0, i)
+            self.ask(i);
+            self.band(0, i)
         }
 
         fn lh_hh(&mut self, i: usize) -> Option<(&[f32], &[f32])> {
-            self.row(1, i)?;
-            let w = self.widths[1];
-            let lh = self.bands[1].get(i * w..)?.get(..w)?;
-            let w = self.widths[2];
-            Some((lh, self.bands[2].get(i * w..)?.get(..w)?))
+            self.ask(i);
+            Some((self.band(1, i)?, self.band(2, i)?))
         }
     }
 
