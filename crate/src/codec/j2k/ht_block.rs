@@ -26,7 +26,7 @@
     clippy::manual_range_contains
 )]
 
-use super::ht_tables::{decoder_tables, DecoderTables};
+use super::ht_tables::decoder_tables;
 
 #[cfg_attr(
     all(target_arch = "wasm32", target_feature = "simd128"),
@@ -213,6 +213,17 @@ impl<'a> DecMelSt<'a> {
         self.runs >>= 7;
         self.num_runs -= 1;
         t
+    }
+}
+
+/// The MEL decoder of a cleanup pass, for `VlcDecoder::new`.
+pub(super) struct Mel<'a>(DecMelSt<'a>);
+
+impl<'a> Mel<'a> {
+    /// The MEL segment of the cleanup pass `coded_data[..lcup]` with `scup` bytes of
+    /// MEL and VLC.
+    pub(super) fn new(coded_data: &'a [u8], lcup: usize, scup: usize) -> Self {
+        Mel(DecMelSt::mel_init(coded_data, lcup, scup))
     }
 }
 
@@ -717,12 +728,15 @@ pub(super) fn vlc_words<'a>(
 /// the compiler sees are below the tables' sizes (the contexts c_q only set bits 7–9
 /// and uvlc_mode only bits 6–8, so each is the sum of OpenJPH's indices), and only the
 /// pairs at the block's right or bottom edge are checked for samples outside it.
-pub(super) struct VlcDecoder<'a> {
+///
+/// The MEL decoder is the caller's (`Mel::new`), held by reference: its refill takes
+/// a pointer, and the decoder's own fields, apart from it, can then stay in locals
+/// rather than memory in the code it compiles to.
+pub(super) struct VlcDecoder<'a, 'm> {
     vlc: VlcBits<'a>,
-    mel: DecMelSt<'a>,
+    mel: &'m mut DecMelSt<'a>,
     /// MEL events left in the current run (OpenJPH's `run`).
     run: i32,
-    tables: &'static DecoderTables,
     width: u32,
     height: u32,
 }
@@ -737,19 +751,11 @@ pub(super) struct VlcRow {
     y: u32,
 }
 
-impl<'a> VlcDecoder<'a> {
-    /// The decoder of the code-block whose cleanup pass is `coded_data[..lcup]`, with
-    /// `scup` bytes of MEL and VLC, its VLC segment unstuffed in `words`.
-    pub(super) fn new(
-        words: &'a [u32],
-        coded_data: &'a [u8],
-        lcup: usize,
-        scup: usize,
-        width: u32,
-        height: u32,
-    ) -> Self {
-        let mut mel = DecMelSt::mel_init(coded_data, lcup, scup);
-        let run = mel.mel_get_run();
+impl<'a, 'm> VlcDecoder<'a, 'm> {
+    /// The decoder of a `width` × `height` code-block whose VLC segment is unstuffed in
+    /// `words` and whose MEL segment `mel` reads (`Mel::new`).
+    pub(super) fn new(words: &'a [u32], mel: &'m mut Mel<'a>, width: u32, height: u32) -> Self {
+        let run = mel.0.mel_get_run();
         VlcDecoder {
             vlc: VlcBits {
                 words,
@@ -757,9 +763,8 @@ impl<'a> VlcDecoder<'a> {
                 tmp: 0,
                 bits: 0,
             },
-            mel,
+            mel: &mut mel.0,
             run,
-            tables: decoder_tables(),
             width,
             height,
         }
@@ -778,7 +783,9 @@ impl<'a> VlcDecoder<'a> {
     }
 
     /// The initial quad row into `row` (`4 * ceil(width / 4) + 2` entries). Returns
-    /// false for a pair that makes samples outside the block significant.
+    /// false for a pair that makes samples outside the block significant. Inlined, so
+    /// that the decoder is never passed by pointer (see the type).
+    #[inline(always)]
     pub(super) fn initial_row(&mut self, row: &mut [u16]) -> bool {
         let npairs = (self.width as usize).div_ceil(4);
         if npairs == 0 || row.len() != 4 * npairs + 2 {
@@ -812,7 +819,7 @@ impl<'a> VlcDecoder<'a> {
         two: bool,
         edge: bool,
     ) -> bool {
-        let t = self.tables;
+        let t = decoder_tables();
         let mut v = self.vlc.fetch();
 
         // First quad
@@ -891,7 +898,7 @@ impl<'a> VlcDecoder<'a> {
             row.n0 = n2;
             return true;
         }
-        let t = self.tables;
+        let t = decoder_tables();
         // Context from the row above
         let mut c_q = row.c_q;
         c_q |= (n0 & 0xA0) << 2;
@@ -1012,7 +1019,8 @@ fn decode_vlc(
     scratch.resize(quads_len + vlc_words_len(scup), 0);
     let (scratch, tail) = scratch.split_at_mut(quads_len);
     let words = vlc_words(tail, coded_data, lcup, scup);
-    let mut dec = VlcDecoder::new(words, coded_data, lcup, scup, width, height);
+    let mut mel = Mel::new(coded_data, lcup, scup);
+    let mut dec = VlcDecoder::new(words, &mut mel, width, height);
     if !dec.initial_row(&mut scratch[..row_len]) {
         return false;
     }

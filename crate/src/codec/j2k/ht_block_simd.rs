@@ -24,14 +24,14 @@
 //! distribution. THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND
 //! CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES ARE DISCLAIMED.
 
-use super::ht_block::{vlc_words, vlc_words_len, VlcDecoder};
+use super::ht_block::{vlc_words, vlc_words_len, Mel, VlcDecoder};
 use core::arch::wasm32::{
     i16x8_add, i16x8_mul, i16x8_ne, i16x8_shl, i16x8_sub, i32x4_add, i32x4_extend_high_i16x8,
-    i32x4_extend_low_i16x8, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i8x16,
-    i8x16_add, i8x16_shuffle, i8x16_sub, i8x16_swizzle, u16x8, u16x8_extract_lane, u16x8_shr,
-    u16x8_splat, u32x4, u32x4_extend_high_u16x8, u32x4_extend_low_u16x8, u32x4_extract_lane,
-    u32x4_shr, u32x4_splat, u8x16_splat, v128, v128_and, v128_bitselect, v128_load, v128_or,
-    v128_store,
+    i32x4_extend_low_i16x8, i32x4_mul, i32x4_ne, i32x4_shl, i32x4_shuffle, i32x4_sub, i64x2_shl,
+    i8x16, i8x16_add, i8x16_shuffle, i8x16_sub, i8x16_swizzle, u16x8, u16x8_extract_lane,
+    u16x8_shr, u16x8_splat, u32x4, u32x4_extend_high_u16x8, u32x4_extend_low_u16x8,
+    u32x4_extract_lane, u32x4_shr, u32x4_splat, u8x16_splat, v128, v128_and, v128_bitselect,
+    v128_load, v128_or, v128_store,
 };
 
 /// Bytes of all-ones after the unstuffed MagSgn bits: each quad reads 32 bytes from
@@ -203,7 +203,8 @@ pub(super) fn decode_cleanup(
     };
     unstuff(magsgn, bits);
     let words = vlc_words(vlc_tail, coded_data, lcup, scup);
-    let mut vlc = VlcDecoder::new(words, coded_data, lcup, scup, width, height);
+    let mut mel = Mel::new(coded_data, lcup, scup);
+    let mut vlc = VlcDecoder::new(words, &mut mel, width, height);
     let rows = Rows {
         sstr,
         row_len,
@@ -234,16 +235,19 @@ struct Rows {
     mmsbp2: u32,
 }
 
-/// The MagSgn decoding state across a block's quad rows.
+/// The MagSgn decoding state across a block's quad rows, apart from the v_n of the
+/// row above (`VnRow`): an array indexed by quad, which keeps a struct holding it in
+/// memory, where these fields, apart, stay in locals.
 struct MagSgn<'a> {
     bits: &'a [u8],
     bitpos: usize,
-    /// v_n of the quad row above, as the scalar decoder keeps them: entry q is
-    /// v_n(row 1, column 2q − 1) | v_n(row 1, column 2q).
-    vn: [u32; 512 + 4],
     /// v_n(row 1) of the last quad decoded in this row.
     prev_v3: u32,
 }
+
+/// v_n of the quad row above, as the scalar decoder keeps them: entry q is
+/// v_n(row 1, column 2q − 1) | v_n(row 1, column 2q).
+type VnRow = [u32; 512 + 4];
 
 /// The rows of `decode_cleanup` (`HIGH`: p ≥ 17): the initial VLC row, then for each
 /// quad row its MagSgn pairs, each beside the VLC pair below it.
@@ -259,10 +263,10 @@ fn cleanup_rows<const HIGH: bool>(
     let mut ms = MagSgn {
         bits,
         bitpos: 0,
-        vn: [0u32; 512 + 4],
         prev_v3: 0,
     };
-    if nq >= ms.vn.len() {
+    let mut vn: VnRow = [0; 512 + 4];
+    if nq >= vn.len() {
         return false;
     }
     if npairs == 0 {
@@ -296,7 +300,17 @@ fn cleanup_rows<const HIGH: bool>(
             {
                 let (n1, n2) = (u32::from(above[0]), u32::from(above[2]));
                 if !vlc.pair(&mut vrow, sp, n1, n2, 4 * k as u32, true, edge_row)
-                    || !magsgn_pair::<HIGH>(&mut ms, qrow, 2 * k, nq, row == 0, decoded, base, r)
+                    || !magsgn_pair::<HIGH>(
+                        &mut ms,
+                        &mut vn,
+                        qrow,
+                        2 * k,
+                        nq,
+                        row == 0,
+                        decoded,
+                        base,
+                        r,
+                    )
                 {
                     return false;
                 }
@@ -307,6 +321,7 @@ fn cleanup_rows<const HIGH: bool>(
             if !vlc.pair(&mut vrow, last, n1, n2, x as u32, two, true)
                 || !magsgn_pair::<HIGH>(
                     &mut ms,
+                    &mut vn,
                     qrow,
                     2 * (npairs - 1),
                     nq,
@@ -321,18 +336,29 @@ fn cleanup_rows<const HIGH: bool>(
             sentinel.fill(0);
         } else {
             for k in 0..npairs {
-                if !magsgn_pair::<HIGH>(&mut ms, qrow, 2 * k, nq, row == 0, decoded, base, r) {
+                if !magsgn_pair::<HIGH>(
+                    &mut ms,
+                    &mut vn,
+                    qrow,
+                    2 * k,
+                    nq,
+                    row == 0,
+                    decoded,
+                    base,
+                    r,
+                ) {
                     return false;
                 }
             }
         }
-        ms.vn[nq] = ms.prev_v3;
+        vn[nq] = ms.prev_v3;
     }
     true
 }
 
 /// The MagSgn step of quads `q` and `q + 1` (if inside the block) of quad row `qrow`
-/// (`first_row`: the initial one; its samples' rows start at `base` in `decoded`):
+/// (`first_row`: the initial one; its samples' rows start at `base` in `decoded`;
+/// `vn`: the row above's v_n, updated for the next row):
 /// in 16-bit lanes where both quads' U_q are at most 15, else a quad at a time in
 /// 32-bit lanes. Returns false where a quad's U_q exceeds the bound or the samples do
 /// not fit `decoded`.
@@ -340,6 +366,7 @@ fn cleanup_rows<const HIGH: bool>(
 #[allow(clippy::too_many_arguments)]
 fn magsgn_pair<const HIGH: bool>(
     ms: &mut MagSgn,
+    vn: &mut VnRow,
     qrow: &[u16],
     q: usize,
     nq: usize,
@@ -349,7 +376,6 @@ fn magsgn_pair<const HIGH: bool>(
     r: &Rows,
 ) -> bool {
     let (stride, p, mmsbp2) = (r.stride, r.p, r.mmsbp2);
-    let vn = &mut ms.vn;
     let two = q + 1 < nq;
     let inf0 = u32::from(qrow[2 * q]);
     let u0 = quad_u(inf0, u32::from(qrow[2 * q + 1]), first_row, vn, q);
@@ -465,20 +491,16 @@ fn decode_pair16<const HIGH: bool>(
     );
     let e = i16x8_add(uv, ek); // U_q − e_k: 0..=15
     let m = v128_and(e, sig);
-    // Inclusive prefix sum over the eight lanes, then each sample's first bit.
-    let inc = i16x8_add(
-        m,
-        i8x16_shuffle::<16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13>(m, zero),
-    );
-    let inc = i16x8_add(
-        inc,
-        i8x16_shuffle::<16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>(inc, zero),
-    );
+    // Inclusive prefix sum over the eight lanes: within each quad (its four lanes one
+    // 64-bit lane, shifted by whole lanes), then quad 0's total onto quad 1's lanes;
+    // each sample's first bit is its exclusive sum.
+    let inc = i16x8_add(m, i64x2_shl(m, 16));
+    let inc = i16x8_add(inc, i64x2_shl(inc, 32));
     let inc = i16x8_add(
         inc,
-        i8x16_shuffle::<16, 16, 16, 16, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7>(inc, zero),
+        i8x16_shuffle::<16, 16, 16, 16, 16, 16, 16, 16, 6, 7, 6, 7, 6, 7, 6, 7>(inc, zero),
     );
-    let ex = i8x16_shuffle::<16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13>(inc, zero);
+    let ex = i16x8_sub(inc, m);
     let total = u16x8_extract_lane::<7>(inc);
 
     let s = *bitpos & 7;

@@ -7,8 +7,6 @@
 
 #![allow(clippy::identity_op, clippy::unusual_byte_groupings)]
 
-use std::sync::OnceLock;
-
 /// Decoder lookup tables for VLC and UVLC decoding.
 pub(super) struct DecoderTables {
     /// The VLC table for initial quad rows (`VLC_TBL0`) in bits 0–15 and, in bits
@@ -41,57 +39,78 @@ pub(super) struct DecoderTables {
 /// MEL exponents (Table 2 in ITU T.814), by MEL state.
 const MEL_EXP: [u32; 13] = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5];
 
+/// The tables, built at compile time: a `static` has a constant address, so the
+/// decoder's look-ups need no register for the tables' base.
+static TABLES: DecoderTables = build_tables();
+
 pub(super) fn decoder_tables() -> &'static DecoderTables {
-    static TABLES: OnceLock<DecoderTables> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let mut t = DecoderTables {
-            vlc_ctx0: [0u32; 1024],
-            vlc_ctx1: [0u32; 1024],
-            mel_tbl: [0u16; 1024],
-            uvlc_len0: [0u32; 512],
-            uvlc_len1: [0u32; 256],
-            uvlc_tbl0: [0u16; 320],
-            uvlc_tbl1: [0u16; 256],
-            uvlc_bias: [0u8; 320],
-        };
-        uvlc_init_dec_tables(&mut t);
-        for i in 0..1024 {
-            let (e0, e1) = (u32::from(VLC_TBL0[i]), u32::from(VLC_TBL1[i]));
-            let c0 = ((e0 & 0x10) << 3) | ((e0 & 0xE0) << 2);
-            let c1 = ((e1 & 0x40) << 2) | ((e1 & 0x80) << 1);
-            t.vlc_ctx0[i] = e0 | c0 << 22;
-            t.vlc_ctx1[i] = e1 | c1 << 22;
+    &TABLES
+}
+
+/// `TABLES`, from OpenJPH's VLC tables and T.814's MEL and UVLC codes.
+const fn build_tables() -> DecoderTables {
+    let mut t = DecoderTables {
+        vlc_ctx0: [0u32; 1024],
+        vlc_ctx1: [0u32; 1024],
+        mel_tbl: [0u16; 1024],
+        uvlc_len0: [0u32; 512],
+        uvlc_len1: [0u32; 256],
+        uvlc_tbl0: [0u16; 320],
+        uvlc_tbl1: [0u16; 256],
+        uvlc_bias: [0u8; 320],
+    };
+    uvlc_init_dec_tables(&mut t);
+    let mut i = 0;
+    while i < 1024 {
+        let (e0, e1) = (VLC_TBL0[i] as u32, VLC_TBL1[i] as u32);
+        let c0 = ((e0 & 0x10) << 3) | ((e0 & 0xE0) << 2);
+        let c1 = ((e1 & 0x40) << 2) | ((e1 & 0x80) << 1);
+        t.vlc_ctx0[i] = e0 | c0 << 22;
+        t.vlc_ctx1[i] = e1 | c1 << 22;
+        i += 1;
+    }
+    let mut k = 0;
+    while k < MEL_EXP.len() {
+        let eval = MEL_EXP[k];
+        let mut bits = 0u32;
+        while bits < 64 {
+            let (run, len, next) = if bits & 0x20 != 0 {
+                // A one: 2^eval zero events, not terminated.
+                (((1 << eval) - 1) << 1, 1, if k < 12 { k + 1 } else { 12 })
+            } else {
+                // A zero: eval bits of run, terminated by a one event.
+                let r = (bits >> (5 - eval)) & ((1 << eval) - 1);
+                ((r << 1) + 1, eval + 1, k.saturating_sub(1))
+            };
+            t.mel_tbl[k << 6 | bits as usize] = (run | len << 7 | (next as u32) << 10) as u16;
+            bits += 1;
         }
-        for (k, &eval) in MEL_EXP.iter().enumerate() {
-            for bits in 0..64u32 {
-                let (run, len, next) = if bits & 0x20 != 0 {
-                    // A one: 2^eval zero events, not terminated.
-                    (((1 << eval) - 1) << 1, 1, (k + 1).min(12))
-                } else {
-                    // A zero: eval bits of run, terminated by a one event.
-                    let r = (bits >> (5 - eval)) & ((1 << eval) - 1);
-                    ((r << 1) + 1, eval + 1, k.saturating_sub(1))
-                };
-                t.mel_tbl[k << 6 | bits as usize] = (run | len << 7 | (next as u32) << 10) as u16;
-            }
-        }
-        let with_len =
-            |e: u16| u32::from(e) | ((u32::from(e) & 7) + ((u32::from(e) >> 3) & 0xF)) << 16;
-        for i in 0..320 {
-            t.uvlc_len0[i] = with_len(t.uvlc_tbl0[i]);
-        }
-        for i in 0..256 {
-            t.uvlc_len1[i] = with_len(t.uvlc_tbl1[i]);
-        }
-        t
-    })
+        k += 1;
+    }
+    let mut i = 0;
+    while i < 320 {
+        t.uvlc_len0[i] = with_len(t.uvlc_tbl0[i]);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        t.uvlc_len1[i] = with_len(t.uvlc_tbl1[i]);
+        i += 1;
+    }
+    t
+}
+
+/// A UVLC table entry with its prefix plus suffix length in bits 16–31.
+const fn with_len(e: u16) -> u32 {
+    let e = e as u32;
+    e | ((e & 7) + ((e >> 3) & 0xF)) << 16
 }
 
 /// Populates `uvlc_tbl0`, `uvlc_tbl1`, and `uvlc_bias`.
-fn uvlc_init_dec_tables(t: &mut DecoderTables) {
+const fn uvlc_init_dec_tables(t: &mut DecoderTables) {
     // Prefix decoder: index is the 3 LSBs of the VLC fragment.
     // Packed as: prefix_len(2) | suffix_len(3) | u_pfx(3).
-    static DEC: [u8; 8] = [
+    const DEC: [u8; 8] = [
         3 | (5 << 2) | (5 << 5), // 000
         1 | (0 << 2) | (1 << 5), // xx1
         2 | (0 << 2) | (2 << 5), // x10
@@ -103,7 +122,8 @@ fn uvlc_init_dec_tables(t: &mut DecoderTables) {
     ];
 
     // --- uvlc_tbl0 (320 entries, modes 0-4) --------------------------------
-    for i in 0u32..320 {
+    let mut i = 0u32;
+    while i < 320 {
         let mode = i >> 6;
         let mut vlc = i & 0x3F;
 
@@ -174,10 +194,12 @@ fn uvlc_init_dec_tables(t: &mut DecoderTables) {
                 | (u1 << 13)) as u16;
             t.uvlc_bias[i as usize] = 10; // 0b10 for u0 and 0b10 for u1
         }
+        i += 1;
     }
 
     // --- uvlc_tbl1 (256 entries, modes 0-3) --------------------------------
-    for i in 0u32..256 {
+    let mut i = 0u32;
+    while i < 256 {
         let mode = i >> 6;
         let mut vlc = i & 0x3F;
 
@@ -215,10 +237,11 @@ fn uvlc_init_dec_tables(t: &mut DecoderTables) {
                 | (u0 << 10)
                 | (u1 << 13)) as u16;
         }
+        i += 1;
     }
 }
 
-static VLC_TBL0: [u16; 1024] = [
+const VLC_TBL0: [u16; 1024] = [
     0x0023, 0x00A5, 0x0043, 0x0066, 0x0083, 0xA8EE, 0x0014, 0xD8DF, 0x0023, 0x10BE, 0x0043, 0xF5FF,
     0x0083, 0x207E, 0x0055, 0x515F, 0x0023, 0x0035, 0x0043, 0x444E, 0x0083, 0xC4CE, 0x0014, 0xCCCF,
     0x0023, 0xE2FE, 0x0043, 0x99FF, 0x0083, 0x0096, 0x00C5, 0x313F, 0x0023, 0x00A5, 0x0043, 0x445E,
@@ -306,7 +329,7 @@ static VLC_TBL0: [u16; 1024] = [
     0xF1FC, 0x009E, 0x0005, 0xB1BF, 0xF8FC, 0xE4EF, 0xF6FE, 0x545F, 0xF4FC, 0x0026, 0xF5FD, 0x0087,
     0xF2FC, 0x99DF, 0xD4DE, 0x111F,
 ];
-static VLC_TBL1: [u16; 1024] = [
+const VLC_TBL1: [u16; 1024] = [
     0x0013, 0x0065, 0x0043, 0x00DE, 0x0083, 0x888D, 0x0023, 0x444E, 0x0013, 0x00A5, 0x0043, 0x88AE,
     0x0083, 0x0035, 0x0023, 0x00D7, 0x0013, 0x00C5, 0x0043, 0x009E, 0x0083, 0x0055, 0x0023, 0x222E,
     0x0013, 0x0095, 0x0043, 0x007E, 0x0083, 0x10FE, 0x0023, 0x0077, 0x0013, 0x0065, 0x0043, 0x88CE,
