@@ -558,10 +558,10 @@ fn decode_pair16<const HIGH: bool>(
             ),
             sig,
         );
-        let row0 =
-            i8x16_shuffle::<16, 16, 0, 1, 16, 16, 4, 5, 16, 16, 8, 9, 16, 16, 12, 13>(val, zero);
-        let row1 =
-            i8x16_shuffle::<16, 16, 2, 3, 16, 16, 6, 7, 16, 16, 10, 11, 16, 16, 14, 15>(val, zero);
+        // Row 0 the even 16-bit lanes, row 1 the odd ones, each as a 32-bit lane's
+        // high half: a shift and a mask rather than two byte shuffles.
+        let row0 = i32x4_shl(val, 16);
+        let row1 = v128_and(val, u32x4_splat(0xFFFF_0000));
         return (row0, row1, v_n);
     }
     let widen = |v_n: v128, w: v128, sig: v128| {
