@@ -438,9 +438,12 @@ fn quad_u(inf: u32, u_q: u32, first_row: bool, vn: &[u32], q: usize) -> u32 {
     if first_row {
         return u_q;
     }
+    // Both kappas computed, then one chosen: whether a quad has more than one
+    // significant sample follows the data, a branch on it mispredicts often.
     let g = inf & 0xF0;
+    let from_above = 31 - ((vn[q] | vn[q + 1]) | 2).leading_zeros();
     let kappa = if g & g.wrapping_sub(0x10) != 0 {
-        31 - ((vn[q] | vn[q + 1]) | 2).leading_zeros()
+        from_above
     } else {
         1
     };
