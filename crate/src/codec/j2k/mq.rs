@@ -4,9 +4,9 @@
 //! segment the decoder reads 0xFF bytes (C.3.4: a marker code, 0xFF followed by a
 //! byte above 0x8F, feeds 1-bits forever), so it never reads past its segment.
 //!
-//! Context states are one byte each, `2 × state + MPS`, so that one look-up in
-//! each of two tables gives Qe (`QE_HIGH`) and the successor states with the MPS
-//! switch folded in (`NEXT`).
+//! A context is one word (`Context`): its state `2 × state + MPS` and that state's
+//! Qe, so that a decision reads Qe straight from the context, and one look-up
+//! (`NEXT`) gives the next context word, with the MPS switch folded in.
 
 use core::hint::select_unpredictable;
 
@@ -61,43 +61,39 @@ const QE: [(u16, u8, u8, u8); 47] = [
     (0x5601, 46, 46, 0),
 ];
 
-/// Per context state `s = 2 × state + mps`: Qe in bits 48..64, the place of A and
-/// Chigh in `Mq`'s registers. 256 entries so that a `u8` index needs no bounds
-/// check.
-static QE_HIGH: [u64; 256] = {
-    let mut t = [0u64; 256];
-    let mut s = 0;
-    while s < 94 {
-        t[s] = (QE[s / 2].0 as u64) << HIGH;
-        s += 1;
-    }
-    t
-};
+/// A context: its state `s = 2 × state + MPS` in bits 0..8 and the state's Qe in
+/// bits 48..64, the place of A and Chigh in `Mq`'s registers (zeros between).
+pub(super) type Context = u64;
 
-/// Per context state `s`, at `4 s + k`: the state after a decision that needs no
+/// The context word of state `s` (< 94).
+const fn context(s: usize) -> Context {
+    (QE[s / 2].0 as u64) << HIGH | s as u64
+}
+
+/// Per context state `s`, at `4 s + k`: the context after a decision that needs no
 /// renormalisation (`k` = 0: itself), after an MPS with renormalisation (1) and
-/// after an LPS (2).
-static NEXT: [u8; 1024] = {
-    let mut t = [0u8; 1024];
+/// after an LPS (2). 1024 entries so that a `u8` state needs no bounds check.
+static NEXT: [Context; 1024] = {
+    let mut t = [0; 1024];
     let mut s = 0;
     while s < 94 {
         let (_, nmps, nlps, switch) = QE[s / 2];
-        let mps = (s & 1) as u8;
-        t[4 * s] = s as u8;
-        t[4 * s + 1] = 2 * nmps + mps;
-        t[4 * s + 2] = 2 * nlps + (mps ^ switch);
+        let mps = s & 1;
+        t[4 * s] = context(s);
+        t[4 * s + 1] = context(2 * nmps as usize + mps);
+        t[4 * s + 2] = context(2 * nlps as usize + (mps ^ switch as usize));
         s += 1;
     }
     t
 };
 
-/// The initial context states of Table D.7 (19 contexts: 9 zero coding, 5 sign,
-/// 3 magnitude refinement, run-length, uniform), padded to 32.
-pub(super) const fn initial_contexts() -> [u8; 32] {
-    let mut c = [0u8; 32];
-    c[0] = 2 * 4; // zero coding, all neighbours insignificant: state 4
-    c[17] = 2 * 3; // run-length: state 3
-    c[18] = 2 * 46; // uniform: state 46
+/// The initial contexts of Table D.7 (19 contexts: 9 zero coding, 5 sign, 3
+/// magnitude refinement, run-length, uniform), padded to 32.
+pub(super) const fn initial_contexts() -> [Context; 32] {
+    let mut c = [context(0); 32];
+    c[0] = context(2 * 4); // zero coding, all neighbours insignificant: state 4
+    c[17] = context(2 * 3); // run-length: state 3
+    c[18] = context(2 * 46); // uniform: state 46
     c
 }
 
@@ -238,13 +234,13 @@ impl<'a> Mq<'a> {
         }
     }
 
-    /// Takes up to `n` decisions in a context in state `s` at once, as many as are
+    /// Takes up to `n` decisions in the context `cx` at once, as many as are
     /// certain to be its MPS without renormalisation (C.3.2: Chigh stays at or
     /// above Qe and A − Qe at or above 0x8000 for each), and returns how many. The
-    /// context's state does not change on such decisions.
+    /// context does not change on such decisions.
     #[inline(always)]
-    pub(super) fn mps_run(&mut self, s: u8, n: u32) -> u32 {
-        let qe = (QE_HIGH[s as usize] >> HIGH) as u32;
+    pub(super) fn mps_run(&mut self, cx: Context, n: u32) -> u32 {
+        let qe = (cx >> HIGH) as u32;
         // A ≥ 0x8000 between decisions; Qe ≥ 1.
         let room = ((self.c >> HIGH) as u32).min((self.a >> HIGH) as u32 - 0x8000);
         let taken = (room / qe).min(n);
@@ -253,13 +249,13 @@ impl<'a> Mq<'a> {
         taken
     }
 
-    /// DECODE (C.3.2) of one decision in the context whose state is `cx`.
+    /// DECODE (C.3.2) of one decision in the context `cx`.
     #[inline(always)]
-    pub(super) fn decode(&mut self, cx: &mut u8) -> u32 {
-        let s = *cx;
-        let q = QE_HIGH[s as usize];
-        let next = &NEXT[4 * s as usize..][..3];
-        let mps = (s & 1) as u32;
+    pub(super) fn decode(&mut self, cx: &mut Context) -> u32 {
+        let e = *cx;
+        let q = e & !0xFF;
+        let next = &NEXT[4 * (e as u8) as usize..][..3];
+        let mps = (e & 1) as u32;
         self.a = self.a.wrapping_sub(q);
         if self.c < q {
             // LPS sub-interval, with the conditional exchange.
@@ -297,9 +293,9 @@ impl<'a> Mq<'a> {
     /// always its MPS, and the rare segmentation symbols). Both sub-intervals are computed and one selected;
     /// the renormalisation shift is 0 for an MPS that needs none.
     #[inline(always)]
-    pub(super) fn decode_even(&mut self, cx: &mut u8) -> u32 {
-        let s = *cx;
-        let q = QE_HIGH[s as usize];
+    pub(super) fn decode_even(&mut self, cx: &mut Context) -> u32 {
+        let e = *cx;
+        let q = e & !0xFF;
         let a = self.a.wrapping_sub(q);
         // The code value lies in the LPS sub-interval (the lower Qe).
         let lower = self.c < q;
@@ -308,16 +304,16 @@ impl<'a> Mq<'a> {
         // upper one and smaller (A − Qe < Qe). A − Qe ≥ 0x8000 > Qe needs neither.
         let lps = lower != (a < q);
         let renorm = lower | (a >> 63 == 0);
-        // The next state without a branch: unchanged, the MPS successor or the LPS
-        // successor (an LPS always renormalises).
-        *cx = NEXT[4 * s as usize + lps as usize + renorm as usize];
+        // The next context without a branch: unchanged, the MPS successor or the
+        // LPS successor (an LPS always renormalises).
+        *cx = NEXT[4 * (e as u8) as usize + lps as usize + renorm as usize];
         self.c = select_unpredictable(lower, self.c, self.c.wrapping_sub(q));
         self.a = select_unpredictable(lower, q, a);
         // 0 ≤ n ≤ 15: A is in 1..=0xFFFF.
         let n = self.a.leading_zeros();
         self.a <<= n;
         self.shift(n);
-        (s & 1) as u32 ^ lps as u32
+        (e & 1) as u32 ^ lps as u32
     }
 }
 
@@ -491,7 +487,8 @@ mod tests {
             let mut ours = Mq::new(&padded);
             let mut book = Textbook::new(&data);
             let mut cx_ours = initial_contexts();
-            let mut cx_book = initial_contexts();
+            // The textbook's contexts are bare states.
+            let mut cx_book = initial_contexts().map(|c| c as u8);
             for step in 0..(len * 12 + 40) {
                 let k = (rand() % 19) as usize;
                 match rand() % 3 {
@@ -517,7 +514,8 @@ mod tests {
                         }
                     }
                 }
-                assert_eq!(cx_ours, cx_book, "round {round} step {step}");
+                let book_contexts = cx_book.map(|s| context(s as usize));
+                assert_eq!(cx_ours, book_contexts, "round {round} step {step}");
                 assert_eq!(ours.a, (book.a as u64) << HIGH, "round {round} step {step}");
                 assert_eq!(
                     (ours.c >> HIGH) as u32,
