@@ -4,8 +4,9 @@
 //! segment the decoder reads 0xFF bytes (C.3.4: a marker code, 0xFF followed by a
 //! byte above 0x8F, feeds 1-bits forever), so it never reads past its segment.
 //!
-//! Context states are one byte each, `2 × state + MPS`, so that one table look-up
-//! (`STATES`) gives Qe and both successor states with the MPS switch folded in.
+//! A context is one word (`Context`): its state `2 × state + MPS` and that state's
+//! Qe, so that a decision reads Qe straight from the context, and one look-up
+//! (`NEXT`) gives the next context word, with the MPS switch folded in.
 
 use core::hint::select_unpredictable;
 
@@ -60,30 +61,39 @@ const QE: [(u16, u8, u8, u8); 47] = [
     (0x5601, 46, 46, 0),
 ];
 
-/// Per context state `s = 2 × state + mps`: Qe in bits 0..16, the state after an
-/// MPS in bits 16..24 and after an LPS in bits 24..32. 256 entries so that a `u8`
-/// index needs no bounds check.
-static STATES: [u32; 256] = {
-    let mut t = [0u32; 256];
+/// A context: its state `s = 2 × state + MPS` in bits 0..8 and the state's Qe in
+/// bits 48..64, the place of A and Chigh in `Mq`'s registers (zeros between).
+pub(super) type Context = u64;
+
+/// The context word of state `s` (< 94).
+const fn context(s: usize) -> Context {
+    (QE[s / 2].0 as u64) << HIGH | s as u64
+}
+
+/// Per context state `s`, at `4 s + k`: the context after a decision that needs no
+/// renormalisation (`k` = 0: itself), after an MPS with renormalisation (1) and
+/// after an LPS (2). 1024 entries so that a `u8` state needs no bounds check.
+static NEXT: [Context; 1024] = {
+    let mut t = [0; 1024];
     let mut s = 0;
     while s < 94 {
-        let (qe, nmps, nlps, switch) = QE[s / 2];
-        let mps = (s & 1) as u8;
-        let after_mps = 2 * nmps + mps;
-        let after_lps = 2 * nlps + (mps ^ switch);
-        t[s] = qe as u32 | (after_mps as u32) << 16 | (after_lps as u32) << 24;
+        let (_, nmps, nlps, switch) = QE[s / 2];
+        let mps = s & 1;
+        t[4 * s] = context(s);
+        t[4 * s + 1] = context(2 * nmps as usize + mps);
+        t[4 * s + 2] = context(2 * nlps as usize + (mps ^ switch as usize));
         s += 1;
     }
     t
 };
 
-/// The initial context states of Table D.7 (19 contexts: 9 zero coding, 5 sign,
-/// 3 magnitude refinement, run-length, uniform), padded to 32.
-pub(super) const fn initial_contexts() -> [u8; 32] {
-    let mut c = [0u8; 32];
-    c[0] = 2 * 4; // zero coding, all neighbours insignificant: state 4
-    c[17] = 2 * 3; // run-length: state 3
-    c[18] = 2 * 46; // uniform: state 46
+/// The initial contexts of Table D.7 (19 contexts: 9 zero coding, 5 sign, 3
+/// magnitude refinement, run-length, uniform), padded to 32.
+pub(super) const fn initial_contexts() -> [Context; 32] {
+    let mut c = [context(0); 32];
+    c[0] = context(2 * 4); // zero coding, all neighbours insignificant: state 4
+    c[17] = context(2 * 3); // run-length: state 3
+    c[18] = context(2 * 46); // uniform: state 46
     c
 }
 
@@ -105,22 +115,25 @@ impl<'a> Padded<'a> {
 /// its registers stay in machine registers.
 ///
 /// `c` is C.3's code register widened to 64 bits: Chigh in bits 48..63, and below
-/// it `ct` bits fetched ahead (C.3's 32-bit register shifted up by 32, with room
-/// for more than one byte). Bytes are fetched several at a time, so that the
-/// renormalisation needs a fetch about once in four bytes rather than once in each.
-/// Only a byte after a plain byte is fetched early, where it simply lands below the
-/// bits already there; a byte after 0xFF (a stuffed bit or a marker) is fetched
-/// when `ct` has run out, exactly as BYTEIN does, so every decision sees the very
-/// register values of C.3 (and OpenJPEG's), whatever the bytes.
+/// it the bits fetched ahead (C.3's 32-bit register shifted up by 32, with room
+/// for more than one byte), then a 1-bit, the sentinel, and zeros: C.3's count `ct`
+/// of bits left before the next byte is 47 less the sentinel's place, so that no
+/// register holds it (`c` has one set bit below Chigh at least, and the arithmetic
+/// on Chigh never reaches below bit 48). Bytes are fetched several at a time, so
+/// that the renormalisation needs a fetch about once in four bytes rather than once
+/// in each. Only a byte after a plain byte is fetched early, where it simply lands
+/// below the bits already there; a byte after 0xFF (a stuffed bit or a marker) is
+/// fetched when `ct` has run out, exactly as BYTEIN does, so every decision sees
+/// the very register values of C.3 (and OpenJPEG's), whatever the bytes.
 #[derive(Clone, Copy)]
 pub(super) struct Mq<'a> {
     /// The byte last fed into `c`. It only moves past a byte that is not 0xFF, so
     /// it stops at the first of the two 0xFF bytes after the segment at the latest,
     /// and a fetch reads at most one byte further.
     p: *const u8,
-    a: u32,
+    /// C.3's A in bits 48..64 (the place of Chigh in `c`), zeros below.
+    a: u64,
     c: u64,
-    ct: u32,
     _data: core::marker::PhantomData<&'a [u8]>,
 }
 
@@ -132,46 +145,49 @@ impl<'a> Mq<'a> {
     pub(super) fn new(data: &Padded<'a>) -> Self {
         let mut m = Mq {
             p: data.0.as_ptr(),
-            a: 0x8000,
+            a: 0x8000 << HIGH,
             c: (data.0[0] as u64) << HIGH,
-            ct: 0,
             _data: core::marker::PhantomData,
         };
-        m.fill();
+        let ct = m.fill();
         m.c <<= 7;
-        m.ct -= 7;
+        m.c |= 1 << (HIGH - 1 - (ct - 7));
         m
     }
 
-    /// BYTEIN (C.3.4), called when `ct` is 0, then as many plain bytes as fit.
+    /// BYTEIN (C.3.4), called when `ct` is 0 (`c` without its sentinel), then as
+    /// many plain bytes as fit; returns the new `ct` (8 to 40) and leaves the
+    /// sentinel to the caller.
     #[inline(always)]
-    fn fill(&mut self) {
+    fn fill(&mut self) -> u32 {
         // SAFETY: see `p`: `p` and `p + 1` lie within the padded segment, and `p`
         // moves on only from a byte that is not 0xFF.
         unsafe {
             let b = *self.p;
             let next = *self.p.add(1) as u64;
+            let mut ct;
             if b == 0xFF {
                 if next > 0x8F {
                     self.c = self.c.wrapping_add(0xFF << (HIGH - 8));
-                    self.ct = 8;
+                    ct = 8;
                 } else {
                     self.p = self.p.add(1);
                     self.c = self.c.wrapping_add(next << (HIGH - 7));
-                    self.ct = 7;
+                    ct = 7;
                 }
             } else {
                 self.p = self.p.add(1);
                 self.c = self.c.wrapping_add(next << (HIGH - 8));
-                self.ct = 8;
+                ct = 8;
             }
             // Plain bytes after plain bytes, below the bits fetched (all zero
             // there, so nothing carries): up to 40 bits ahead.
-            while self.ct <= 32 && *self.p != 0xFF {
+            while ct <= 32 && *self.p != 0xFF {
                 self.p = self.p.add(1);
-                self.c += (*self.p as u64) << (HIGH - 8 - self.ct);
-                self.ct += 8;
+                self.c += (*self.p as u64) << (HIGH - 8 - ct);
+                ct += 8;
             }
+            ct
         }
     }
 
@@ -179,83 +195,90 @@ impl<'a> Mq<'a> {
     /// fetching bytes as `ct` runs out; whole runs of shifts at a time.
     #[inline(always)]
     fn renorm(&mut self) {
-        // 1 ≤ n ≤ 15: `a` is below 0x8000 and not 0 here.
-        let n = (self.a as u16).leading_zeros();
+        // 1 ≤ n ≤ 15: A is below 0x8000 and not 0 here.
+        let n = self.a.leading_zeros();
         self.a <<= n;
         self.shift(n);
     }
 
     /// Shifts `c` left by `n` ≤ 15 bits, fetching as `ct` runs out.
     #[inline(always)]
-    fn shift(&mut self, mut n: u32) {
-        if n <= self.ct {
-            self.c <<= n;
-            self.ct -= n;
+    fn shift(&mut self, n: u32) {
+        let c = self.c << n;
+        // `n` ≤ `ct`: the sentinel is still below Chigh.
+        if c << (64 - HIGH) != 0 {
+            self.c = c;
             return;
         }
-        self.shift_fetching(&mut n);
+        *self = self.shift_fetching(n);
     }
 
+    /// `shift`'s rare path, out of line. It takes the decoder by value and returns
+    /// it, so that no reference to the caller's copy escapes: a `&mut self` here
+    /// would keep every pass's decoder in memory (wasm's shadow stack), each
+    /// decision loading and storing `a` and `c`, rather than in registers.
     #[cold]
     #[inline(never)]
-    fn shift_fetching(&mut self, n: &mut u32) {
+    fn shift_fetching(mut self, mut n: u32) -> Self {
+        let mut ct = HIGH - 1 - self.c.trailing_zeros();
+        self.c &= self.c - 1; // the sentinel off
         loop {
-            self.c <<= self.ct;
-            *n -= self.ct;
-            self.fill();
-            if *n <= self.ct {
-                self.c <<= *n;
-                self.ct -= *n;
-                return;
+            self.c <<= ct;
+            n -= ct;
+            ct = self.fill();
+            if n <= ct {
+                self.c <<= n;
+                self.c |= 1 << (HIGH - 1 - (ct - n));
+                return self;
             }
         }
     }
 
-    /// Takes up to `n` decisions in a context in state `s` at once, as many as are
+    /// Takes up to `n` decisions in the context `cx` at once, as many as are
     /// certain to be its MPS without renormalisation (C.3.2: Chigh stays at or
     /// above Qe and A − Qe at or above 0x8000 for each), and returns how many. The
-    /// context's state does not change on such decisions.
+    /// context does not change on such decisions.
     #[inline(always)]
-    pub(super) fn mps_run(&mut self, s: u8, n: u32) -> u32 {
-        let qe = STATES[s as usize] & 0xFFFF;
+    pub(super) fn mps_run(&mut self, cx: Context, n: u32) -> u32 {
+        let qe = (cx >> HIGH) as u32;
         // A ≥ 0x8000 between decisions; Qe ≥ 1.
-        let room = ((self.c >> HIGH) as u32).min(self.a - 0x8000);
+        let room = ((self.c >> HIGH) as u32).min((self.a >> HIGH) as u32 - 0x8000);
         let taken = (room / qe).min(n);
-        self.a -= taken * qe;
+        self.a -= ((taken * qe) as u64) << HIGH;
         self.c = self.c.wrapping_sub(((taken * qe) as u64) << HIGH);
         taken
     }
 
-    /// DECODE (C.3.2) of one decision in the context whose state is `cx`.
+    /// DECODE (C.3.2) of one decision in the context `cx`.
     #[inline(always)]
-    pub(super) fn decode(&mut self, cx: &mut u8) -> u32 {
-        let s = *cx;
-        let e = STATES[s as usize];
-        let qe = e & 0xFFFF;
-        let mps = (s & 1) as u32;
-        self.a = self.a.wrapping_sub(qe);
-        if ((self.c >> HIGH) as u32) < qe {
+    pub(super) fn decode(&mut self, cx: &mut Context) -> u32 {
+        let e = *cx;
+        let q = e & !0xFF;
+        let next = &NEXT[4 * (e as u8) as usize..][..3];
+        let mps = (e & 1) as u32;
+        self.a = self.a.wrapping_sub(q);
+        if self.c < q {
             // LPS sub-interval, with the conditional exchange.
-            let d = if self.a < qe {
-                *cx = (e >> 16) as u8;
+            let d = if self.a < q {
+                *cx = next[1];
                 mps
             } else {
-                *cx = (e >> 24) as u8;
+                *cx = next[2];
                 mps ^ 1
             };
-            self.a = qe;
+            self.a = q;
             self.renorm();
             d
         } else {
-            self.c = self.c.wrapping_sub((qe as u64) << HIGH);
-            if self.a & 0x8000 != 0 {
+            self.c -= q;
+            if self.a >> 63 != 0 {
                 return mps;
             }
-            let d = if self.a < qe {
-                *cx = (e >> 24) as u8;
+            let d = if self.a < q {
+                *cx = next[2];
                 mps ^ 1
             } else {
-                *cx = (e >> 16) as u8;
+                *cx = next[1];
                 mps
             };
             self.renorm();
@@ -270,30 +293,27 @@ impl<'a> Mq<'a> {
     /// always its MPS, and the rare segmentation symbols). Both sub-intervals are computed and one selected;
     /// the renormalisation shift is 0 for an MPS that needs none.
     #[inline(always)]
-    pub(super) fn decode_even(&mut self, cx: &mut u8) -> u32 {
-        let s = *cx;
-        let e = STATES[s as usize];
-        let qe = e & 0xFFFF;
-        let a = self.a.wrapping_sub(qe);
+    pub(super) fn decode_even(&mut self, cx: &mut Context) -> u32 {
+        let e = *cx;
+        let q = e & !0xFF;
+        let a = self.a.wrapping_sub(q);
         // The code value lies in the LPS sub-interval (the lower Qe).
-        let lower = ((self.c >> HIGH) as u32) < qe;
+        let lower = self.c < q;
         // The conditional exchange: the sub-interval decoded is the LPS when it is
         // the lower one and at least as large as the other (A − Qe ≥ Qe), or the
         // upper one and smaller (A − Qe < Qe). A − Qe ≥ 0x8000 > Qe needs neither.
-        let lps = lower != (a < qe);
-        let renorm = lower | (a < 0x8000);
-        // The next state by a shift, not a branch: `e`'s MPS successor (bits
-        // 16..24), LPS successor (24..32), or the state itself (32..40, an MPS
-        // without renormalisation).
-        let shift = 16 + 8 * lps as u32 + 16 * !renorm as u32;
-        *cx = ((e as u64 | (s as u64) << 32) >> shift) as u8;
-        self.c = select_unpredictable(lower, self.c, self.c.wrapping_sub((qe as u64) << HIGH));
-        self.a = select_unpredictable(lower, qe, a);
-        // 0 ≤ n ≤ 15: `a` is in 1..=0xFFFF.
-        let n = (self.a as u16).leading_zeros();
+        let lps = lower != (a < q);
+        let renorm = lower | (a >> 63 == 0);
+        // The next context without a branch: unchanged, the MPS successor or the
+        // LPS successor (an LPS always renormalises).
+        *cx = NEXT[4 * (e as u8) as usize + lps as usize + renorm as usize];
+        self.c = select_unpredictable(lower, self.c, self.c.wrapping_sub(q));
+        self.a = select_unpredictable(lower, q, a);
+        // 0 ≤ n ≤ 15: A is in 1..=0xFFFF.
+        let n = self.a.leading_zeros();
         self.a <<= n;
         self.shift(n);
-        (s & 1) as u32 ^ lps as u32
+        (e & 1) as u32 ^ lps as u32
     }
 }
 
@@ -467,7 +487,8 @@ mod tests {
             let mut ours = Mq::new(&padded);
             let mut book = Textbook::new(&data);
             let mut cx_ours = initial_contexts();
-            let mut cx_book = initial_contexts();
+            // The textbook's contexts are bare states.
+            let mut cx_book = initial_contexts().map(|c| c as u8);
             for step in 0..(len * 12 + 40) {
                 let k = (rand() % 19) as usize;
                 match rand() % 3 {
@@ -493,8 +514,9 @@ mod tests {
                         }
                     }
                 }
-                assert_eq!(cx_ours, cx_book, "round {round} step {step}");
-                assert_eq!(ours.a, book.a, "round {round} step {step}");
+                let book_contexts = cx_book.map(|s| context(s as usize));
+                assert_eq!(cx_ours, book_contexts, "round {round} step {step}");
+                assert_eq!(ours.a, (book.a as u64) << HIGH, "round {round} step {step}");
                 assert_eq!(
                     (ours.c >> HIGH) as u32,
                     book.c >> 16,

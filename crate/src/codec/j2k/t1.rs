@@ -17,7 +17,7 @@
 
 use core::hint::select_unpredictable;
 
-use super::mq::{initial_contexts, Mq, Padded, Raw};
+use super::mq::{initial_contexts, Context, Mq, Padded, Raw};
 
 /// Code-block style bits (COD/COC SPcod, Table A.19).
 pub(super) const STYLE_BYPASS: u8 = 0x01;
@@ -257,7 +257,7 @@ impl T1 {
     }
 
     /// Significance propagation (D.3.1).
-    fn sig_pass(&mut self, p: &Pass, mq: &mut Mq, cx: &mut [u8; 32], oph: i32, vsc: bool) {
+    fn sig_pass(&mut self, p: &Pass, mq: &mut Mq, cx: &mut [Context; 32], oph: i32, vsc: bool) {
         if vsc {
             self.sig_pass_mq::<true>(p, mq, cx, oph)
         } else {
@@ -269,7 +269,7 @@ impl T1 {
         &mut self,
         p: &Pass,
         mq_out: &mut Mq,
-        cx: &mut [u8; 32],
+        cx: &mut [Context; 32],
         oph: i32,
     ) {
         let mut mq = *mq_out;
@@ -350,7 +350,7 @@ impl T1 {
     }
 
     /// Magnitude refinement (D.3.3).
-    fn ref_pass(&mut self, p: &Pass, mq_out: &mut Mq, cx: &mut [u8; 32], half: i32) {
+    fn ref_pass(&mut self, p: &Pass, mq_out: &mut Mq, cx: &mut [Context; 32], half: i32) {
         let mut mq = *mq_out;
         let (w, fs) = (p.w, p.fs);
         let flags = self.flags.as_mut_ptr();
@@ -417,7 +417,7 @@ impl T1 {
 
     /// Cleanup (D.3.4), with the run-length mode on stripe columns whose four
     /// samples and neighbourhoods are all insignificant.
-    fn cleanup_pass(&mut self, p: &Pass, mq: &mut Mq, cx: &mut [u8; 32], oph: i32, vsc: bool) {
+    fn cleanup_pass(&mut self, p: &Pass, mq: &mut Mq, cx: &mut [Context; 32], oph: i32, vsc: bool) {
         if vsc {
             self.cleanup_mq::<true>(p, mq, cx, oph)
         } else {
@@ -429,7 +429,7 @@ impl T1 {
         &mut self,
         p: &Pass,
         mq_out: &mut Mq,
-        cx: &mut [u8; 32],
+        cx: &mut [Context; 32],
         oph: i32,
     ) {
         let mut mq = *mq_out;
@@ -636,7 +636,7 @@ unsafe fn update_flags(fp: *mut u32, fs: usize, ci: usize, v: u32, vsc: bool) {
 #[inline(always)]
 unsafe fn sign_step<const VSC: bool>(
     mq: &mut Mq,
-    cx: &mut [u8; 32],
+    cx: &mut [Context; 32],
     fp: *mut u32,
     fs: usize,
     dp: *mut i32,
@@ -653,7 +653,14 @@ unsafe fn sign_step<const VSC: bool>(
 /// One sample of the magnitude refinement pass: row `ci` of the column word `f`,
 /// known significant and not coded in this bit plane yet.
 #[inline(always)]
-unsafe fn ref_step(mq: &mut Mq, cx: &mut [u8; 32], f: u32, dp: *mut i32, ci: usize, half: i32) {
+unsafe fn ref_step(
+    mq: &mut Mq,
+    cx: &mut [Context; 32],
+    f: u32,
+    dp: *mut i32,
+    ci: usize,
+    half: i32,
+) {
     let s = 3 * ci as u32;
     // Context (Table D.4): refined before, else any significant neighbour.
     let refined = (f >> s) & MU_THIS != 0;
@@ -669,7 +676,7 @@ unsafe fn ref_step(mq: &mut Mq, cx: &mut [u8; 32], f: u32, dp: *mut i32, ci: usi
 #[allow(clippy::too_many_arguments)]
 unsafe fn sig_step<const VSC: bool>(
     mq: &mut Mq,
-    cx: &mut [u8; 32],
+    cx: &mut [Context; 32],
     zc: &[u8; 512],
     fp: *mut u32,
     fs: usize,
@@ -694,7 +701,7 @@ unsafe fn sig_step<const VSC: bool>(
 #[allow(clippy::too_many_arguments)]
 unsafe fn cln_step<const VSC: bool, const CHECK: bool>(
     mq: &mut Mq,
-    cx: &mut [u8; 32],
+    cx: &mut [Context; 32],
     zc: &[u8; 512],
     fp: *mut u32,
     fs: usize,
