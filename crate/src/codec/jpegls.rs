@@ -975,8 +975,9 @@ impl<'a> BitReader<'a> {
     }
 
     /// `decode_value` for k < 16 (regular mode) with one test on the fast
-    /// path: `fast` = min(thr, 17). After the refill at least 32 bits are
-    /// valid, and a unary part of lz <= 16 zeros with k <= 15 takes at most 32.
+    /// path: `fast` = min(thr, 17). The caller has refilled (`regular`): at
+    /// least 32 bits are valid, and a unary part of lz <= 16 zeros with k <= 15
+    /// takes at most 32.
     /// `k0`: a branch for k = 0, whose value is the unary part alone: it does
     /// not wait for k (the context), which pays where k is nearly always 0.
     #[inline(always)]
@@ -988,9 +989,7 @@ impl<'a> BitReader<'a> {
         qbpp: u32,
         k0: bool,
     ) -> Result<u32, ()> {
-        if self.s.valid < 32 {
-            self.refill();
-        }
+        debug_assert!(self.s.valid >= 32);
         let lz = self.s.cache.leading_zeros();
         if lz < fast {
             if k0 && k == 0 {
@@ -1302,6 +1301,11 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     pred: i32,
     counts: &mut LineCounts,
 ) -> Result<i32, ()> {
+    // The refill first: none of the context's values is then live across its
+    // call (V8 keeps such values in memory).
+    if br.s.valid < 32 {
+        br.refill();
+    }
     let sign = q >> 31;
     let off = q.unsigned_abs() as usize;
     debug_assert!(off <= 364 * 16 && off.is_multiple_of(16));
