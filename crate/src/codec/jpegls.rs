@@ -33,7 +33,7 @@
 //! For a custom MAXVAL (LSE id 1 with MAXVAL < 2^P - 1) this decoder follows
 //! T.87 (RANGE, qbpp and LIMIT derived from MAXVAL); CharLS differs there.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 
 /// A decoded JPEG-LS image.
@@ -151,6 +151,10 @@ pub enum JpegLsError {
     RestartMarkerExpected {
         offset: usize,
     },
+    /// A decode started while another one on the same thread still holds the
+    /// decoding tables (see [`Lease`]); decoding never nests, so this is not
+    /// expected to happen.
+    NestedDecode,
 }
 
 impl fmt::Display for JpegLsError {
@@ -217,6 +221,7 @@ impl fmt::Display for JpegLsError {
             RestartMarkerExpected { offset } => {
                 write!(f, "restart marker expected at byte offset {offset}")
             }
+            NestedDecode => f.write_str("decoding tables already in use on this thread"),
         }
     }
 }
@@ -492,7 +497,6 @@ fn run(data: &[u8], decode: bool, sb: usize) -> Result<(JpegLsHeader, Vec<u8>), 
     let mut out: Vec<u8> = Vec::new();
     let mut done = [false; 4];
     let mut header: Option<JpegLsHeader> = None;
-    let mut quant: Option<Box<[i8; QSIZE]>> = None;
 
     loop {
         if pos >= data.len() {
@@ -595,13 +599,7 @@ fn run(data: &[u8], decode: bool, sb: usize) -> Result<(JpegLsHeader, Vec<u8>), 
                         out.resize(n, 0);
                     }
                 }
-                let q = quant.get_or_insert_with(|| {
-                    vec![0i8; QSIZE]
-                        .into_boxed_slice()
-                        .try_into()
-                        .unwrap_or_else(|_| Box::new([0i8; QSIZE]))
-                });
-                pos = decode_scan(data, next, f, &scan, &params, restart, q, &mut out, sb)?;
+                pos = decode_scan(data, next, f, &scan, &params, restart, &mut out, sb)?;
                 for &c in &scan.comps[..scan.ns] {
                     done[c] = true;
                 }
@@ -977,8 +975,9 @@ impl<'a> BitReader<'a> {
     }
 
     /// `decode_value` for k < 16 (regular mode) with one test on the fast
-    /// path: `fast` = min(thr, 17). After the refill at least 32 bits are
-    /// valid, and a unary part of lz <= 16 zeros with k <= 15 takes at most 32.
+    /// path: `fast` = min(thr, 17). The caller has refilled (`regular`): at
+    /// least 32 bits are valid, and a unary part of lz <= 16 zeros with k <= 15
+    /// takes at most 32.
     /// `k0`: a branch for k = 0, whose value is the unary part alone: it does
     /// not wait for k (the context), which pays where k is nearly always 0.
     #[inline(always)]
@@ -990,9 +989,7 @@ impl<'a> BitReader<'a> {
         qbpp: u32,
         k0: bool,
     ) -> Result<u32, ()> {
-        if self.s.valid < 32 {
-            self.refill();
-        }
+        debug_assert!(self.s.valid >= 32);
         let lz = self.s.cache.leading_zeros();
         if lz < fast {
             if k0 && k == 0 {
@@ -1059,7 +1056,7 @@ fn decode_value_slow(
 
 /// A regular-mode context; 16 bytes, which the quantisation table's values
 /// (see [`quant`]) count in.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Ctx {
     a: i32,
     b: i32,
@@ -1073,7 +1070,7 @@ struct Ctx {
 
 const _: () = assert!(std::mem::size_of::<Ctx>() == 16);
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct RunCtx {
     a: i32,
     ritype: i32,
@@ -1100,11 +1097,86 @@ struct Consts {
     range_q: i32,
 }
 
-struct Coder<'a, 'q> {
-    br: BitReader<'a>,
-    quant: &'q [i8; QSIZE],
+/// The tables that the line decoders index, per scan: in a thread-local
+/// `static` (see [`TABLES`]), whose address is a constant in wasm, where it
+/// folds into the loads' offsets: the line loops hold no base registers for them.
+struct Tables {
+    /// Gradient quantisation (see [`quant`]), filled per scan.
+    quant: [i8; QSIZE],
     ctx: [Ctx; 512],
     rctx: [RunCtx; 2],
+}
+
+/// [`Tables`] and whether a [`Lease`] holds them.
+struct TablesSlot {
+    leased: Cell<bool>,
+    tables: UnsafeCell<Tables>,
+}
+
+thread_local! {
+    /// This thread's decoding tables. On wasm32 without the atomics feature a
+    /// thread local is a plain `static` (a constant address); natively every
+    /// test thread has its own. All zero at first: every quantisation value
+    /// is then 16 times -4..=4, as `quant` requires (fill_quant keeps that).
+    static TABLES: TablesSlot = const {
+        let ctx = Ctx { a: 0, b: 0, n: 0, c: 0, k: 0 };
+        let rctx = RunCtx { a: 0, ritype: 0, n: 0, nn: 0 };
+        TablesSlot {
+            leased: Cell::new(false),
+            tables: UnsafeCell::new(Tables {
+                quant: [0; QSIZE],
+                ctx: [ctx; 512],
+                rctx: [rctx; 2],
+            }),
+        }
+    };
+}
+
+/// Exclusive use of this thread's [`TABLES`] while it lives: at most one lease
+/// exists per thread (`acquire` refuses a second one, so a nested decode is an
+/// error, not aliasing), and it cannot leave the thread (`!Send`). Zero-sized:
+/// the line decoders take the tables' address from the `static`, not from it.
+struct Lease {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Lease {
+    fn acquire() -> Option<Lease> {
+        TABLES.with(|t| {
+            // `then`, not `then_some`: a refused lease must not be built
+            // (its drop would end the lease that holds the tables).
+            (!t.leased.replace(true)).then(|| Lease {
+                _not_send: std::marker::PhantomData,
+            })
+        })
+    }
+
+    #[inline(always)]
+    fn tables(&mut self) -> &mut Tables {
+        // SAFETY: this lease is the only one of this thread (`acquire`), and
+        // the `&mut self` borrow makes the returned reference the only one
+        // derived from it while it lives. The thread local outlives the lease,
+        // which stays on its thread; `Tables` has no destructor.
+        TABLES.with(|t| unsafe { &mut *t.tables.get() })
+    }
+
+    /// The quantisation table (see [`quant`]).
+    #[inline(always)]
+    fn quant(&self) -> &[i8; QSIZE] {
+        // SAFETY: as in `tables`; `&self` excludes a live `&mut Tables`.
+        TABLES.with(|t| unsafe { &(*t.tables.get()).quant })
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        TABLES.with(|t| t.leased.set(false));
+    }
+}
+
+struct Coder<'a> {
+    br: BitReader<'a>,
+    lease: Lease,
     k: Consts,
     a_init: i32,
 }
@@ -1229,6 +1301,11 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     pred: i32,
     counts: &mut LineCounts,
 ) -> Result<i32, ()> {
+    // The refill first: none of the context's values is then live across its
+    // call (V8 keeps such values in memory).
+    if br.s.valid < 32 {
+        br.refill();
+    }
     let sign = q >> 31;
     let off = q.unsigned_abs() as usize;
     debug_assert!(off <= 364 * 16 && off.is_multiple_of(16));
@@ -1410,13 +1487,11 @@ fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(u
     Ok((cnt, cnt == remaining))
 }
 
-impl<'a, 'q> Coder<'a, 'q> {
-    fn new(br: BitReader<'a>, quant: &'q [i8; QSIZE], p: &Params) -> Self {
+impl<'a> Coder<'a> {
+    fn new(br: BitReader<'a>, lease: Lease, p: &Params) -> Self {
         let mut c = Coder {
             br,
-            quant,
-            ctx: [Ctx::default(); 512],
-            rctx: [RunCtx::default(); 2],
+            lease,
             k: Consts {
                 maxval: p.maxval,
                 near: p.near,
@@ -1438,7 +1513,8 @@ impl<'a, 'q> Coder<'a, 'q> {
 
     fn reset_contexts(&mut self) {
         let a = self.a_init;
-        for c in self.ctx.iter_mut() {
+        let t = self.lease.tables();
+        for c in t.ctx.iter_mut() {
             *c = Ctx {
                 a,
                 b: 0,
@@ -1447,7 +1523,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 k: golomb_k(a, 1) as u16,
             };
         }
-        self.rctx = [
+        t.rctx = [
             RunCtx {
                 a,
                 ritype: 0,
@@ -1521,7 +1597,6 @@ impl<'a, 'q> Coder<'a, 'q> {
             return Err(());
         }
         let p = self.k;
-        let qt = self.quant;
         let prev = &prev[..w + 2];
         let cur = &mut cur[..w + 2];
         let mut x = 0usize;
@@ -1530,18 +1605,19 @@ impl<'a, 'q> Coder<'a, 'q> {
         let mut rb = prev[0];
         let mut rd = prev[1];
         let mut ra = cur[0];
-        let mut q2 = quant(qt, rd - rb);
+        let mut q2 = quant(self.lease.quant(), rd - rb);
         let mut counts = LineCounts::default();
         while x < w {
             let rc = rb;
             rb = rd;
             rd = prev[x + 2];
+            let qt = self.lease.quant();
             let q1 = quant(qt, rd - rb);
             let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
             q2 = q1;
             if q != 0 {
                 ra = regular::<MODE, BIAS, K0>(
-                    &mut self.ctx,
+                    &mut self.lease.tables().ctx,
                     br,
                     &p,
                     q,
@@ -1567,7 +1643,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 ra = cur[x];
                 rb = prev[x];
                 rd = prev[x + 1];
-                q2 = quant(qt, rd - rb);
+                q2 = quant(self.lease.quant(), rd - rb);
             }
         }
         Ok(if BIAS == BIAS_COUNT {
@@ -1620,10 +1696,10 @@ impl<'a, 'q> Coder<'a, 'q> {
         // Run interruption sample at x.
         let rbx = prev[x + 1];
         let v = if (ra - rbx).abs() <= p.near {
-            let e = ri_error(&mut self.rctx[1], br, &p, *ri)?;
+            let e = ri_error(&mut self.lease.tables().rctx[1], br, &p, *ri)?;
             reconstruct::<MODE>(&p, ra, dequant::<MODE>(&p, e))
         } else {
-            let e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
+            let e = ri_error(&mut self.lease.tables().rctx[0], br, &p, *ri)?;
             let s = ((rbx - ra) >> 31) | 1;
             reconstruct::<MODE>(&p, rbx, dequant::<MODE>(&p, e * s))
         };
@@ -1661,7 +1737,6 @@ impl<'a, 'q> Coder<'a, 'q> {
             return Err(());
         }
         let p = self.k;
-        let qt = self.quant;
         let prev = &prev[..(w + 2) * N];
         let cur = &mut cur[..(w + 2) * N];
         let mut x = 0usize;
@@ -1675,6 +1750,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 let rc = prev[base - N + c];
                 let rb = prev[base + c];
                 let rd = prev[base + N + c];
+                let qt = self.lease.quant();
                 qs[c] = quant(qt, rd - rb) * 81 + quant(qt, rb - rc) * 9 + quant(qt, rc - ra);
                 any |= qs[c];
             }
@@ -1684,7 +1760,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                     let rc = prev[base - N + c];
                     let rb = prev[base + c];
                     // Lossless: branches, near-lossless: branch-free (see `line`).
-                    let (ctxs, pred) = (&mut self.ctx, med(ra, rb, rc));
+                    let (ctxs, pred) = (&mut self.lease.tables().ctx, med(ra, rb, rc));
                     cur[base + c] = if MODE == MODE_NEAR {
                         regular::<MODE, BIAS_FREE, false>(ctxs, br, &p, qs[c], pred, &mut counts)?
                     } else {
@@ -1713,7 +1789,7 @@ impl<'a, 'q> Coder<'a, 'q> {
                 let base = (x + 1) * N;
                 let mut es = [0i32; N];
                 for e in es.iter_mut() {
-                    *e = ri_error(&mut self.rctx[0], br, &p, *ri)?;
+                    *e = ri_error(&mut self.lease.tables().rctx[0], br, &p, *ri)?;
                 }
                 for c in 0..N {
                     let rb = prev[base + c];
@@ -1820,11 +1896,11 @@ fn decode_scan(
     scan: &ScanHeader,
     params: &Params,
     restart: u32,
-    quant: &mut Box<[i8; QSIZE]>,
     out: &mut Vec<u8>,
     sb: usize,
 ) -> Result<usize, JpegLsError> {
-    fill_quant(quant, params);
+    let mut lease = Lease::acquire().ok_or(JpegLsError::NestedDecode)?;
+    fill_quant(&mut lease.tables().quant, params);
     let w = f.width as usize;
     let h = f.height as usize;
     let nf = f.nf;
@@ -1853,7 +1929,7 @@ fn decode_scan(
         data,
         ..Segment::default()
     };
-    let mut coder = Coder::new(BitReader::new(&seg_end, start), quant, params);
+    let mut coder = Coder::new(BitReader::new(&seg_end, start), lease, params);
     let mut seg_start = start;
     let mut y = 0usize;
     let comp_id = |lane: usize| f.ids[scan.comps[lane]];
@@ -2391,6 +2467,19 @@ mod tests {
                 check(&d);
             }
         }
+    }
+
+    #[test]
+    fn nested_decode_is_an_error() {
+        let data = fixture("mono8_lossless.jls");
+        let full = decode(&data).unwrap();
+        let lease = Lease::acquire().unwrap();
+        assert!(Lease::acquire().is_none());
+        assert_eq!(decode(&data), Err(JpegLsError::NestedDecode));
+        // The refused attempts left the lease in place.
+        assert_eq!(decode(&data), Err(JpegLsError::NestedDecode));
+        drop(lease);
+        assert_eq!(decode(&data).unwrap(), full);
     }
 
     #[test]
