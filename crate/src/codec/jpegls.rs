@@ -252,6 +252,10 @@ const BIAS_FREE: u8 = 2;
 /// Golomb parameters, which pick the line decoder of the lines up to the
 /// next count (see [`LineKind`]).
 const BIAS_SAMPLE_LINES: usize = 32;
+/// A sample line with fewer regular-mode samples (mostly runs, as the black
+/// margins of ultrasound images) picks no decoder: it would not predict the
+/// lines below; the lane's next line counts again.
+const MIN_SAMPLE_REGULARS: u32 = 64;
 
 const J: [u8; 32] = [
     0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
@@ -1281,13 +1285,18 @@ struct LineKind {
 }
 
 impl LineKind {
-    fn choose(c: &LineCounts) -> Self {
-        LineKind {
+    /// The decoder for the counts `c`, none where they are too few
+    /// (see [`MIN_SAMPLE_REGULARS`]).
+    fn choose(c: &LineCounts) -> Option<Self> {
+        if c.regulars < MIN_SAMPLE_REGULARS {
+            return None;
+        }
+        Some(LineKind {
             // The branch-free update wins above about one correction in 7 samples.
             bias_free: c.adjusted * 7 > c.regulars,
             // The k = 0 branch wins where it mispredicts below about one sample in 8.
             k0: c.k_zero * 8 > c.regulars * 7,
-        }
+        })
     }
 }
 
@@ -1538,7 +1547,8 @@ impl<'a> Coder<'a> {
     /// One line of one component with the decoder `kind`, or counting
     /// (`count`, a sample line). `prev`/`cur` hold samples x = -1..=w at
     /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns
-    /// the decoder for the next lines (sample lines only, else the default).
+    /// the decoder for the next lines (sample lines only, see
+    /// [`LineKind::choose`]; else none).
     fn line_of<const MODE: u8>(
         &mut self,
         count: bool,
@@ -1547,7 +1557,7 @@ impl<'a> Coder<'a> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<LineKind, ()> {
+    ) -> Result<Option<LineKind>, ()> {
         match (count, kind.bias_free, kind.k0) {
             (true, ..) => self.line::<MODE, BIAS_COUNT, false>(prev, cur, w, ri),
             (_, true, true) => self.line::<MODE, BIAS_FREE, true>(prev, cur, w, ri),
@@ -1572,7 +1582,7 @@ impl<'a> Coder<'a> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<LineKind, ()> {
+    ) -> Result<Option<LineKind>, ()> {
         // The bit reader lives in a local for the line (registers, not memory).
         let mut br = self.br;
         let r = self.line_inner::<MODE, BIAS, K0>(&mut br, prev, cur, w, ri);
@@ -1588,7 +1598,7 @@ impl<'a> Coder<'a> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<LineKind, ()> {
+    ) -> Result<Option<LineKind>, ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
@@ -1645,7 +1655,7 @@ impl<'a> Coder<'a> {
         Ok(if BIAS == BIAS_COUNT {
             LineKind::choose(&counts)
         } else {
-            LineKind::default()
+            None
         })
     }
 
@@ -1918,8 +1928,9 @@ fn decode_scan(
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
-    // Per lane: the line decoder that the last sample line picked.
-    let mut kinds = [LineKind::default(); 4];
+    // Per lane: the line decoder that the last sample line picked; none: the
+    // next line is a sample line (see MIN_SAMPLE_REGULARS).
+    let mut kinds: [Option<LineKind>; 4] = [None; 4];
     let interval = if restart == 0 { h } else { restart as usize };
     let seg_end = Segment {
         data,
@@ -1945,8 +1956,8 @@ fn decode_scan(
                 pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
                 cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
                 let ri = &mut ris[lane];
-                let count = y.is_multiple_of(BIAS_SAMPLE_LINES);
-                let kind = kinds[lane];
+                let count = y.is_multiple_of(BIAS_SAMPLE_LINES) || kinds[lane].is_none();
+                let kind = kinds[lane].unwrap_or_default();
                 let r = match (px_n, mode) {
                     (1, MODE_MASK) => coder.line_of::<MODE_MASK>(count, kind, pl, cl, w, ri),
                     (1, MODE_LOSSLESS) => {
@@ -1965,7 +1976,7 @@ fn decode_scan(
                             (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
                             (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
                         };
-                        r.map(|()| LineKind::default())
+                        r.map(|()| Some(LineKind::default()))
                     }
                 };
                 let over = coder.br.overrun();
@@ -2064,7 +2075,7 @@ fn decode_scan(
         prev.fill(0);
         cur.fill(0);
         ris = [0; 4];
-        kinds = [LineKind::default(); 4];
+        kinds = [None; 4];
     }
 }
 
