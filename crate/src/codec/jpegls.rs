@@ -1858,6 +1858,85 @@ fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
     }
 }
 
+/// Writes the three lines `l0`, `l1`, `l2` as the interleaved pixels of `row`,
+/// little-endian samples of `sb` (1 or 2) bytes.
+#[inline(never)]
+fn put_rgb(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], sb: usize) {
+    if sb == 1 {
+        let done = put_rgb8_simd(row, l0, l1, l2);
+        for (o, ((&a, &b), &c)) in row[3 * done..]
+            .chunks_exact_mut(3)
+            .zip(l0[done..].iter().zip(&l1[done..]).zip(&l2[done..]))
+        {
+            o.copy_from_slice(&[a as u8, b as u8, c as u8]);
+        }
+    } else {
+        for (o, ((&a, &b), &c)) in row.chunks_exact_mut(6).zip(l0.iter().zip(l1).zip(l2)) {
+            let (a, b, c) = (
+                (a as u16).to_le_bytes(),
+                (b as u16).to_le_bytes(),
+                (c as u16).to_le_bytes(),
+            );
+            o.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1]]);
+        }
+    }
+}
+
+/// `put_rgb` of 8-bit samples (in 0..=255), 16 pixels a step with wasm SIMD;
+/// returns the number of pixels written (a multiple of 16, the rest is left).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn put_rgb8_simd(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32]) -> usize {
+    use core::arch::wasm32::*;
+    /// 16 samples of `l` from `i`, as bytes (narrowed, exact for 0..=255).
+    #[inline(always)]
+    fn bytes(l: &[i32], i: usize) -> v128 {
+        let s = &l[i..i + 16];
+        let p = s.as_ptr().cast::<v128>();
+        // SAFETY: `s` holds 16 i32 = 4 v128 (unaligned loads are allowed in wasm).
+        let v = unsafe {
+            [
+                p.read_unaligned(),
+                p.add(1).read_unaligned(),
+                p.add(2).read_unaligned(),
+                p.add(3).read_unaligned(),
+            ]
+        };
+        u8x16_narrow_i16x8(
+            i16x8_narrow_i32x4(v[0], v[1]),
+            i16x8_narrow_i32x4(v[2], v[3]),
+        )
+    }
+    let n = (row.len() / 3).min(l0.len()).min(l1.len()).min(l2.len()) & !15;
+    for (i, o) in (0..n).step_by(16).zip(row.chunks_exact_mut(48)) {
+        let (r, g, b) = (bytes(l0, i), bytes(l1, i), bytes(l2, i));
+        // Output byte k is sample k / 3 of line k % 3: R and G placed first, then B.
+        let t0 = i8x16_shuffle::<0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5>(r, g);
+        let t1 = i8x16_shuffle::<21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26>(r, g);
+        let t2 = i8x16_shuffle::<0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0>(r, g);
+        let v = [
+            i8x16_shuffle::<0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15>(t0, b),
+            i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(t1, b),
+            i8x16_shuffle::<26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31>(t2, b),
+        ];
+        let p = o.as_mut_ptr().cast::<v128>();
+        // SAFETY: `o` holds 48 bytes = 3 v128 (unaligned stores are allowed in wasm).
+        unsafe {
+            p.write_unaligned(v[0]);
+            p.add(1).write_unaligned(v[1]);
+            p.add(2).write_unaligned(v[2]);
+        }
+    }
+    n
+}
+
+/// Without wasm SIMD: nothing (the scalar loop of `put_rgb` writes every pixel).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn put_rgb8_simd(_row: &mut [u8], _l0: &[i32], _l1: &[i32], _l2: &[i32]) -> usize {
+    0
+}
+
 fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
     let qval = |d: i32| -> i8 {
         if d <= -p.t3 {
@@ -2027,24 +2106,7 @@ fn decode_scan(
                 let l0 = &cur[1..w + 1];
                 let l1 = &cur[stride + 1..stride + w + 1];
                 let l2 = &cur[2 * stride + 1..2 * stride + w + 1];
-                if sb == 1 {
-                    for (o, ((&a, &b), &c)) in
-                        row.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2))
-                    {
-                        o.copy_from_slice(&[a as u8, b as u8, c as u8]);
-                    }
-                } else {
-                    for (o, ((&a, &b), &c)) in
-                        row.chunks_exact_mut(6).zip(l0.iter().zip(l1).zip(l2))
-                    {
-                        let (a, b, c) = (
-                            (a as u16).to_le_bytes(),
-                            (b as u16).to_le_bytes(),
-                            (c as u16).to_le_bytes(),
-                        );
-                        o.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1]]);
-                    }
-                }
+                put_rgb(row, l0, l1, l2, sb);
             }
             std::mem::swap(&mut prev, &mut cur);
             y += 1;
