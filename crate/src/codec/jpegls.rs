@@ -252,6 +252,10 @@ const BIAS_FREE: u8 = 2;
 /// Golomb parameters, which pick the line decoder of the lines up to the
 /// next count (see [`LineKind`]).
 const BIAS_SAMPLE_LINES: usize = 32;
+/// A sample line with fewer regular-mode samples (mostly runs, as the black
+/// margins of ultrasound images) picks no decoder: it would not predict the
+/// lines below; the lane's next line counts again.
+const MIN_SAMPLE_REGULARS: u32 = 64;
 
 const J: [u8; 32] = [
     0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
@@ -1280,13 +1284,18 @@ struct LineKind {
 }
 
 impl LineKind {
-    fn choose(c: &LineCounts) -> Self {
-        LineKind {
+    /// The decoder for the counts `c`, none where they are too few
+    /// (see [`MIN_SAMPLE_REGULARS`]).
+    fn choose(c: &LineCounts) -> Option<Self> {
+        if c.regulars < MIN_SAMPLE_REGULARS {
+            return None;
+        }
+        Some(LineKind {
             // The branch-free update wins above about one correction in 7 samples.
             bias_free: c.adjusted * 7 > c.regulars,
             // The k = 0 branch wins where it mispredicts below about one sample in 8.
             k0: c.k_zero * 8 > c.regulars * 7,
-        }
+        })
     }
 }
 
@@ -1542,7 +1551,8 @@ impl<'a> Coder<'a> {
     /// One line of one component with the decoder `kind`, or counting
     /// (`count`, a sample line). `prev`/`cur` hold samples x = -1..=w at
     /// indices 0..=w+1; cur[0] and prev[w+1] are set by the caller. Returns
-    /// the decoder for the next lines (sample lines only, else the default).
+    /// the decoder for the next lines (sample lines only, see
+    /// [`LineKind::choose`]; else none).
     fn line_of<const MODE: u8>(
         &mut self,
         count: bool,
@@ -1551,7 +1561,7 @@ impl<'a> Coder<'a> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<LineKind, ()> {
+    ) -> Result<Option<LineKind>, ()> {
         match (count, kind.bias_free, kind.k0) {
             (true, ..) => self.line::<MODE, BIAS_COUNT, false>(prev, cur, w, ri),
             (_, true, true) => self.line::<MODE, BIAS_FREE, true>(prev, cur, w, ri),
@@ -1576,7 +1586,7 @@ impl<'a> Coder<'a> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<LineKind, ()> {
+    ) -> Result<Option<LineKind>, ()> {
         // The bit reader lives in a local for the line (registers, not memory).
         let mut br = self.br;
         let r = self.line_inner::<MODE, BIAS, K0>(&mut br, prev, cur, w, ri);
@@ -1592,7 +1602,7 @@ impl<'a> Coder<'a> {
         cur: &mut [i32],
         w: usize,
         ri: &mut usize,
-    ) -> Result<LineKind, ()> {
+    ) -> Result<Option<LineKind>, ()> {
         if prev.len() < w + 2 || cur.len() < w + 2 {
             return Err(());
         }
@@ -1649,7 +1659,7 @@ impl<'a> Coder<'a> {
         Ok(if BIAS == BIAS_COUNT {
             LineKind::choose(&counts)
         } else {
-            LineKind::default()
+            None
         })
     }
 
@@ -1852,6 +1862,85 @@ fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
     }
 }
 
+/// Writes the three lines `l0`, `l1`, `l2` as the interleaved pixels of `row`,
+/// little-endian samples of `sb` (1 or 2) bytes.
+#[inline(never)]
+fn put_rgb(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], sb: usize) {
+    if sb == 1 {
+        let done = put_rgb8_simd(row, l0, l1, l2);
+        for (o, ((&a, &b), &c)) in row[3 * done..]
+            .chunks_exact_mut(3)
+            .zip(l0[done..].iter().zip(&l1[done..]).zip(&l2[done..]))
+        {
+            o.copy_from_slice(&[a as u8, b as u8, c as u8]);
+        }
+    } else {
+        for (o, ((&a, &b), &c)) in row.chunks_exact_mut(6).zip(l0.iter().zip(l1).zip(l2)) {
+            let (a, b, c) = (
+                (a as u16).to_le_bytes(),
+                (b as u16).to_le_bytes(),
+                (c as u16).to_le_bytes(),
+            );
+            o.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1]]);
+        }
+    }
+}
+
+/// `put_rgb` of 8-bit samples (in 0..=255), 16 pixels a step with wasm SIMD;
+/// returns the number of pixels written (a multiple of 16, the rest is left).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn put_rgb8_simd(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32]) -> usize {
+    use core::arch::wasm32::*;
+    /// 16 samples of `l` from `i`, as bytes (narrowed, exact for 0..=255).
+    #[inline(always)]
+    fn bytes(l: &[i32], i: usize) -> v128 {
+        let s = &l[i..i + 16];
+        let p = s.as_ptr().cast::<v128>();
+        // SAFETY: `s` holds 16 i32 = 4 v128 (unaligned loads are allowed in wasm).
+        let v = unsafe {
+            [
+                p.read_unaligned(),
+                p.add(1).read_unaligned(),
+                p.add(2).read_unaligned(),
+                p.add(3).read_unaligned(),
+            ]
+        };
+        u8x16_narrow_i16x8(
+            i16x8_narrow_i32x4(v[0], v[1]),
+            i16x8_narrow_i32x4(v[2], v[3]),
+        )
+    }
+    let n = (row.len() / 3).min(l0.len()).min(l1.len()).min(l2.len()) & !15;
+    for (i, o) in (0..n).step_by(16).zip(row.chunks_exact_mut(48)) {
+        let (r, g, b) = (bytes(l0, i), bytes(l1, i), bytes(l2, i));
+        // Output byte k is sample k / 3 of line k % 3: R and G placed first, then B.
+        let t0 = i8x16_shuffle::<0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5>(r, g);
+        let t1 = i8x16_shuffle::<21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26>(r, g);
+        let t2 = i8x16_shuffle::<0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0>(r, g);
+        let v = [
+            i8x16_shuffle::<0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15>(t0, b),
+            i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(t1, b),
+            i8x16_shuffle::<26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31>(t2, b),
+        ];
+        let p = o.as_mut_ptr().cast::<v128>();
+        // SAFETY: `o` holds 48 bytes = 3 v128 (unaligned stores are allowed in wasm).
+        unsafe {
+            p.write_unaligned(v[0]);
+            p.add(1).write_unaligned(v[1]);
+            p.add(2).write_unaligned(v[2]);
+        }
+    }
+    n
+}
+
+/// Without wasm SIMD: nothing (the scalar loop of `put_rgb` writes every pixel).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn put_rgb8_simd(_row: &mut [u8], _l0: &[i32], _l1: &[i32], _l2: &[i32]) -> usize {
+    0
+}
+
 fn fill_quant(q: &mut [i8; QSIZE], p: &Params) {
     let qval = |d: i32| -> i8 {
         if d <= -p.t3 {
@@ -1922,8 +2011,9 @@ fn decode_scan(
     let mut prev = vec![0i32; stride * lanes];
     let mut cur = vec![0i32; stride * lanes];
     let mut ris = [0usize; 4];
-    // Per lane: the line decoder that the last sample line picked.
-    let mut kinds = [LineKind::default(); 4];
+    // Per lane: the line decoder that the last sample line picked; none: the
+    // next line is a sample line (see MIN_SAMPLE_REGULARS).
+    let mut kinds: [Option<LineKind>; 4] = [None; 4];
     let interval = if restart == 0 { h } else { restart as usize };
     let seg_end = Segment {
         data,
@@ -1949,8 +2039,8 @@ fn decode_scan(
                 pl.copy_within(w * px_n..(w + 1) * px_n, (w + 1) * px_n);
                 cl[..px_n].copy_from_slice(&pl[px_n..2 * px_n]);
                 let ri = &mut ris[lane];
-                let count = y.is_multiple_of(BIAS_SAMPLE_LINES);
-                let kind = kinds[lane];
+                let count = y.is_multiple_of(BIAS_SAMPLE_LINES) || kinds[lane].is_none();
+                let kind = kinds[lane].unwrap_or_default();
                 let r = match (px_n, mode) {
                     (1, MODE_MASK) => coder.line_of::<MODE_MASK>(count, kind, pl, cl, w, ri),
                     (1, MODE_LOSSLESS) => {
@@ -1969,7 +2059,7 @@ fn decode_scan(
                             (_, MODE_LOSSLESS) => coder.line_n::<4, MODE_LOSSLESS>(pl, cl, w, ri),
                             (_, _) => coder.line_n::<4, MODE_NEAR>(pl, cl, w, ri),
                         };
-                        r.map(|()| LineKind::default())
+                        r.map(|()| Some(LineKind::default()))
                     }
                 };
                 let over = coder.br.overrun();
@@ -2020,24 +2110,7 @@ fn decode_scan(
                 let l0 = &cur[1..w + 1];
                 let l1 = &cur[stride + 1..stride + w + 1];
                 let l2 = &cur[2 * stride + 1..2 * stride + w + 1];
-                if sb == 1 {
-                    for (o, ((&a, &b), &c)) in
-                        row.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2))
-                    {
-                        o.copy_from_slice(&[a as u8, b as u8, c as u8]);
-                    }
-                } else {
-                    for (o, ((&a, &b), &c)) in
-                        row.chunks_exact_mut(6).zip(l0.iter().zip(l1).zip(l2))
-                    {
-                        let (a, b, c) = (
-                            (a as u16).to_le_bytes(),
-                            (b as u16).to_le_bytes(),
-                            (c as u16).to_le_bytes(),
-                        );
-                        o.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1]]);
-                    }
-                }
+                put_rgb(row, l0, l1, l2, sb);
             }
             std::mem::swap(&mut prev, &mut cur);
             y += 1;
@@ -2068,7 +2141,7 @@ fn decode_scan(
         prev.fill(0);
         cur.fill(0);
         ris = [0; 4];
-        kinds = [LineKind::default(); 4];
+        kinds = [None; 4];
     }
 }
 
