@@ -1892,18 +1892,21 @@ fn put_rgb(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], sb: usize) {
 #[inline(always)]
 fn put_rgb8_simd(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32]) -> usize {
     use core::arch::wasm32::*;
-    /// 16 samples of `l` from `i`, as bytes (narrowed, exact for 0..=255).
+    /// 16 samples of `l` from `i`, as bytes: their low 8 bits, as the scalar
+    /// loop's `as u8` (samples above 255, from a stream of more bits than the
+    /// description's 8, come out the same in both builds), then narrowed.
     #[inline(always)]
     fn bytes(l: &[i32], i: usize) -> v128 {
         let s = &l[i..i + 16];
         let p = s.as_ptr().cast::<v128>();
+        let low = i32x4_splat(0xFF);
         // SAFETY: `s` holds 16 i32 = 4 v128 (unaligned loads are allowed in wasm).
         let v = unsafe {
             [
-                p.read_unaligned(),
-                p.add(1).read_unaligned(),
-                p.add(2).read_unaligned(),
-                p.add(3).read_unaligned(),
+                v128_and(p.read_unaligned(), low),
+                v128_and(p.add(1).read_unaligned(), low),
+                v128_and(p.add(2).read_unaligned(), low),
+                v128_and(p.add(3).read_unaligned(), low),
             ]
         };
         u8x16_narrow_i16x8(
