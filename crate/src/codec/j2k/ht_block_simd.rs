@@ -281,6 +281,13 @@ fn cleanup_rows<const HIGH: bool>(
         let qrow = &done[row * r.sstr..row * r.sstr + r.row_len];
         let base = 2 * row * r.stride;
         ms.prev_v3 = 0;
+        // The MagSgn pair of quads `q`, `q + 1` of this row (a macro, not a closure:
+        // a closure holding `ms` and `vn` kept them in memory, measured 15-26 % slower).
+        macro_rules! magsgn {
+            ($q:expr) => {
+                magsgn_pair::<HIGH>(&mut ms, &mut vn, qrow, $q, nq, row == 0, decoded, base, r)
+            };
+        }
         let y = 2 * (row as u32 + 1);
         if y < r.height {
             // The next quad row's VLC pairs beside this row's MagSgn pairs.
@@ -299,18 +306,7 @@ fn cleanup_rows<const HIGH: bool>(
                 .enumerate()
             {
                 let (n1, n2) = (u32::from(above[0]), u32::from(above[2]));
-                if !vlc.pair(&mut vrow, sp, n1, n2, 4 * k as u32, true, edge_row)
-                    || !magsgn_pair::<HIGH>(
-                        &mut ms,
-                        &mut vn,
-                        qrow,
-                        2 * k,
-                        nq,
-                        row == 0,
-                        decoded,
-                        base,
-                        r,
-                    )
+                if !vlc.pair(&mut vrow, sp, n1, n2, 4 * k as u32, true, edge_row) || !magsgn!(2 * k)
                 {
                     return false;
                 }
@@ -318,35 +314,14 @@ fn cleanup_rows<const HIGH: bool>(
             let x = 4 * (npairs - 1);
             let (n1, n2) = (u32::from(qrow[x + 2]), u32::from(qrow[x + 4]));
             let two = (x + 2) < r.width;
-            if !vlc.pair(&mut vrow, last, n1, n2, x as u32, two, true)
-                || !magsgn_pair::<HIGH>(
-                    &mut ms,
-                    &mut vn,
-                    qrow,
-                    2 * (npairs - 1),
-                    nq,
-                    row == 0,
-                    decoded,
-                    base,
-                    r,
-                )
+            if !vlc.pair(&mut vrow, last, n1, n2, x as u32, two, true) || !magsgn!(2 * (npairs - 1))
             {
                 return false;
             }
             sentinel.fill(0);
         } else {
             for k in 0..npairs {
-                if !magsgn_pair::<HIGH>(
-                    &mut ms,
-                    &mut vn,
-                    qrow,
-                    2 * k,
-                    nq,
-                    row == 0,
-                    decoded,
-                    base,
-                    r,
-                ) {
+                if !magsgn!(2 * k) {
                     return false;
                 }
             }
