@@ -1850,7 +1850,8 @@ fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
             }
         }
         (_, 1) => {
-            for (o, &v) in row.chunks_exact_mut(2).zip(src) {
+            let done = put_u16_simd(row, src);
+            for (o, &v) in row[2 * done..].chunks_exact_mut(2).zip(&src[done..]) {
                 o.copy_from_slice(&(v as u16).to_le_bytes());
             }
         }
@@ -1860,6 +1861,35 @@ fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
             }
         }
     }
+}
+
+/// `put_samples` of one component's 16-bit samples, 8 a step with wasm SIMD;
+/// returns the number of samples written (a multiple of 8, the rest is left).
+/// Each keeps its low 16 bits, as the scalar loop's `as u16`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn put_u16_simd(row: &mut [u8], src: &[i32]) -> usize {
+    use core::arch::wasm32::*;
+    let n = (row.len() / 2).min(src.len()) & !7;
+    for (s, o) in src[..n].chunks_exact(8).zip(row.chunks_exact_mut(16)) {
+        let p = s.as_ptr().cast::<v128>();
+        let low = i32x4_splat(0xFFFF);
+        // SAFETY: `s` holds 8 i32 = 2 v128 and `o` 16 bytes = one v128
+        // (unaligned loads and stores are allowed in wasm).
+        unsafe {
+            let (a, b) = (p.read_unaligned(), p.add(1).read_unaligned());
+            let v = u16x8_narrow_i32x4(v128_and(a, low), v128_and(b, low));
+            o.as_mut_ptr().cast::<v128>().write_unaligned(v);
+        }
+    }
+    n
+}
+
+/// Without wasm SIMD: nothing (the scalar loop of `put_samples` writes every sample).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn put_u16_simd(_row: &mut [u8], _src: &[i32]) -> usize {
+    0
 }
 
 /// Writes the three lines `l0`, `l1`, `l2` as the interleaved pixels of `row`,
@@ -1886,55 +1916,40 @@ fn put_rgb(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], sb: usize) {
     }
 }
 
-/// `put_rgb` of 8-bit samples (in 0..=255), 16 pixels a step with wasm SIMD;
-/// returns the number of pixels written (a multiple of 16, the rest is left).
+/// `put_rgb` of 8-bit samples, 4 pixels a step with wasm SIMD; returns the
+/// number of pixels written (a multiple of 4, the rest is left).
+///
+/// Each sample keeps its low 8 bits, as the scalar loop's `as u8` (samples
+/// above 255, from a stream of more bits than the description's 8, come out
+/// the same in both builds). A step builds the 4 pixels as 32-bit lanes
+/// R | G << 8 | B << 16 with shifts (cheap in V8, unlike two-vector byte
+/// shuffles), packs their 12 bytes with one single-vector shuffle and stores
+/// 16 bytes: the last 4 are the next step's pixels, written again by it (or
+/// by the scalar rest), so the steps stop where a store would leave the row.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn put_rgb8_simd(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32]) -> usize {
     use core::arch::wasm32::*;
-    /// 16 samples of `l` from `i`, as bytes: their low 8 bits, as the scalar
-    /// loop's `as u8` (samples above 255, from a stream of more bits than the
-    /// description's 8, come out the same in both builds), then narrowed.
     #[inline(always)]
-    fn bytes(l: &[i32], i: usize) -> v128 {
-        let s = &l[i..i + 16];
-        let p = s.as_ptr().cast::<v128>();
-        let low = i32x4_splat(0xFF);
-        // SAFETY: `s` holds 16 i32 = 4 v128 (unaligned loads are allowed in wasm).
-        let v = unsafe {
-            [
-                v128_and(p.read_unaligned(), low),
-                v128_and(p.add(1).read_unaligned(), low),
-                v128_and(p.add(2).read_unaligned(), low),
-                v128_and(p.add(3).read_unaligned(), low),
-            ]
-        };
-        u8x16_narrow_i16x8(
-            i16x8_narrow_i32x4(v[0], v[1]),
-            i16x8_narrow_i32x4(v[2], v[3]),
-        )
+    fn load(l: &[i32], i: usize) -> v128 {
+        let s = &l[i..i + 4];
+        // SAFETY: `s` holds 4 i32 = one v128 (unaligned loads are allowed in wasm).
+        unsafe { s.as_ptr().cast::<v128>().read_unaligned() }
     }
-    let n = (row.len() / 3).min(l0.len()).min(l1.len()).min(l2.len()) & !15;
-    for (i, o) in (0..n).step_by(16).zip(row.chunks_exact_mut(48)) {
-        let (r, g, b) = (bytes(l0, i), bytes(l1, i), bytes(l2, i));
-        // Output byte k is sample k / 3 of line k % 3: R and G placed first, then B.
-        let t0 = i8x16_shuffle::<0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5>(r, g);
-        let t1 = i8x16_shuffle::<21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26>(r, g);
-        let t2 = i8x16_shuffle::<0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0>(r, g);
-        let v = [
-            i8x16_shuffle::<0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15>(t0, b),
-            i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(t1, b),
-            i8x16_shuffle::<26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31>(t2, b),
-        ];
-        let p = o.as_mut_ptr().cast::<v128>();
-        // SAFETY: `o` holds 48 bytes = 3 v128 (unaligned stores are allowed in wasm).
-        unsafe {
-            p.write_unaligned(v[0]);
-            p.add(1).write_unaligned(v[1]);
-            p.add(2).write_unaligned(v[2]);
-        }
+    let n = (row.len() / 3).min(l0.len()).min(l1.len()).min(l2.len());
+    let mut i = 0;
+    while i + 4 <= n && 3 * i + 16 <= row.len() {
+        let r = v128_and(load(l0, i), i32x4_splat(0xFF));
+        let g = u32x4_shr(i32x4_shl(load(l1, i), 24), 16);
+        let b = u32x4_shr(i32x4_shl(load(l2, i), 24), 8);
+        let px = v128_or(v128_or(r, g), b);
+        let packed = i8x16_shuffle::<0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 0, 0, 0, 0>(px, px);
+        let o = &mut row[3 * i..3 * i + 16];
+        // SAFETY: `o` holds 16 bytes = one v128 (unaligned stores are allowed in wasm).
+        unsafe { o.as_mut_ptr().cast::<v128>().write_unaligned(packed) };
+        i += 4;
     }
-    n
+    i
 }
 
 /// Without wasm SIMD: nothing (the scalar loop of `put_rgb` writes every pixel).
