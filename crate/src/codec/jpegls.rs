@@ -1378,11 +1378,12 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     // a too large A gives k >= 16, an error at the context's next use).
     // B is in 1 - N..=0 after each bias update, so |B| < 2^29 + 2^16.
     let eq = if lossless { e } else { e * p.qstep };
+    // B in a local through the bias update, stored once.
     ctx.a = (ctx.a as u32).wrapping_add(e_abs) as i32;
-    ctx.b += eq;
+    let mut b = ctx.b + eq;
     if ctx.n == p.reset {
         ctx.a = ((ctx.a as u32) >> 1) as i32;
-        ctx.b >>= 1;
+        b >>= 1;
         ctx.n >>= 1;
     }
     ctx.n += 1;
@@ -1390,29 +1391,29 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     // is taken), else branch-free.
     let n = ctx.n;
     if BIAS == BIAS_FREE {
-        let b = ctx.b;
         // -1: B + N <= 0 (B += N, C -= 1), 1: B > 0 (B -= N, C += 1), else 0;
         // then B clamped to 1 - N..=0 (a no-op for 0), C to -128..=127.
         let d = i32::from(b > 0) - i32::from(b + n <= 0);
-        ctx.b = (b - d * n).max(1 - n).min(0);
+        b = (b - d * n).max(1 - n).min(0);
         ctx.c = (i32::from(ctx.c) + d).clamp(-128, 127) as i16;
-    } else if ctx.b + n <= 0 {
+    } else if b + n <= 0 {
         if BIAS == BIAS_COUNT {
             counts.adjusted += 1;
         }
-        ctx.b = (ctx.b + n).max(1 - n);
+        b = (b + n).max(1 - n);
         if ctx.c > -128 {
             ctx.c -= 1;
         }
-    } else if ctx.b > 0 {
+    } else if b > 0 {
         if BIAS == BIAS_COUNT {
             counts.adjusted += 1;
         }
-        ctx.b = (ctx.b - n).min(0);
+        b = (b - n).min(0);
         if ctx.c < 127 {
             ctx.c += 1;
         }
     }
+    ctx.b = b;
     let k = golomb_k(ctx.a, n) as u16;
     // SAFETY: as above.
     unsafe {
@@ -1658,12 +1659,20 @@ impl<'a> Coder<'a> {
             let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
             q2 = q1;
             if q != Q_ZERO {
+                let pred = med(ra, rb, rc);
+                if MODE != MODE_NEAR {
+                    // Stored (overwritten below) so that V8 computes the
+                    // prediction here, where Ra and Rc die, not after the
+                    // refill in `regular`: fewer values live across it.
+                    // Lossless only: near-lossless measured slower.
+                    cur[x + 1] = pred;
+                }
                 ra = regular::<MODE, BIAS, K0>(
                     &mut self.lease.tables().ctx,
                     br,
                     &p,
                     q,
-                    med(ra, rb, rc),
+                    pred,
                     &mut counts,
                 )?;
                 cur[x + 1] = ra;
