@@ -1462,9 +1462,13 @@ fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(u
             // Every segment is full: RUNindex advances once per one bit.
             let r1 = r0 + n1 as usize;
             *ri = r1;
-            br.skip(n1 + 1);
+            // The ones, the 0 and j <= 15 bits: no refill, and no branch for
+            // j = 0 (the bits' shift is then 64).
             let j = u32::from(J[r1]);
-            let cnt = sum + if j > 0 { br.read_bits(j) as usize } else { 0 };
+            let t = br.s.cache << (n1 + 1);
+            let cnt = sum + (t >> 32 >> (32 - j)) as usize;
+            br.s.cache = t << j;
+            br.s.valid -= n1 + 1 + j;
             if cnt > remaining {
                 return Err(());
             }
