@@ -1647,7 +1647,9 @@ impl<'a> Coder<'a> {
                 if MODE == MODE_NEAR {
                     x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
                 } else {
-                    let (st, r) = self.run_mode::<MODE>(*br, prev, cur, x, ra, ri);
+                    let s = br.s;
+                    let (st, r) = self
+                        .run_mode::<MODE>(br.end, s.cache, s.pos, s.valid, prev, cur, x, ra, ri);
                     br.s = st;
                     x = r?;
                 }
@@ -1669,18 +1671,26 @@ impl<'a> Coder<'a> {
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
     /// end of the line the run-interruption sample. Returns the bit reader
-    /// state and the position after the last decoded sample.
+    /// state and the position after the last decoded sample. The bit reader
+    /// comes as its segment and its state's fields: a struct argument is
+    /// passed by address and stays in memory here, its fields are locals
+    /// (registers).
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn run_mode<const MODE: u8>(
         &mut self,
-        mut br: BitReader,
+        end: &Segment,
+        cache: u64,
+        pos: usize,
+        valid: u32,
         prev: &[i32],
         cur: &mut [i32],
         x: usize,
         ra: i32,
         ri: &mut usize,
     ) -> (BitState, Result<usize, ()>) {
+        let s = BitState { cache, pos, valid };
+        let mut br = BitReader { end, s };
         let r = self.run_mode_inner::<MODE>(&mut br, prev, cur, x, ra, ri);
         (br.s, r)
     }
