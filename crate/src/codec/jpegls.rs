@@ -899,15 +899,18 @@ impl<'a> BitReader<'a> {
     fn refill(&mut self) {
         let s = &mut self.s;
         let data = self.end.data;
-        // `pos <= data.len()` always holds, so `pos + 8` cannot overflow.
-        if s.pos + 8 <= data.len() {
-            let chunk: [u8; 8] = data[s.pos..s.pos + 8].try_into().unwrap();
-            let w = u64::from_be_bytes(chunk);
+        // `pos <= data.len()` always holds, so `pos + 4` cannot overflow.
+        // Four bytes where fewer than 32 bits are valid: the 4-byte byte
+        // swap is cheaper than the 8-byte one (wasm has none), and 32 bits
+        // are all that a regular sample or a run segment needs.
+        if s.valid < 32 && s.pos + 4 <= data.len() {
+            let chunk: [u8; 4] = data[s.pos..s.pos + 4].try_into().unwrap();
+            let w = u32::from_be_bytes(chunk);
             // Any 0xFF byte? (zero byte in !w)
-            if ((!w).wrapping_sub(0x0101_0101_0101_0101) & w & 0x8080_8080_8080_8080) == 0 {
-                s.cache |= w >> s.valid;
-                s.pos += ((63 - s.valid) >> 3) as usize;
-                s.valid |= 56;
+            if ((!w).wrapping_sub(0x0101_0101) & w & 0x8080_8080) == 0 {
+                s.cache |= u64::from(w) << (32 - s.valid);
+                s.pos += 4;
+                s.valid += 32;
                 return;
             }
         }
