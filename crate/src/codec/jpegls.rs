@@ -897,6 +897,15 @@ impl<'a> BitReader<'a> {
 
     #[inline(always)]
     fn refill(&mut self) {
+        if !self.refill_fast() {
+            self.s = refill_slow(self.end, self.s);
+        }
+    }
+
+    /// The common case of [`BitReader::refill`]: false (nothing done) where
+    /// the next bytes hold a 0xFF or end the segment.
+    #[inline(always)]
+    fn refill_fast(&mut self) -> bool {
         let s = &mut self.s;
         let data = self.end.data;
         // `pos <= data.len()` always holds, so `pos + 4` cannot overflow.
@@ -911,10 +920,10 @@ impl<'a> BitReader<'a> {
                 s.cache |= u64::from(w) << (32 - s.valid);
                 s.pos += 4;
                 s.valid += 32;
-                return;
+                return true;
             }
         }
-        self.s = refill_slow(self.end, self.s);
+        false
     }
 
     /// Number of zero bits consumed beyond the end of the segment.
@@ -1314,6 +1323,7 @@ impl LineKind {
 
 /// Regular-mode sample (T.87 A.4 - A.6). `BIAS` picks the bias update and `K0`
 /// the Golomb decoding (see [`LineKind`]); with `BIAS_COUNT`, `counts` counts.
+/// The caller has refilled `br` (at least 32 valid bits).
 ///
 /// Context Q and context -Q are one (A.3.4), kept in slot `CTX_MID + |Q|`;
 /// its k is written to both slots `CTX_MID +- Q` at each update, so that k,
@@ -1329,11 +1339,7 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     pred: i32,
     counts: &mut LineCounts,
 ) -> Result<i32, ()> {
-    // The refill first: none of the context's values is then live across its
-    // call (V8 keeps such values in memory).
-    if br.s.valid < 32 {
-        br.refill();
-    }
+    debug_assert!(br.s.valid >= 32);
     let sign = (q - Q_ZERO) >> 31;
     debug_assert!((0..=2 * Q_ZERO).contains(&q) && q % 16 == 0);
     // SAFETY: `q` is 16 (81 Q1 + 9 Q2 + Q3 + 364) with Q1..Q3 in -4..=4 (the
@@ -1650,29 +1656,40 @@ impl<'a> Coder<'a> {
         let prev = &prev[..w + 2];
         let cur = &mut cur[..w + 2];
         let mut x = 0usize;
-        // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the quantised
-        // gradient Rb - Rc of sample x: it is the D1 of sample x - 1, carried.
-        let mut rb = prev[0];
-        let mut rd = prev[1];
-        let mut ra = cur[0];
-        let mut q2 = quant(self.lease.quant(), rd - rb);
         let mut counts = LineCounts::default();
+        // The regular samples run in the inner loop, which has no call: it
+        // leaves for run mode and for the slow refill, after which the outer
+        // loop reloads its values from the lines. So no value of the inner
+        // loop lives across a call (V8 keeps such values in memory).
         while x < w {
-            let rc = rb;
-            rb = rd;
-            rd = prev[x + 2];
-            let qt = self.lease.quant();
-            let q1 = quant(qt, rd - rb);
-            let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
-            q2 = q1;
-            if q != Q_ZERO {
+            // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the
+            // quantised gradient Rb - Rc of sample x: it is the D1 of sample
+            // x - 1, carried.
+            let mut ra = cur[x];
+            let mut rb = prev[x];
+            let mut rd = prev[x + 1];
+            let mut q2 = quant(self.lease.quant(), rd - rb);
+            let run = loop {
+                let rc = rb;
+                rb = rd;
+                rd = prev[x + 2];
+                let qt = self.lease.quant();
+                let q1 = quant(qt, rd - rb);
+                let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
+                q2 = q1;
+                if q == Q_ZERO {
+                    break true;
+                }
                 let pred = med(ra, rb, rc);
                 if MODE != MODE_NEAR {
                     // Stored (overwritten below) so that V8 computes the
                     // prediction here, where Ra and Rc die, not after the
-                    // refill in `regular`: fewer values live across it.
-                    // Lossless only: near-lossless measured slower.
+                    // refill: fewer values live across it. Lossless only:
+                    // near-lossless measured slower.
                     cur[x + 1] = pred;
+                }
+                if br.s.valid < 32 && !br.refill_fast() {
+                    break false;
                 }
                 ra = regular::<MODE, BIAS, K0>(
                     &mut self.lease.tables().ctx,
@@ -1684,26 +1701,28 @@ impl<'a> Coder<'a> {
                 )?;
                 cur[x + 1] = ra;
                 x += 1;
-            } else {
-                // Lossless: run mode out of line, fewer values live in this
-                // loop. Near-lossless (more, shorter runs): inline, which V8
-                // runs faster there.
-                if MODE == MODE_NEAR {
-                    x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
-                } else {
-                    let s = br.s;
-                    let (st, r) = self
-                        .run_mode::<MODE>(br.end, s.cache, s.pos, s.valid, prev, cur, x, ra, ri);
-                    br.s = st;
-                    x = r?;
-                }
                 if x >= w {
-                    break;
+                    break false;
                 }
-                ra = cur[x];
-                rb = prev[x];
-                rd = prev[x + 1];
-                q2 = quant(self.lease.quant(), rd - rb);
+            };
+            if !run {
+                // The slow refill, then sample x again (or the end of the line).
+                if x < w {
+                    br.s = refill_slow(br.end, br.s);
+                }
+                continue;
+            }
+            // Lossless: run mode out of line, fewer values live in this
+            // loop. Near-lossless (more, shorter runs): inline, which V8
+            // runs faster there.
+            if MODE == MODE_NEAR {
+                x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
+            } else {
+                let s = br.s;
+                let (st, r) =
+                    self.run_mode::<MODE>(br.end, s.cache, s.pos, s.valid, prev, cur, x, ra, ri);
+                br.s = st;
+                x = r?;
             }
         }
         Ok(if BIAS == BIAS_COUNT {
@@ -1829,6 +1848,9 @@ impl<'a> Coder<'a> {
                     let rb = prev[base + c];
                     // Lossless: branches, near-lossless: branch-free (see `line`).
                     let (ctxs, pred) = (&mut self.lease.tables().ctx, med(ra, rb, rc));
+                    if br.s.valid < 32 {
+                        br.refill();
+                    }
                     cur[base + c] = if MODE == MODE_NEAR {
                         regular::<MODE, BIAS_FREE, false>(ctxs, br, &p, qs[c], pred, &mut counts)?
                     } else {
