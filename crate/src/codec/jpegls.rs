@@ -903,7 +903,8 @@ impl<'a> BitReader<'a> {
     }
 
     /// The common case of [`BitReader::refill`]: false (nothing done) where
-    /// the next bytes hold a 0xFF or end the segment.
+    /// 32 or more bits are valid, or the next 4 bytes hold a 0xFF or end the
+    /// segment.
     #[inline(always)]
     fn refill_fast(&mut self) -> bool {
         let s = &mut self.s;
@@ -991,7 +992,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// `decode_value` for k < 16 (regular mode) with one test on the fast
-    /// path: `fast` = min(thr, 17). The caller has refilled (`regular`): at
+    /// path: `fast` = min(thr, 17). The line loop has refilled: at
     /// least 32 bits are valid, and a unary part of lz <= 16 zeros with k <= 15
     /// takes at most 32.
     /// `k0`: a branch for k = 0, whose value is the unary part alone: it does
@@ -1080,7 +1081,9 @@ struct Ctx {
     /// Bias correction C, in -128..=127.
     c: i16,
     /// Golomb parameter for the current A and N (kept up to date by the
-    /// update, which takes it off the decoding's dependency chain).
+    /// update, which takes it off the decoding's dependency chain). Read from
+    /// the slot of the signed Q, so the update writes it to both slots ±Q
+    /// (see [`regular`]); the other fields only in slot `CTX_MID + |Q|`.
     k: u16,
 }
 
@@ -1129,8 +1132,9 @@ struct Tables {
 /// slot `CTX_MID - |Q|` (see [`regular`]).
 const CTX_MID: usize = 364;
 const CTX_SLOTS: usize = 2 * CTX_MID + 1;
-/// Byte offset of slot `CTX_MID`: the [`quant`] sum of Q = 0 (run mode).
-const Q_ZERO: i32 = (CTX_MID * 16) as i32;
+/// Byte offset of slot `CTX_MID`: the [`quant`] sum of Q = 0 (run mode). Not
+/// [`QZERO`], the quantisation table's index of the difference 0.
+const CTX_Q0: i32 = (CTX_MID * 16) as i32;
 
 /// [`Tables`] and whether a [`Lease`] holds them.
 struct TablesSlot {
@@ -1340,20 +1344,20 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     counts: &mut LineCounts,
 ) -> Result<i32, ()> {
     debug_assert!(br.s.valid >= 32);
-    let sign = (q - Q_ZERO) >> 31;
-    debug_assert!((0..=2 * Q_ZERO).contains(&q) && q % 16 == 0);
+    let sign = (q - CTX_Q0) >> 31;
+    debug_assert!((0..=2 * CTX_Q0).contains(&q) && q % 16 == 0);
     // SAFETY: `q` is 16 (81 Q1 + 9 Q2 + Q3 + 364) with Q1..Q3 in -4..=4 (the
-    // quantisation table holds 16 times 0..=8, fill_quant), so q and 2 Q_ZERO
+    // quantisation table holds 16 times 0..=8, fill_quant), so q and 2 CTX_Q0
     // - q are multiples of 16 = size_of::<Ctx>() (asserted at Ctx) in 0..=728
     // * 16: byte offsets of slots 0..CTX_SLOTS of `ctxs`, aligned, as is
-    // Q_ZERO + |q - Q_ZERO|. Raw pointers: for Q = 0 (sample interleaving)
+    // CTX_Q0 + |q - CTX_Q0|. Raw pointers: for Q = 0 (sample interleaving)
     // all three are slot CTX_MID.
-    let canon = Q_ZERO + (q - Q_ZERO).abs();
+    let canon = CTX_Q0 + (q - CTX_Q0).abs();
     let (slot, mirror, canon) = unsafe {
         let base = ctxs.as_mut_ptr().cast::<u8>();
         (
             base.add(q as usize).cast::<Ctx>(),
-            base.add((2 * Q_ZERO - q) as usize).cast::<Ctx>(),
+            base.add((2 * CTX_Q0 - q) as usize).cast::<Ctx>(),
             base.add(canon as usize).cast::<Ctx>(),
         )
     };
@@ -1387,8 +1391,8 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     // a too large A gives k >= 16, an error at the context's next use).
     // B is in 1 - N..=0 after each bias update, so |B| < 2^29 + 2^16.
     let eq = if lossless { e } else { e * p.qstep };
-    // B in a local through the bias update, stored once.
     ctx.a = (ctx.a as u32).wrapping_add(e_abs) as i32;
+    // B in a local through the bias update, stored once.
     let mut b = ctx.b + eq;
     if ctx.n == p.reset {
         ctx.a = ((ctx.a as u32) >> 1) as i32;
@@ -1677,7 +1681,7 @@ impl<'a> Coder<'a> {
                 let q1 = quant(qt, rd - rb);
                 let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
                 q2 = q1;
-                if q == Q_ZERO {
+                if q == CTX_Q0 {
                     break true;
                 }
                 let pred = med(ra, rb, rc);
@@ -1839,7 +1843,7 @@ impl<'a> Coder<'a> {
                 let rd = prev[base + N + c];
                 let qt = self.lease.quant();
                 qs[c] = quant(qt, rd - rb) * 81 + quant(qt, rb - rc) * 9 + quant(qt, rc - ra);
-                any |= qs[c] ^ Q_ZERO;
+                any |= qs[c] ^ CTX_Q0;
             }
             if any != 0 {
                 for c in 0..N {
