@@ -1,8 +1,9 @@
 // The simd128 module's JPEG-LS output against the scalar module's (the reference):
-// the line-interleaved RGB store (`put_rgb` in crate/src/codec/jpegls.rs) has a simd128
-// path. Every JPEG-LS fixture decodes to the same bytes (or the same error) in both,
-// with its own description and, for streams of more than 8 bits, with an 8-bit one
-// (a description that does not fit the stream: both keep each sample's low 8 bits).
+// the output stores (`put_rgb`, `put_samples` in crate/src/codec/jpegls.rs) have simd128
+// paths. Every JPEG-LS fixture decodes to the same bytes (or the same error) in both,
+// with its own description; for streams of more than 8 bits, with an 8-bit one (a
+// description that does not fit the stream: both keep each sample's low 8 bits); and
+// with one bit fewer stored, unsigned and signed (the stores mask and sign-extend).
 // Needs both builds (www/pkg, www/pkg-simd); skipped where either is missing.
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -42,20 +43,24 @@ function cases() {
   for (const line of fs.readFileSync(path.join(fixtures, "manifest.txt"), "utf8").split("\n")) {
     const [name, w, h, nc, bits] = line.trim().split(/\s+/);
     if (!name?.endsWith(".jls")) continue;
-    const describe = (b) =>
+    const describe = (b, stored = b, signed = 0) =>
       JSON.stringify({
         rows: +h,
         columns: +w,
         samples_per_pixel: +nc,
         bits_allocated: b <= 8 ? 8 : 16,
-        bits_stored: b,
-        pixel_representation: 0,
+        bits_stored: stored,
+        pixel_representation: signed,
         photometric_interpretation: +nc === 3 ? "RGB" : "MONOCHROME2",
         planar_configuration: 0,
       });
     const bytes = fs.readFileSync(path.join(fixtures, name));
     out.push([name, bytes, describe(+bits)]);
     if (+bits > 8) out.push([`${name} (described as 8-bit)`, bytes, describe(8)]);
+    if (+bits > 2) {
+      out.push([`${name} (${bits - 1} bits stored)`, bytes, describe(+bits, bits - 1)]);
+      out.push([`${name} (${bits - 1} bits stored, signed)`, bytes, describe(+bits, bits - 1, 1)]);
+    }
   }
   return out;
 }
@@ -76,7 +81,7 @@ test("simd128 and scalar JPEG-LS decoders agree", { skip: !have && "needs www/pk
     const same = typeof a === "string" ? a === b : b instanceof Uint8Array && Buffer.compare(a, b) === 0;
     if (!same) diffs.push(name);
   }
-  assert.ok(all.length >= 40, `only ${all.length} cases`);
+  assert.ok(all.length >= 120, `only ${all.length} cases`);
   assert.equal(rgbMismatch, 1, "the 12-bit line-interleaved RGB fixture was decoded as 8-bit");
   assert.deepEqual(diffs, []);
 });

@@ -35,13 +35,17 @@ pub(crate) fn canonicalise(
     }
     let pi = desc.photometric();
     let mut samples = out.samples;
-    if desc.samples_per_pixel == 3
+    // Masking and sign extension change nothing when Bits Stored fills the container,
+    // nor where the codec did them, unless a colour conversion follows.
+    let converts = desc.samples_per_pixel == 3
         && matches!(pi, "YBR_FULL" | "YBR_FULL_422")
-        && out.colour == Colour::AsStored
-    {
+        && out.colour == Colour::AsStored;
+    let identity = desc.bits_stored as usize == 8 * width
+        || matches!(samples, SampleBuf::Canonical(_)) && !converts;
+    if converts {
         match &mut samples {
             SampleBuf::U8(v) => ybr_full_to_rgb(v),
-            SampleBuf::Le(v) if width == 1 => ybr_full_to_rgb(v),
+            SampleBuf::Le(v) | SampleBuf::Canonical(v) if width == 1 => ybr_full_to_rgb(v),
             _ => {
                 return Err(DecodeError::InvalidPixelDescription(format!(
                     "{pi} with Bits Allocated {}: only 8-bit YBR is defined for conversion to RGB",
@@ -59,8 +63,6 @@ pub(crate) fn canonicalise(
     };
     let signed = desc.pixel_representation == 1;
     let shift = 32 - bits;
-    // Masking and sign extension change nothing when Bits Stored fills the container.
-    let identity = bits as usize == 8 * width;
     let fix = |v: u32| -> u32 {
         let m = v & mask;
         if signed && bits < 32 {
@@ -70,7 +72,7 @@ pub(crate) fn canonicalise(
         }
     };
 
-    if let SampleBuf::Le(mut v) = samples {
+    if let SampleBuf::Le(mut v) | SampleBuf::Canonical(mut v) = samples {
         if !identity {
             match width {
                 1 => v.iter_mut().for_each(|b| *b = fix(*b as u32) as u8),
@@ -114,7 +116,7 @@ pub(crate) fn canonicalise(
                 match &samples {
                     SampleBuf::U8(v) => v[i] as u32,
                     SampleBuf::U16(v) => v[i] as u32,
-                    SampleBuf::Le(v) => v[i] as u32,
+                    SampleBuf::Le(v) | SampleBuf::Canonical(v) => v[i] as u32,
                 }
             };
             match (&samples, identity) {
@@ -139,7 +141,7 @@ pub(crate) fn canonicalise(
                 .chunks_exact_mut(2)
                 .zip(v)
                 .for_each(|(c, &x)| c.copy_from_slice(&(fix(x as u32) as u16).to_le_bytes())),
-            (SampleBuf::Le(_), _) => unreachable!("handled above"),
+            (SampleBuf::Le(_) | SampleBuf::Canonical(_), _) => unreachable!("handled above"),
         },
         _ => match &samples {
             SampleBuf::U8(v) => bytes
@@ -150,7 +152,7 @@ pub(crate) fn canonicalise(
                 .chunks_exact_mut(4)
                 .zip(v)
                 .for_each(|(c, &x)| c.copy_from_slice(&fix(x as u32).to_le_bytes())),
-            SampleBuf::Le(_) => unreachable!("handled above"),
+            SampleBuf::Le(_) | SampleBuf::Canonical(_) => unreachable!("handled above"),
         },
     }
     debug_assert_eq!(bytes.len(), out_len);

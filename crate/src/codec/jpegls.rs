@@ -23,8 +23,9 @@
 //! Output: [`JpegLsImage::samples`] is always `Vec<u16>` (also for precision
 //! <= 8), samples interleaved per pixel (component order of the frame header),
 //! rows top to bottom. Values are in `0..=MAXVAL`. [`decode_le`] writes the
-//! same samples as little-endian bytes, 1 or 2 bytes a sample (the canonical
-//! frame layout), without an intermediate `u16` buffer.
+//! same samples as little-endian bytes, 1 or 2 bytes a sample, masked or
+//! sign-extended to a number of bits (a [`SampleLayout`]: the canonical frame
+//! layout), without an intermediate `u16` buffer or a second pass.
 //!
 //! Bit-exactness: the decoding follows CharLS 2.4 (the reference most DICOM
 //! toolkits use), including its behaviour for sample-interleaved run
@@ -264,23 +265,45 @@ const J: [u8; 32] = [
 
 /// Read the frame header and the first scan header.
 pub fn read_header(data: &[u8]) -> Result<JpegLsHeader, JpegLsError> {
-    run(data, false, 2).map(|(h, _)| h)
+    run(data, false, SampleLayout::raw(2)).map(|(h, _)| h)
 }
 
-/// Decode a complete JPEG-LS codestream into little-endian samples of
-/// `bytes_per_sample` bytes (1 or 2; anything else counts as 2), interleaved
-/// per pixel, rows top to bottom. With 1 byte a sample, samples wider than 8
-/// bits keep their low byte.
+/// How [`decode_le`] writes each sample: little-endian in `bytes` bytes (1 or
+/// 2; anything else counts as 2), from its low `bits` bits, sign-extended
+/// where `signed`: DICOM's Bits Allocated, Bits Stored and Pixel
+/// Representation, so that the output is the canonical frame as it is.
+/// Bits beyond the container are dropped (a sample wider than 8 bits keeps its
+/// low byte in 1 byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleLayout {
+    pub bytes: usize,
+    pub bits: u32,
+    pub signed: bool,
+}
+
+impl SampleLayout {
+    /// The low `bytes` bytes of each sample, as decoded.
+    pub fn raw(bytes: usize) -> Self {
+        SampleLayout {
+            bytes,
+            bits: 8 * bytes as u32,
+            signed: false,
+        }
+    }
+}
+
+/// Decode a complete JPEG-LS codestream into little-endian samples laid out
+/// as `layout` says, interleaved per pixel, rows top to bottom.
 pub fn decode_le(
     data: &[u8],
-    bytes_per_sample: usize,
+    layout: SampleLayout,
 ) -> Result<(JpegLsHeader, Vec<u8>), JpegLsError> {
-    run(data, true, if bytes_per_sample == 1 { 1 } else { 2 })
+    run(data, true, layout)
 }
 
 /// Decode a complete JPEG-LS codestream.
 pub fn decode(data: &[u8]) -> Result<JpegLsImage, JpegLsError> {
-    let (h, bytes) = run(data, true, 2)?;
+    let (h, bytes) = run(data, true, SampleLayout::raw(2))?;
     let samples = bytes
         .chunks_exact(2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
@@ -489,7 +512,13 @@ fn coding_params(bits: u8, preset: &Preset, near: i32) -> Result<Params, JpegLsE
 }
 
 /// `sb`: output bytes a sample (1 or 2).
-fn run(data: &[u8], decode: bool, sb: usize) -> Result<(JpegLsHeader, Vec<u8>), JpegLsError> {
+fn run(
+    data: &[u8],
+    decode: bool,
+    layout: SampleLayout,
+) -> Result<(JpegLsHeader, Vec<u8>), JpegLsError> {
+    let store = Store::new(layout);
+    let sb = store.sb;
     if data.len() < 2 || data[0] != 0xFF || data[1] != 0xD8 {
         return Err(JpegLsError::NotJpeg);
     }
@@ -603,7 +632,7 @@ fn run(data: &[u8], decode: bool, sb: usize) -> Result<(JpegLsHeader, Vec<u8>), 
                         out.resize(n, 0);
                     }
                 }
-                pos = decode_scan(data, next, f, &scan, &params, restart, &mut out, sb)?;
+                pos = decode_scan(data, next, f, &scan, &params, restart, &mut out, store)?;
                 for &c in &scan.comps[..scan.ns] {
                     done[c] = true;
                 }
@@ -1941,30 +1970,77 @@ fn fill8(s: &mut [i32], v: i32) {
     s[..8].copy_from_slice(&[v; 8]);
 }
 
-/// Writes `src` as little-endian samples of `sb` (1 or 2) bytes to every
-/// `nf`-th sample of `row`, starting with sample `c`.
+/// How the output stores write a sample (see [`SampleLayout`]).
+#[derive(Clone, Copy)]
+struct Store {
+    /// Bytes a sample, 1 or 2.
+    sb: usize,
+    /// The low `bits` bits.
+    mask: i32,
+    /// The sign bit of `bits` where signed, else 0.
+    half: i32,
+    /// Whether [`Store::fix`] can change the stored bytes (bits < 8 sb).
+    fixes: bool,
+}
+
+impl Store {
+    fn new(layout: SampleLayout) -> Self {
+        let sb = if layout.bytes == 1 { 1 } else { 2 };
+        let bits = layout.bits.clamp(1, 32);
+        let mask = (u32::MAX >> (32 - bits)) as i32;
+        Store {
+            sb,
+            mask,
+            half: if layout.signed { (mask >> 1) + 1 } else { 0 },
+            fixes: bits < 8 * sb as u32,
+        }
+    }
+
+    /// `v`'s low bits, sign-extended where signed: masked, then the sign bit
+    /// flipped and subtracted (constant operands, unlike shifts by the
+    /// width, which V8 lowers to several instructions for SIMD).
+    #[inline(always)]
+    fn fix(&self, v: i32) -> i32 {
+        ((v & self.mask) ^ self.half).wrapping_sub(self.half)
+    }
+}
+
+/// Writes `src` as samples laid out as `st` says to every `nf`-th sample of
+/// `row`, starting with sample `c`.
 #[inline(never)]
-fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
-    match (sb, nf) {
+fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, st: Store) {
+    if st.fixes {
+        put_samples_as::<true>(row, src, nf, c, st)
+    } else {
+        put_samples_as::<false>(row, src, nf, c, st)
+    }
+}
+
+/// `put_samples`; `FIX`: whether `st.fix` can change the stored bytes (else
+/// it is left out).
+#[inline(always)]
+fn put_samples_as<const FIX: bool>(row: &mut [u8], src: &[i32], nf: usize, c: usize, st: Store) {
+    let fix = |v: i32| if FIX { st.fix(v) } else { v };
+    match (st.sb, nf) {
         (1, 1) => {
             for (o, &v) in row.iter_mut().zip(src) {
-                *o = v as u8;
+                *o = fix(v) as u8;
             }
         }
         (1, _) => {
             for (o, &v) in row[c..].chunks_mut(nf).zip(src) {
-                o[0] = v as u8;
+                o[0] = fix(v) as u8;
             }
         }
         (_, 1) => {
-            let done = put_u16_simd(row, src);
+            let done = put_u16_simd::<FIX>(row, src, st);
             for (o, &v) in row[2 * done..].chunks_exact_mut(2).zip(&src[done..]) {
-                o.copy_from_slice(&(v as u16).to_le_bytes());
+                o.copy_from_slice(&(fix(v) as u16).to_le_bytes());
             }
         }
         _ => {
             for (o, &v) in row[2 * c..].chunks_mut(2 * nf).zip(src) {
-                o[..2].copy_from_slice(&(v as u16).to_le_bytes());
+                o[..2].copy_from_slice(&(fix(v) as u16).to_le_bytes());
             }
         }
     }
@@ -1972,20 +2048,26 @@ fn put_samples(row: &mut [u8], src: &[i32], nf: usize, c: usize, sb: usize) {
 
 /// `put_samples` of one component's 16-bit samples, 8 a step with wasm SIMD;
 /// returns the number of samples written (a multiple of 8, the rest is left).
-/// Each keeps its low 16 bits, as the scalar loop's `as u16`.
+/// Each keeps its low 16 bits (`st.fix`'s where `FIX`: its mask joins the
+/// 16-bit one, its sign extension is done in 16-bit lanes, which hold the
+/// same low 16 bits), as the scalar loop's `as u16`.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn put_u16_simd(row: &mut [u8], src: &[i32]) -> usize {
+fn put_u16_simd<const FIX: bool>(row: &mut [u8], src: &[i32], st: Store) -> usize {
     use core::arch::wasm32::*;
     let n = (row.len() / 2).min(src.len()) & !7;
+    let low = i32x4_splat(if FIX { st.mask & 0xFFFF } else { 0xFFFF });
+    let half = i16x8_splat(st.half as i16);
     for (s, o) in src[..n].chunks_exact(8).zip(row.chunks_exact_mut(16)) {
         let p = s.as_ptr().cast::<v128>();
-        let low = i32x4_splat(0xFFFF);
         // SAFETY: `s` holds 8 i32 = 2 v128 and `o` 16 bytes = one v128
         // (unaligned loads and stores are allowed in wasm).
         unsafe {
             let (a, b) = (p.read_unaligned(), p.add(1).read_unaligned());
-            let v = u16x8_narrow_i32x4(v128_and(a, low), v128_and(b, low));
+            let mut v = u16x8_narrow_i32x4(v128_and(a, low), v128_and(b, low));
+            if FIX && st.half != 0 {
+                v = i16x8_sub(v128_xor(v, half), half);
+            }
             o.as_mut_ptr().cast::<v128>().write_unaligned(v);
         }
     }
@@ -1995,28 +2077,39 @@ fn put_u16_simd(row: &mut [u8], src: &[i32]) -> usize {
 /// Without wasm SIMD: nothing (the scalar loop of `put_samples` writes every sample).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn put_u16_simd(_row: &mut [u8], _src: &[i32]) -> usize {
+fn put_u16_simd<const FIX: bool>(_row: &mut [u8], _src: &[i32], _st: Store) -> usize {
     0
 }
 
 /// Writes the three lines `l0`, `l1`, `l2` as the interleaved pixels of `row`,
-/// little-endian samples of `sb` (1 or 2) bytes.
+/// samples laid out as `st` says.
 #[inline(never)]
-fn put_rgb(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], sb: usize) {
-    if sb == 1 {
-        let done = put_rgb8_simd(row, l0, l1, l2);
+fn put_rgb(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], st: Store) {
+    if st.fixes {
+        put_rgb_as::<true>(row, l0, l1, l2, st)
+    } else {
+        put_rgb_as::<false>(row, l0, l1, l2, st)
+    }
+}
+
+/// `put_rgb`; `FIX` as in [`put_samples_as`].
+#[inline(always)]
+fn put_rgb_as<const FIX: bool>(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], st: Store) {
+    let fix = |v: i32| if FIX { st.fix(v) } else { v };
+    if st.sb == 1 {
+        let done = put_rgb8_simd::<FIX>(row, l0, l1, l2, st);
         for (o, ((&a, &b), &c)) in row[3 * done..]
             .chunks_exact_mut(3)
             .zip(l0[done..].iter().zip(&l1[done..]).zip(&l2[done..]))
         {
-            o.copy_from_slice(&[a as u8, b as u8, c as u8]);
+            o.copy_from_slice(&[fix(a) as u8, fix(b) as u8, fix(c) as u8]);
         }
     } else {
         for (o, ((&a, &b), &c)) in row.chunks_exact_mut(6).zip(l0.iter().zip(l1).zip(l2)) {
             let (a, b, c) = (
-                (a as u16).to_le_bytes(),
-                (b as u16).to_le_bytes(),
-                (c as u16).to_le_bytes(),
+                (fix(a) as u16).to_le_bytes(),
+                (fix(b) as u16).to_le_bytes(),
+                (fix(c) as u16).to_le_bytes(),
             );
             o.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1]]);
         }
@@ -2026,23 +2119,36 @@ fn put_rgb(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32], sb: usize) {
 /// `put_rgb` of 8-bit samples, 4 pixels a step with wasm SIMD; returns the
 /// number of pixels written (a multiple of 4, the rest is left).
 ///
-/// Each sample keeps its low 8 bits, as the scalar loop's `as u8` (samples
-/// above 255, from a stream of more bits than the description's 8, come out
-/// the same in both builds). A step builds the 4 pixels as 32-bit lanes
-/// R | G << 8 | B << 16 with shifts (cheap in V8, unlike two-vector byte
-/// shuffles), packs their 12 bytes with one single-vector shuffle and stores
-/// 16 bytes: the last 4 are the next step's pixels, written again by it (or
-/// by the scalar rest), so the steps stop where a store would leave the row.
+/// Each sample keeps its low 8 bits (after `st.fix` where `FIX`), as the
+/// scalar loop's `as u8` (samples above 255, from a stream of more bits than
+/// the description's 8, come out the same in both builds). A step builds the
+/// 4 pixels as 32-bit lanes R | G << 8 | B << 16 with shifts (cheap in V8,
+/// unlike two-vector byte shuffles), packs their 12 bytes with one
+/// single-vector shuffle and stores 16 bytes: the last 4 are the next step's
+/// pixels, written again by it (or by the scalar rest), so the steps stop
+/// where a store would leave the row.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn put_rgb8_simd(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32]) -> usize {
+fn put_rgb8_simd<const FIX: bool>(
+    row: &mut [u8],
+    l0: &[i32],
+    l1: &[i32],
+    l2: &[i32],
+    st: Store,
+) -> usize {
     use core::arch::wasm32::*;
-    #[inline(always)]
-    fn load(l: &[i32], i: usize) -> v128 {
+    let (mask, half) = (i32x4_splat(st.mask), i32x4_splat(st.half));
+    let load = |l: &[i32], i: usize| -> v128 {
         let s = &l[i..i + 4];
         // SAFETY: `s` holds 4 i32 = one v128 (unaligned loads are allowed in wasm).
-        unsafe { s.as_ptr().cast::<v128>().read_unaligned() }
-    }
+        let v = unsafe { s.as_ptr().cast::<v128>().read_unaligned() };
+        if FIX {
+            // st.fix
+            i32x4_sub(v128_xor(v128_and(v, mask), half), half)
+        } else {
+            v
+        }
+    };
     let n = (row.len() / 3).min(l0.len()).min(l1.len()).min(l2.len());
     let mut i = 0;
     while i + 4 <= n && 3 * i + 16 <= row.len() {
@@ -2062,7 +2168,13 @@ fn put_rgb8_simd(row: &mut [u8], l0: &[i32], l1: &[i32], l2: &[i32]) -> usize {
 /// Without wasm SIMD: nothing (the scalar loop of `put_rgb` writes every pixel).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn put_rgb8_simd(_row: &mut [u8], _l0: &[i32], _l1: &[i32], _l2: &[i32]) -> usize {
+fn put_rgb8_simd<const FIX: bool>(
+    _row: &mut [u8],
+    _l0: &[i32],
+    _l1: &[i32],
+    _l2: &[i32],
+    _st: Store,
+) -> usize {
     0
 }
 
@@ -2112,8 +2224,9 @@ fn decode_scan(
     params: &Params,
     restart: u32,
     out: &mut Vec<u8>,
-    sb: usize,
+    store: Store,
 ) -> Result<usize, JpegLsError> {
+    let sb = store.sb;
     let mut lease = Lease::acquire().ok_or(JpegLsError::NestedDecode)?;
     fill_quant(&mut lease.tables().quant, params);
     let w = f.width as usize;
@@ -2212,18 +2325,18 @@ fn decode_scan(
                 if rgb_lines {
                     // Written below, all three lanes at once.
                 } else if px_n == 1 {
-                    put_samples(row, &cl[1..w + 1], nf, scan.comps[lane], sb);
+                    put_samples(row, &cl[1..w + 1], nf, scan.comps[lane], store);
                 } else {
                     let src = &cl[px_n..(w + 1) * px_n];
                     let identity =
                         nf == px_n && scan.comps[..px_n].iter().enumerate().all(|(i, &c)| i == c);
                     if identity {
-                        put_samples(row, src, 1, 0, sb);
+                        put_samples(row, src, 1, 0, store);
                     } else {
                         for (pix, s) in row.chunks_exact_mut(nf * sb).zip(src.chunks_exact(px_n)) {
                             for (c, &v) in s.iter().enumerate() {
                                 let o = scan.comps[c] * sb;
-                                let le = (v as u16).to_le_bytes();
+                                let le = (store.fix(v) as u16).to_le_bytes();
                                 pix[o..o + sb].copy_from_slice(&le[..sb]);
                             }
                         }
@@ -2236,7 +2349,7 @@ fn decode_scan(
                 let l0 = &cur[1..w + 1];
                 let l1 = &cur[stride + 1..stride + w + 1];
                 let l2 = &cur[2 * stride + 1..2 * stride + w + 1];
-                put_rgb(row, l0, l1, l2, sb);
+                put_rgb(row, l0, l1, l2, store);
             }
             std::mem::swap(&mut prev, &mut cur);
             y += 1;
@@ -2410,6 +2523,47 @@ mod tests {
             );
             assert_eq!(img.samples.len(), (w * h * nf) as usize, "{name}");
             assert_eq!(samples_sha(&img), sha, "{name}: samples differ from CharLS");
+        }
+    }
+
+    /// `decode_le` with a layout of fewer bits (masked or sign-extended in the
+    /// output stores) gives the raw decode's samples with the low bits kept and
+    /// sign-extended one by one: every fixture, 1 and 2 bytes a sample, every
+    /// width of 1 to 16 bits, unsigned and signed (all store paths: one and
+    /// three components, line and sample interleaving, RGB lines).
+    #[test]
+    fn layouts_mask_and_sign_extend() {
+        for (name, [.., bits, _, _], _) in manifest() {
+            let data = fixture(&name);
+            let raw = decode(&data)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .samples;
+            for bytes in [1usize, 2] {
+                for keep in (1..=8 * bytes as u32).filter(|&k| k <= bits + 1) {
+                    for signed in [false, true] {
+                        let layout = SampleLayout {
+                            bytes,
+                            bits: keep,
+                            signed,
+                        };
+                        let (_, out) = decode_le(&data, layout).unwrap();
+                        let want: Vec<u8> = raw
+                            .iter()
+                            .flat_map(|&v| {
+                                let sh = 32 - keep;
+                                let v = u32::from(v) << sh;
+                                let v = if signed {
+                                    ((v as i32) >> sh) as u32
+                                } else {
+                                    v >> sh
+                                };
+                                v.to_le_bytes().into_iter().take(bytes)
+                            })
+                            .collect();
+                        assert!(out == want, "{name}: {layout:?}");
+                    }
+                }
+            }
         }
     }
 
@@ -2642,7 +2796,7 @@ mod tests {
                 continue;
             }
             let check = |d: &[u8]| {
-                if let Ok((h, out)) = decode_le(d, 2) {
+                if let Ok((h, out)) = decode_le(d, SampleLayout::raw(2)) {
                     let n = u64::from(h.width) * u64::from(h.height) * u64::from(h.components);
                     assert_eq!(out.len() as u64, 2 * n, "{}", path.display());
                 }

@@ -412,6 +412,10 @@ pub(crate) enum SampleBuf {
     /// Already in the canonical layout (little-endian, 1/2/4 bytes a sample by Bits
     /// Allocated), not yet masked: handed on without another copy.
     Le(Vec<u8>),
+    /// The canonical bytes: as `Le`, and already masked to Bits Stored and
+    /// sign-extended where signed, by the codec's own stores (no pass over
+    /// the frame after it).
+    Canonical(Vec<u8>),
 }
 
 impl SampleBuf {
@@ -420,7 +424,7 @@ impl SampleBuf {
         match self {
             SampleBuf::U8(v) => v.len(),
             SampleBuf::U16(v) => v.len(),
-            SampleBuf::Le(v) => v.len() / width,
+            SampleBuf::Le(v) | SampleBuf::Canonical(v) => v.len() / width,
         }
     }
 }
@@ -528,10 +532,18 @@ fn decode_jpegls(data: &[u8], desc: &PixelDescription) -> Result<CodecOutput, De
         header.components as u16,
         desc,
     )?;
-    // Straight into the canonical little-endian layout where the container is 1 or 2
-    // bytes wide (no u16 buffer, no second copy in canonicalise).
+    // Straight into the canonical bytes where the container is 1 or 2 bytes wide:
+    // masked and sign-extended by the decoder's output stores (no u16 buffer, no
+    // second copy or pass in canonicalise).
     let samples = match desc.canonical_sample_bytes() {
-        width @ (1 | 2) => SampleBuf::Le(jpegls::decode_le(data, width).map_err(jls_error)?.1),
+        width @ (1 | 2) => {
+            let layout = jpegls::SampleLayout {
+                bytes: width,
+                bits: u32::from(desc.bits_stored),
+                signed: desc.pixel_representation == 1,
+            };
+            SampleBuf::Canonical(jpegls::decode_le(data, layout).map_err(jls_error)?.1)
+        }
         _ => SampleBuf::U16(jpegls::decode(data).map_err(jls_error)?.samples),
     };
     Ok(CodecOutput {
