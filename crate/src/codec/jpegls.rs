@@ -1462,9 +1462,9 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     } else {
         eabs
     };
-    if e < 0 {
-        rc.nn = rc.nn.wrapping_add(1);
-    }
+    // Nn counts the negative errors; an add, not a branch (the sign of the
+    // error is about as likely either way, a branch mispredicts).
+    rc.nn = rc.nn.wrapping_add(u8::from(e < 0));
     rc.a += (em + 1 - rc.ritype) >> 1;
     if rc.a >= 1 << 24 {
         return Err(());
@@ -1720,7 +1720,7 @@ impl<'a> Coder<'a> {
             // loop. Near-lossless (more, shorter runs): inline, which V8
             // runs faster there.
             if MODE == MODE_NEAR {
-                x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
+                x = self.run_mode_inner::<MODE>(br, &p, prev, cur, x, ra, ri)?;
             } else {
                 let s = br.s;
                 let (st, r) =
@@ -1758,21 +1758,24 @@ impl<'a> Coder<'a> {
     ) -> (BitState, Result<usize, ()>) {
         let s = BitState { cache, pos, valid };
         let mut br = BitReader { end, s };
-        let r = self.run_mode_inner::<MODE>(&mut br, prev, cur, x, ra, ri);
+        let p = self.k;
+        let r = self.run_mode_inner::<MODE>(&mut br, &p, prev, cur, x, ra, ri);
         (br.s, r)
     }
 
+    /// `run_mode` for the line loop, with the scan constants `p` it holds.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn run_mode_inner<const MODE: u8>(
         &mut self,
         br: &mut BitReader,
+        p: &Consts,
         prev: &[i32],
         cur: &mut [i32],
         mut x: usize,
         ra: i32,
         ri: &mut usize,
     ) -> Result<usize, ()> {
-        let p = self.k;
         // prev and cur hold w + 2 samples (checked by the caller).
         let w = prev.len().saturating_sub(2);
         if cur.len() < w + 2 || x >= w {
@@ -1787,12 +1790,12 @@ impl<'a> Coder<'a> {
         // Run interruption sample at x.
         let rbx = prev[x + 1];
         let v = if (ra - rbx).abs() <= p.near {
-            let e = ri_error(&mut self.lease.tables().rctx[1], br, &p, *ri)?;
-            reconstruct::<MODE>(&p, ra, dequant::<MODE>(&p, e))
+            let e = ri_error(&mut self.lease.tables().rctx[1], br, p, *ri)?;
+            reconstruct::<MODE>(p, ra, dequant::<MODE>(p, e))
         } else {
-            let e = ri_error(&mut self.lease.tables().rctx[0], br, &p, *ri)?;
+            let e = ri_error(&mut self.lease.tables().rctx[0], br, p, *ri)?;
             let s = ((rbx - ra) >> 31) | 1;
-            reconstruct::<MODE>(&p, rbx, dequant::<MODE>(&p, e * s))
+            reconstruct::<MODE>(p, rbx, dequant::<MODE>(p, e * s))
         };
         cur[x + 1] = v;
         *ri = ri.saturating_sub(1);
@@ -1902,11 +1905,13 @@ impl<'a> Coder<'a> {
 /// write past `to`, into samples of the line that are decoded (overwritten)
 /// later, or into the edge sample after them, which the next line sets
 /// before reading it. Fewer steps and no remainder loop for the short runs
-/// of near-lossless images.
+/// of near-lossless images. The first step is taken also for an empty run
+/// (`from == to`): runs of 0 to 8 samples take the same path, with no
+/// branch on the length.
 #[inline(always)]
 fn fill_run(line: &mut [i32], from: usize, to: usize, v: i32) {
     let mut i = from;
-    while i < to {
+    loop {
         match line.get_mut(i..i + 8) {
             Some(s) => fill8(s, v),
             None => {
@@ -1915,6 +1920,9 @@ fn fill_run(line: &mut [i32], from: usize, to: usize, v: i32) {
             }
         }
         i += 8;
+        if i >= to {
+            return;
+        }
     }
 }
 
