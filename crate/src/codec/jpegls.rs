@@ -1658,8 +1658,8 @@ impl<'a> Coder<'a> {
         // leaves for run mode and for the slow refill, after which the outer
         // loop reloads its values from the lines. So no value of the inner
         // loop lives across a call (V8 keeps such values in memory).
-        // Near-lossless scans (more, shorter runs) run run mode inline in the
-        // inner loop, which measured faster there.
+        // Near-lossless scans (more, shorter runs) decode their runs in the
+        // inner loop itself, which measured faster there.
         while x < w {
             // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the
             // quantised gradient Rb - Rc of sample x: it is the D1 of sample
