@@ -1118,10 +1118,10 @@ struct Ctx {
 
 const _: () = assert!(std::mem::size_of::<Ctx>() == 16);
 
+/// A run-interruption context, `Tables::rctx[RItype]`.
 #[derive(Clone, Copy)]
 struct RunCtx {
     a: i32,
-    ritype: i32,
     // CharLS keeps N and Nn (and the RESET compared against) in 8 bits.
     n: u8,
     nn: u8,
@@ -1178,7 +1178,7 @@ thread_local! {
     /// is then 16 times 0..=8, as `quant` requires (fill_quant keeps that).
     static TABLES: TablesSlot = const {
         let ctx = Ctx { a: 0, b: 0, n: 0, c: 0, k: 0 };
-        let rctx = RunCtx { a: 0, ritype: 0, n: 0, nn: 0 };
+        let rctx = RunCtx { a: 0, n: 0, nn: 0 };
         TablesSlot {
             leased: Cell::new(false),
             tables: UnsafeCell::new(Tables {
@@ -1465,10 +1465,16 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     Ok(reconstruct::<MODE>(p, px, (eq ^ sign) - sign))
 }
 
-/// Run-interruption error value (A.7.2) with run context `rc`.
+/// Run-interruption error value (A.7.2) of type `RITYPE` with run context
+/// `rc`. The type a constant: no multiply by it, no load of it.
 #[inline(always)]
-fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Result<i32, ()> {
-    let temp = rc.a + (i32::from(rc.n) >> 1) * rc.ritype;
+fn ri_error<const RITYPE: i32>(
+    rc: &mut RunCtx,
+    br: &mut BitReader,
+    p: &Consts,
+    ri: usize,
+) -> Result<i32, ()> {
+    let temp = rc.a + (i32::from(rc.n) >> 1) * RITYPE;
     let n = i32::from(rc.n);
     // Smallest k with (N << k) >= TEMP; N wraps to 0 with RESET = 256 (8-bit
     // counter, as CharLS), which no k satisfies.
@@ -1482,7 +1488,7 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     let limit = p.limit - i32::from(J[ri & 31]) - 1;
     let thr = limit - p.qbpp as i32 - 1;
     let em = br.decode_value(k, thr, p.qbpp)? as i32;
-    let t = em + rc.ritype;
+    let t = em + RITYPE;
     let map = t & 1;
     // t >= 0 (EMErrval >= 0): the halving is a shift.
     let eabs = (t + map) >> 1;
@@ -1491,10 +1497,10 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     } else {
         eabs
     };
-    if e < 0 {
-        rc.nn = rc.nn.wrapping_add(1);
-    }
-    rc.a += (em + 1 - rc.ritype) >> 1;
+    // Nn counts the negative errors; an add, not a branch (the sign of the
+    // error is about as likely either way, a branch mispredicts).
+    rc.nn = rc.nn.wrapping_add(u8::from(e < 0));
+    rc.a += (em + 1 - RITYPE) >> 1;
     if rc.a >= 1 << 24 {
         return Err(());
     }
@@ -1611,20 +1617,7 @@ impl<'a> Coder<'a> {
                 k: golomb_k(a, 1) as u16,
             };
         }
-        t.rctx = [
-            RunCtx {
-                a,
-                ritype: 0,
-                n: 1,
-                nn: 0,
-            },
-            RunCtx {
-                a,
-                ritype: 1,
-                n: 1,
-                nn: 0,
-            },
-        ];
+        t.rctx = [RunCtx { a, n: 1, nn: 0 }; 2];
     }
 
     /// One line of one component with the decoder `kind`, or counting
@@ -1694,6 +1687,8 @@ impl<'a> Coder<'a> {
         // leaves for run mode and for the slow refill, after which the outer
         // loop reloads its values from the lines. So no value of the inner
         // loop lives across a call (V8 keeps such values in memory).
+        // Near-lossless scans (more, shorter runs) decode their runs in the
+        // inner loop itself, which measured faster there.
         while x < w {
             // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the
             // quantised gradient Rb - Rc of sample x: it is the D1 of sample
@@ -1711,7 +1706,20 @@ impl<'a> Coder<'a> {
                 let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
                 q2 = q1;
                 if q == CTX_Q0 {
-                    break true;
+                    if MODE != MODE_NEAR {
+                        break true;
+                    }
+                    // Near-lossless: run mode here, then the values of the
+                    // next sample reloaded from the lines, as above.
+                    x = self.run_mode_inner::<MODE>(br, &p, prev, cur, x, ra, ri)?;
+                    if x >= w {
+                        break false;
+                    }
+                    ra = cur[x];
+                    rb = prev[x];
+                    rd = prev[x + 1];
+                    q2 = quant(self.lease.quant(), rd - rb);
+                    continue;
                 }
                 let pred = med(ra, rb, rc);
                 if MODE != MODE_NEAR {
@@ -1746,17 +1754,12 @@ impl<'a> Coder<'a> {
                 continue;
             }
             // Lossless: run mode out of line, fewer values live in this
-            // loop. Near-lossless (more, shorter runs): inline, which V8
-            // runs faster there.
-            if MODE == MODE_NEAR {
-                x = self.run_mode_inner::<MODE>(br, prev, cur, x, ra, ri)?;
-            } else {
-                let s = br.s;
-                let (st, r) =
-                    self.run_mode::<MODE>(br.end, s.cache, s.pos, s.valid, prev, cur, x, ra, ri);
-                br.s = st;
-                x = r?;
-            }
+            // loop (near-lossless runs it in the inner loop).
+            let s = br.s;
+            let (st, r) =
+                self.run_mode::<MODE>(br.end, s.cache, s.pos, s.valid, prev, cur, x, ra, ri);
+            br.s = st;
+            x = r?;
         }
         Ok(if BIAS == BIAS_COUNT {
             LineKind::choose(&counts)
@@ -1787,21 +1790,24 @@ impl<'a> Coder<'a> {
     ) -> (BitState, Result<usize, ()>) {
         let s = BitState { cache, pos, valid };
         let mut br = BitReader { end, s };
-        let r = self.run_mode_inner::<MODE>(&mut br, prev, cur, x, ra, ri);
+        let p = self.k;
+        let r = self.run_mode_inner::<MODE>(&mut br, &p, prev, cur, x, ra, ri);
         (br.s, r)
     }
 
+    /// `run_mode` for the line loop, with the scan constants `p` it holds.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn run_mode_inner<const MODE: u8>(
         &mut self,
         br: &mut BitReader,
+        p: &Consts,
         prev: &[i32],
         cur: &mut [i32],
         mut x: usize,
         ra: i32,
         ri: &mut usize,
     ) -> Result<usize, ()> {
-        let p = self.k;
         // prev and cur hold w + 2 samples (checked by the caller).
         let w = prev.len().saturating_sub(2);
         if cur.len() < w + 2 || x >= w {
@@ -1816,12 +1822,12 @@ impl<'a> Coder<'a> {
         // Run interruption sample at x.
         let rbx = prev[x + 1];
         let v = if (ra - rbx).abs() <= p.near {
-            let e = ri_error(&mut self.lease.tables().rctx[1], br, &p, *ri)?;
-            reconstruct::<MODE>(&p, ra, dequant::<MODE>(&p, e))
+            let e = ri_error::<1>(&mut self.lease.tables().rctx[1], br, p, *ri)?;
+            reconstruct::<MODE>(p, ra, dequant::<MODE>(p, e))
         } else {
-            let e = ri_error(&mut self.lease.tables().rctx[0], br, &p, *ri)?;
+            let e = ri_error::<0>(&mut self.lease.tables().rctx[0], br, p, *ri)?;
             let s = ((rbx - ra) >> 31) | 1;
-            reconstruct::<MODE>(&p, rbx, dequant::<MODE>(&p, e * s))
+            reconstruct::<MODE>(p, rbx, dequant::<MODE>(p, e * s))
         };
         cur[x + 1] = v;
         *ri = ri.saturating_sub(1);
@@ -1912,7 +1918,7 @@ impl<'a> Coder<'a> {
                 let base = (x + 1) * N;
                 let mut es = [0i32; N];
                 for e in es.iter_mut() {
-                    *e = ri_error(&mut self.lease.tables().rctx[0], br, &p, *ri)?;
+                    *e = ri_error::<0>(&mut self.lease.tables().rctx[0], br, &p, *ri)?;
                 }
                 for c in 0..N {
                     let rb = prev[base + c];
@@ -1931,11 +1937,13 @@ impl<'a> Coder<'a> {
 /// write past `to`, into samples of the line that are decoded (overwritten)
 /// later, or into the edge sample after them, which the next line sets
 /// before reading it. Fewer steps and no remainder loop for the short runs
-/// of near-lossless images.
+/// of near-lossless images. The first step is taken also for an empty run
+/// (`from == to`): runs of 0 to 8 samples take the same path, with no
+/// branch on the length.
 #[inline(always)]
 fn fill_run(line: &mut [i32], from: usize, to: usize, v: i32) {
     let mut i = from;
-    while i < to {
+    loop {
         match line.get_mut(i..i + 8) {
             Some(s) => fill8(s, v),
             None => {
@@ -1944,6 +1952,9 @@ fn fill_run(line: &mut [i32], from: usize, to: usize, v: i32) {
             }
         }
         i += 8;
+        if i >= to {
+            return;
+        }
     }
 }
 
