@@ -1503,6 +1503,17 @@ fn ri_error(rc: &mut RunCtx, br: &mut BitReader, p: &Consts, ri: usize) -> Resul
     Ok(e)
 }
 
+/// Why the inner loop of [`Coder::line`] left.
+enum Exit {
+    /// Run mode at sample x.
+    Run,
+    /// The end of the line.
+    End,
+    /// Sample x, regular with context Q and prediction Px, needs the slow
+    /// refill or the slow Golomb decoding.
+    Slow(i32, i32),
+}
+
 /// J_SUM[i]: samples covered by the run segments of indices 0..i (sum of 2^J).
 const J_SUM: [u32; 33] = {
     let mut t = [0u32; 33];
@@ -1686,9 +1697,10 @@ impl<'a> Coder<'a> {
         let mut x = 0usize;
         let mut counts = LineCounts::default();
         // The regular samples run in the inner loop, which has no call: it
-        // leaves for run mode and for the slow refill, after which the outer
-        // loop reloads its values from the lines. So no value of the inner
-        // loop lives across a call (V8 keeps such values in memory).
+        // leaves for run mode and for the samples that need the slow refill
+        // or the slow Golomb decoding, after which the outer loop reloads its
+        // values from the lines. So no value of the inner loop lives across a
+        // call (V8 keeps such values in memory).
         while x < w {
             // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the
             // quantised gradient Rb - Rc of sample x: it is the D1 of sample
@@ -1697,7 +1709,7 @@ impl<'a> Coder<'a> {
             let mut rb = prev[x];
             let mut rd = prev[x + 1];
             let mut q2 = quant(self.lease.quant(), rd - rb);
-            let run = loop {
+            let exit = loop {
                 let rc = rb;
                 rb = rd;
                 rd = prev[x + 2];
@@ -1706,7 +1718,7 @@ impl<'a> Coder<'a> {
                 let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
                 q2 = q1;
                 if q == CTX_Q0 {
-                    break true;
+                    break Exit::Run;
                 }
                 let pred = med(ra, rb, rc);
                 if MODE != MODE_NEAR {
@@ -1716,8 +1728,12 @@ impl<'a> Coder<'a> {
                     // near-lossless measured slower.
                     cur[x + 1] = pred;
                 }
-                if !br.s.has(32) && !br.refill_fast() {
-                    break false;
+                // Out of the loop where the sample needs the slow refill or
+                // the slow Golomb decoding (a unary part of `thr_fast` or
+                // more zeros, see `decode_regular`): `regular` has neither here.
+                if (!br.s.has(32) && !br.refill_fast()) || br.s.cache.leading_zeros() >= p.thr_fast
+                {
+                    break Exit::Slow(q, pred);
                 }
                 ra = regular::<MODE, BIAS, K0>(
                     &mut self.lease.tables().ctx,
@@ -1730,15 +1746,24 @@ impl<'a> Coder<'a> {
                 cur[x + 1] = ra;
                 x += 1;
                 if x >= w {
-                    break false;
+                    break Exit::End;
                 }
             };
-            if !run {
-                // The slow refill, then sample x again (or the end of the line).
-                if x < w {
-                    br.s = refill_slow(br.end, br.s);
+            match exit {
+                Exit::Run => {}
+                Exit::End => break,
+                Exit::Slow(q, pred) => {
+                    let s = br.s;
+                    // A copy, so that `counts` stays in locals.
+                    let mut c = counts;
+                    let (st, r) =
+                        self.regular_slow::<MODE, BIAS>(br.end, s.cache, s.pos, q, pred, &mut c);
+                    br.s = st;
+                    counts = c;
+                    cur[x + 1] = r?;
+                    x += 1;
+                    continue;
                 }
-                continue;
             }
             // Lossless: run mode out of line, fewer values live in this
             // loop. Near-lossless (more, shorter runs): inline, which V8
@@ -1757,6 +1782,41 @@ impl<'a> Coder<'a> {
         } else {
             None
         })
+    }
+
+    /// Regular-mode sample of context `q` and prediction `pred` that the
+    /// inner loop of [`Coder::line`] leaves to this: with the slow refill or
+    /// the slow Golomb decoding, whose calls would make V8 keep the inner
+    /// loop's values in memory. Returns the bit reader state and the sample;
+    /// the bit reader comes as in [`Coder::run_mode`].
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn regular_slow<const MODE: u8, const BIAS: u8>(
+        &mut self,
+        end: &Segment,
+        cache: u64,
+        pos: usize,
+        q: i32,
+        pred: i32,
+        counts: &mut LineCounts,
+    ) -> (BitState, Result<i32, ()>) {
+        let mut br = BitReader {
+            end,
+            s: BitState { cache, pos },
+        };
+        if !br.s.has(32) {
+            br.refill();
+        }
+        let p = self.k;
+        let r = regular::<MODE, BIAS, false>(
+            &mut self.lease.tables().ctx,
+            &mut br,
+            &p,
+            q,
+            pred,
+            counts,
+        );
+        (br.s, r)
     }
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
