@@ -837,13 +837,31 @@ fn parse_sos(p: &[u8], f: &Frame) -> Result<ScanHeader, JpegLsError> {
 /// The mutable part of the bit reader that the decoding uses. Kept apart from
 /// the data so that the line decoders can hold it in locals (registers) and
 /// hand it by value to the cold paths, which return the new state.
+///
+/// `cache` holds the valid bits (at most 63) at its top, then a 1 bit (the
+/// sentinel), then zeros: the count of valid bits is 63 - its trailing zeros.
+/// So consuming bits is a shift alone, with no count to update and one value
+/// fewer live in the line loops.
 #[derive(Clone, Copy)]
 struct BitState {
     cache: u64,
-    /// Next byte to load; its first bit goes to cache position `valid`.
+    /// Next byte to load; its first bit goes to the sentinel's position.
     pos: usize,
-    /// Valid bits at the top of `cache` (<= 63).
-    valid: u32,
+}
+
+impl BitState {
+    /// Number of valid bits (0..=63).
+    #[inline(always)]
+    fn valid(&self) -> u32 {
+        63 - self.cache.trailing_zeros()
+    }
+
+    /// Whether at least `n` bits are valid (n < 64): the cache shifted by n
+    /// keeps its sentinel. For n = 32 it tests the low 32 bits.
+    #[inline(always)]
+    fn has(&self, n: u32) -> bool {
+        self.cache << n != 0
+    }
 }
 
 /// The scan's bytes and where its segment ended, behind one reference: kept out of
@@ -869,29 +887,33 @@ struct BitReader<'a> {
 /// Slow refill: byte by byte, with bit stuffing and the end of the segment.
 #[cold]
 #[inline(never)]
-fn refill_slow(end: &Segment, mut s: BitState) -> BitState {
+fn refill_slow(end: &Segment, s: BitState) -> BitState {
     let data = end.data;
     let mut ended = end.ended.get();
-    while !ended && s.valid <= 55 {
-        let Some(&b) = data.get(s.pos) else {
+    // The valid bits without the sentinel, and their count.
+    let mut valid = s.valid();
+    let mut cache = s.cache & s.cache.wrapping_sub(1);
+    let mut pos = s.pos;
+    while !ended && valid <= 55 {
+        let Some(&b) = data.get(pos) else {
             ended = true;
             break;
         };
         if b != 0xFF {
-            s.cache |= u64::from(b) << (56 - s.valid);
-            s.valid += 8;
-            s.pos += 1;
+            cache |= u64::from(b) << (56 - valid);
+            valid += 8;
+            pos += 1;
         } else {
-            match data.get(s.pos + 1) {
+            match data.get(pos + 1) {
                 Some(&b2) if b2 < 0x80 => {
-                    if s.valid > 48 {
-                        return s;
+                    if valid > 48 {
+                        break;
                     }
-                    s.cache |= 0xFFu64 << (56 - s.valid);
-                    s.valid += 8;
-                    s.cache |= u64::from(b2) << (57 - s.valid);
-                    s.valid += 7;
-                    s.pos += 2;
+                    cache |= 0xFFu64 << (56 - valid);
+                    valid += 8;
+                    cache |= u64::from(b2) << (57 - valid);
+                    valid += 7;
+                    pos += 2;
                 }
                 _ => {
                     // Marker (or 0xFF as the last byte): end of segment.
@@ -902,10 +924,13 @@ fn refill_slow(end: &Segment, mut s: BitState) -> BitState {
     }
     if ended {
         end.ended.set(true);
-        end.pad.set(end.pad.get().saturating_add(63 - s.valid));
-        s.valid = 63;
+        end.pad.set(end.pad.get().saturating_add(63 - valid));
+        valid = 63;
     }
-    s
+    BitState {
+        cache: cache | 1 << (63 - valid),
+        pos,
+    }
 }
 
 impl<'a> BitReader<'a> {
@@ -914,9 +939,8 @@ impl<'a> BitReader<'a> {
         end.pad.set(0);
         end.ended.set(false);
         let s = BitState {
-            cache: 0,
+            cache: 1 << 63,
             pos,
-            valid: 0,
         };
         BitReader {
             end,
@@ -942,14 +966,16 @@ impl<'a> BitReader<'a> {
         // Four bytes where fewer than 32 bits are valid: the 4-byte byte
         // swap is cheaper than the 8-byte one (wasm has none), and 32 bits
         // are all that a regular sample or a run segment needs.
-        if s.valid < 32 && s.pos + 4 <= data.len() {
+        if !s.has(32) && s.pos + 4 <= data.len() {
             let chunk: [u8; 4] = data[s.pos..s.pos + 4].try_into().unwrap();
             let w = u32::from_be_bytes(chunk);
             // Any 0xFF byte? (zero byte in !w)
             if ((!w).wrapping_sub(0x0101_0101) & w & 0x8080_8080) == 0 {
-                s.cache |= u64::from(w) << (32 - s.valid);
+                // The sentinel, at bit t >= 32, gives way to w at bits
+                // t..=t - 31 and a new sentinel at t - 32.
+                let t = s.cache.trailing_zeros();
+                s.cache = (s.cache & (s.cache - 1)) | (u64::from(w) << 1 | 1) << (t - 32);
                 s.pos += 4;
-                s.valid += 32;
                 return true;
             }
         }
@@ -959,18 +985,17 @@ impl<'a> BitReader<'a> {
     /// Number of zero bits consumed beyond the end of the segment.
     #[inline]
     fn overrun(&self) -> u32 {
-        self.end.pad.get().saturating_sub(self.s.valid)
+        self.end.pad.get().saturating_sub(self.s.valid())
     }
 
     #[inline(always)]
     fn skip(&mut self, n: u32) {
         self.s.cache <<= n;
-        self.s.valid -= n;
     }
 
     #[inline(always)]
     fn read_bit(&mut self) -> u32 {
-        if self.s.valid == 0 {
+        if !self.s.has(1) {
             self.refill();
         }
         let b = (self.s.cache >> 63) as u32;
@@ -981,7 +1006,7 @@ impl<'a> BitReader<'a> {
     /// n <= 32
     #[inline(always)]
     fn read_bits(&mut self, n: u32) -> u32 {
-        if self.s.valid < n {
+        if !self.s.has(n) {
             self.refill();
         }
         let v = (self.s.cache >> 1 >> (63 - n)) as u32;
@@ -993,11 +1018,11 @@ impl<'a> BitReader<'a> {
     /// `thr` = LIMIT - qbpp - 1 (unary prefix length that marks an escape).
     #[inline(always)]
     fn decode_value(&mut self, k: u32, thr: i32, qbpp: u32) -> Result<u32, ()> {
-        if self.s.valid < 32 {
+        if !self.s.has(32) {
             self.refill();
         }
         let lz = self.s.cache.leading_zeros();
-        if (lz as i32) < thr && lz + k < self.s.valid {
+        if (lz as i32) < thr && lz + k < self.s.valid() {
             // lz < thr <= 62 and k < 32 (callers: k <= 24).
             return Ok(self.take_golomb(lz, k));
         }
@@ -1016,7 +1041,6 @@ impl<'a> BitReader<'a> {
         let t = self.s.cache << lz;
         let v = ((t >> (63 - k)) as u32).wrapping_add(lz.wrapping_sub(1) << k);
         self.s.cache = t << 1 << k;
-        self.s.valid -= lz + 1 + k;
         v
     }
 
@@ -1035,7 +1059,7 @@ impl<'a> BitReader<'a> {
         qbpp: u32,
         k0: bool,
     ) -> Result<u32, ()> {
-        debug_assert!(self.s.valid >= 32);
+        debug_assert!(self.s.has(32));
         let lz = self.s.cache.leading_zeros();
         if lz < fast {
             if k0 && k == 0 {
@@ -1067,11 +1091,12 @@ fn decode_value_slow(
     let max_high = thr.max(0) as u32;
     let mut high = 0u32;
     loop {
-        if br.s.valid == 0 {
+        if !br.s.has(1) {
             br.refill();
         }
-        let lz = br.s.cache.leading_zeros().min(br.s.valid);
-        if lz < br.s.valid {
+        // lz <= valid: the sentinel ends the zeros.
+        let lz = br.s.cache.leading_zeros();
+        if lz < br.s.valid() {
             high += lz;
             br.skip(lz + 1);
             break;
@@ -1372,7 +1397,7 @@ fn regular<const MODE: u8, const BIAS: u8, const K0: bool>(
     pred: i32,
     counts: &mut LineCounts,
 ) -> Result<i32, ()> {
-    debug_assert!(br.s.valid >= 32);
+    debug_assert!(br.s.has(32));
     let sign = (q - CTX_Q0) >> 31;
     debug_assert!((0..=2 * CTX_Q0).contains(&q) && q % 16 == 0);
     // SAFETY: `q` is 16 (81 Q1 + 9 Q2 + Q3 + 364) with Q1..Q3 in -4..=4 (the
@@ -1513,6 +1538,17 @@ fn ri_error<const RITYPE: i32>(
     Ok(e)
 }
 
+/// Why the inner loop of [`Coder::line`] left.
+enum Exit {
+    /// Run mode at sample x.
+    Run,
+    /// The end of the line.
+    End,
+    /// Sample x, regular with context Q and prediction Px, needs the slow
+    /// refill or the slow Golomb decoding.
+    Slow(i32, i32),
+}
+
 /// J_SUM[i]: samples covered by the run segments of indices 0..i (sum of 2^J).
 const J_SUM: [u32; 33] = {
     let mut t = [0u32; 33];
@@ -1532,7 +1568,7 @@ fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(u
     // ending before the end of the line, then the 0 bit and J[RUNindex]
     // <= 15 bits: at most 32 bits, all valid after the refill (so the ones
     // counted lie within the valid bits).
-    if br.s.valid < 32 {
+    if !br.s.has(32) {
         br.refill();
     }
     let n1 = br.s.cache.leading_ones();
@@ -1549,7 +1585,6 @@ fn run_length(br: &mut BitReader, remaining: usize, ri: &mut usize) -> Result<(u
             let t = br.s.cache << (n1 + 1);
             let cnt = sum + (t >> 32 >> (32 - j)) as usize;
             br.s.cache = t << j;
-            br.s.valid -= n1 + 1 + j;
             if cnt > remaining {
                 return Err(());
             }
@@ -1684,9 +1719,10 @@ impl<'a> Coder<'a> {
         let mut x = 0usize;
         let mut counts = LineCounts::default();
         // The regular samples run in the inner loop, which has no call: it
-        // leaves for run mode and for the slow refill, after which the outer
-        // loop reloads its values from the lines. So no value of the inner
-        // loop lives across a call (V8 keeps such values in memory).
+        // leaves for run mode and for the samples that need the slow refill
+        // or the slow Golomb decoding, after which the outer loop reloads its
+        // values from the lines. So no value of the inner loop lives across a
+        // call (V8 keeps such values in memory).
         // Near-lossless scans (more, shorter runs) decode their runs in the
         // inner loop itself, which measured faster there.
         while x < w {
@@ -1697,23 +1733,33 @@ impl<'a> Coder<'a> {
             let mut rb = prev[x];
             let mut rd = prev[x + 1];
             let mut q2 = quant(self.lease.quant(), rd - rb);
-            let run = loop {
+            let exit = loop {
                 let rc = rb;
                 rb = rd;
-                rd = prev[x + 2];
+                // Lossless without the bounds check (x < w holds): measured
+                // faster; near-lossless measured slower without it.
+                rd = if MODE == MODE_NEAR {
+                    prev[x + 2]
+                } else {
+                    debug_assert!(x < w);
+                    // SAFETY: x < w (the outer loop's test, and the exit
+                    // below where x reaches w), and prev.len() = w + 2,
+                    // which does not wrap (w <= MAX_SAMPLES).
+                    unsafe { *prev.get_unchecked(x + 2) }
+                };
                 let qt = self.lease.quant();
                 let q1 = quant(qt, rd - rb);
                 let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
                 q2 = q1;
                 if q == CTX_Q0 {
                     if MODE != MODE_NEAR {
-                        break true;
+                        break Exit::Run;
                     }
                     // Near-lossless: run mode here, then the values of the
                     // next sample reloaded from the lines, as above.
                     x = self.run_mode_inner::<MODE>(br, &p, prev, cur, x, ra, ri)?;
                     if x >= w {
-                        break false;
+                        break Exit::End;
                     }
                     ra = cur[x];
                     rb = prev[x];
@@ -1729,8 +1775,12 @@ impl<'a> Coder<'a> {
                     // near-lossless measured slower.
                     cur[x + 1] = pred;
                 }
-                if br.s.valid < 32 && !br.refill_fast() {
-                    break false;
+                // Out of the loop where the sample needs the slow refill or
+                // the slow Golomb decoding (a unary part of `thr_fast` or
+                // more zeros, see `decode_regular`): `regular` has neither here.
+                if (!br.s.has(32) && !br.refill_fast()) || br.s.cache.leading_zeros() >= p.thr_fast
+                {
+                    break Exit::Slow(q, pred);
                 }
                 ra = regular::<MODE, BIAS, K0>(
                     &mut self.lease.tables().ctx,
@@ -1743,21 +1793,29 @@ impl<'a> Coder<'a> {
                 cur[x + 1] = ra;
                 x += 1;
                 if x >= w {
-                    break false;
+                    break Exit::End;
                 }
             };
-            if !run {
-                // The slow refill, then sample x again (or the end of the line).
-                if x < w {
-                    br.s = refill_slow(br.end, br.s);
+            match exit {
+                Exit::Run => {}
+                Exit::End => break,
+                Exit::Slow(q, pred) => {
+                    let s = br.s;
+                    // A copy, so that `counts` stays in locals.
+                    let mut c = counts;
+                    let (st, r) =
+                        self.regular_slow::<MODE, BIAS>(br.end, s.cache, s.pos, q, pred, &mut c);
+                    br.s = st;
+                    counts = c;
+                    cur[x + 1] = r?;
+                    x += 1;
+                    continue;
                 }
-                continue;
             }
             // Lossless: run mode out of line, fewer values live in this
             // loop (near-lossless runs it in the inner loop).
             let s = br.s;
-            let (st, r) =
-                self.run_mode::<MODE>(br.end, s.cache, s.pos, s.valid, prev, cur, x, ra, ri);
+            let (st, r) = self.run_mode::<MODE>(br.end, s.cache, s.pos, prev, cur, x, ra, ri);
             br.s = st;
             x = r?;
         }
@@ -1766,6 +1824,41 @@ impl<'a> Coder<'a> {
         } else {
             None
         })
+    }
+
+    /// Regular-mode sample of context `q` and prediction `pred` that the
+    /// inner loop of [`Coder::line`] leaves to this: with the slow refill or
+    /// the slow Golomb decoding, whose calls would make V8 keep the inner
+    /// loop's values in memory. Returns the bit reader state and the sample;
+    /// the bit reader comes as in [`Coder::run_mode`].
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn regular_slow<const MODE: u8, const BIAS: u8>(
+        &mut self,
+        end: &Segment,
+        cache: u64,
+        pos: usize,
+        q: i32,
+        pred: i32,
+        counts: &mut LineCounts,
+    ) -> (BitState, Result<i32, ()>) {
+        let mut br = BitReader {
+            end,
+            s: BitState { cache, pos },
+        };
+        if !br.s.has(32) {
+            br.refill();
+        }
+        let p = self.k;
+        let r = regular::<MODE, BIAS, false>(
+            &mut self.lease.tables().ctx,
+            &mut br,
+            &p,
+            q,
+            pred,
+            counts,
+        );
+        (br.s, r)
     }
 
     /// Run mode at sample x (Ra = `ra`): the run, then unless it reaches the
@@ -1781,14 +1874,13 @@ impl<'a> Coder<'a> {
         end: &Segment,
         cache: u64,
         pos: usize,
-        valid: u32,
         prev: &[i32],
         cur: &mut [i32],
         x: usize,
         ra: i32,
         ri: &mut usize,
     ) -> (BitState, Result<usize, ()>) {
-        let s = BitState { cache, pos, valid };
+        let s = BitState { cache, pos };
         let mut br = BitReader { end, s };
         let p = self.k;
         let r = self.run_mode_inner::<MODE>(&mut br, &p, prev, cur, x, ra, ri);
@@ -1887,7 +1979,7 @@ impl<'a> Coder<'a> {
                     let rb = prev[base + c];
                     // Lossless: branches, near-lossless: branch-free (see `line`).
                     let (ctxs, pred) = (&mut self.lease.tables().ctx, med(ra, rb, rc));
-                    if br.s.valid < 32 {
+                    if !br.s.has(32) {
                         br.refill();
                     }
                     cur[base + c] = if MODE == MODE_NEAR {
