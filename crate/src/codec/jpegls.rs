@@ -972,9 +972,12 @@ impl<'a> BitReader<'a> {
             // Any 0xFF byte? (zero byte in !w)
             if ((!w).wrapping_sub(0x0101_0101) & w & 0x8080_8080) == 0 {
                 // The sentinel, at bit t >= 32, gives way to w at bits
-                // t..=t - 31 and a new sentinel at t - 32.
+                // t..=t - 31 and a new sentinel at t - 32: one addition of
+                // w, the new sentinel and minus the old one (one operation
+                // fewer than clearing the old one and an or).
                 let t = s.cache.trailing_zeros();
-                s.cache = (s.cache & (s.cache - 1)) | (u64::from(w) << 1 | 1) << (t - 32);
+                let add = (u64::from(w) << 1).wrapping_sub(0xFFFF_FFFF) << (t - 32);
+                s.cache = s.cache.wrapping_add(add);
                 s.pos += 4;
                 return true;
             }
@@ -1768,13 +1771,6 @@ impl<'a> Coder<'a> {
                     continue;
                 }
                 let pred = med(ra, rb, rc);
-                if MODE != MODE_NEAR {
-                    // Stored (overwritten below) so that V8 computes the
-                    // prediction here, where Ra and Rc die, not after the
-                    // refill: fewer values live across it. Lossless only:
-                    // near-lossless measured slower.
-                    cur[x + 1] = pred;
-                }
                 // Out of the loop where the sample needs the slow refill or
                 // the slow Golomb decoding (a unary part of `thr_fast` or
                 // more zeros, see `decode_regular`): `regular` has neither here.
