@@ -1725,9 +1725,8 @@ impl<'a> Coder<'a> {
         // leaves for run mode and for the samples that need the slow refill
         // or the slow Golomb decoding, after which the outer loop reloads its
         // values from the lines. So no value of the inner loop lives across a
-        // call (V8 keeps such values in memory).
-        // Near-lossless scans (more, shorter runs) decode their runs in the
-        // inner loop itself, which measured faster there.
+        // call (V8 keeps such values in memory). Run mode has calls (the slow
+        // refill): near-lossless runs it inline in the outer loop.
         while x < w {
             // Rb and Rd of sample x - 1 (Rc and Rb of sample x), and the
             // quantised gradient Rb - Rc of sample x: it is the D1 of sample
@@ -1755,20 +1754,7 @@ impl<'a> Coder<'a> {
                 let q = (q1 * 9 + q2) * 9 + quant(qt, rc - ra);
                 q2 = q1;
                 if q == CTX_Q0 {
-                    if MODE != MODE_NEAR {
-                        break Exit::Run;
-                    }
-                    // Near-lossless: run mode here, then the values of the
-                    // next sample reloaded from the lines, as above.
-                    x = self.run_mode_inner::<MODE>(br, &p, prev, cur, x, ra, ri)?;
-                    if x >= w {
-                        break Exit::End;
-                    }
-                    ra = cur[x];
-                    rb = prev[x];
-                    rd = prev[x + 1];
-                    q2 = quant(self.lease.quant(), rd - rb);
-                    continue;
+                    break Exit::Run;
                 }
                 let pred = med(ra, rb, rc);
                 // Out of the loop where the sample needs the slow refill or
@@ -1809,11 +1795,16 @@ impl<'a> Coder<'a> {
                 }
             }
             // Lossless: run mode out of line, fewer values live in this
-            // loop (near-lossless runs it in the inner loop).
-            let s = br.s;
-            let (st, r) = self.run_mode::<MODE>(br.end, s.cache, s.pos, prev, cur, x, ra, ri);
-            br.s = st;
-            x = r?;
+            // loop. Near-lossless (more, shorter runs): inline, which V8
+            // runs faster there.
+            if MODE == MODE_NEAR {
+                x = self.run_mode_inner::<MODE>(br, &p, prev, cur, x, ra, ri)?;
+            } else {
+                let s = br.s;
+                let (st, r) = self.run_mode::<MODE>(br.end, s.cache, s.pos, prev, cur, x, ra, ri);
+                br.s = st;
+                x = r?;
+            }
         }
         Ok(if BIAS == BIAS_COUNT {
             LineKind::choose(&counts)
