@@ -511,7 +511,8 @@ fn coding_params(bits: u8, preset: &Preset, near: i32) -> Result<Params, JpegLsE
     })
 }
 
-/// `sb`: output bytes a sample (1 or 2).
+/// Reads the codestream's markers and, where `decode`, decodes its scans
+/// into samples laid out as `layout` says.
 fn run(
     data: &[u8],
     decode: bool,
@@ -948,8 +949,12 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Fills the cache; only where fewer than 32 bits are valid (every
+    /// caller tests that first), else `refill_fast` does nothing and the slow
+    /// refill would run for no use.
     #[inline(always)]
     fn refill(&mut self) {
+        debug_assert!(!self.s.has(32));
         if !self.refill_fast() {
             self.s = refill_slow(self.end, self.s);
         }
@@ -2093,6 +2098,15 @@ impl Store {
     fn fix(&self, v: i32) -> i32 {
         ((v & self.mask) ^ self.half).wrapping_sub(self.half)
     }
+
+    /// [`Store::fix`] of four samples.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn fix4(&self, v: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
+        use core::arch::wasm32::*;
+        let half = i32x4_splat(self.half);
+        i32x4_sub(v128_xor(v128_and(v, i32x4_splat(self.mask)), half), half)
+    }
 }
 
 /// Writes `src` as samples laid out as `st` says to every `nf`-th sample of
@@ -2227,14 +2241,12 @@ fn put_rgb8_simd<const FIX: bool>(
     st: Store,
 ) -> usize {
     use core::arch::wasm32::*;
-    let (mask, half) = (i32x4_splat(st.mask), i32x4_splat(st.half));
     let load = |l: &[i32], i: usize| -> v128 {
         let s = &l[i..i + 4];
         // SAFETY: `s` holds 4 i32 = one v128 (unaligned loads are allowed in wasm).
         let v = unsafe { s.as_ptr().cast::<v128>().read_unaligned() };
         if FIX {
-            // st.fix
-            i32x4_sub(v128_xor(v128_and(v, mask), half), half)
+            st.fix4(v)
         } else {
             v
         }
